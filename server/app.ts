@@ -1,0 +1,155 @@
+import { existsSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { ExecutionArgs } from 'graphql';
+import { createYoga } from 'graphql-yoga';
+import { useServer } from 'graphql-ws/use/ws';
+import { pino, type Logger } from 'pino';
+import sirv from 'sirv';
+import { WebSocketServer } from 'ws';
+import { resolveConfig, type Config } from './config.ts';
+import { Engine } from './engine/engine.ts';
+import type { JobDefinition } from './engine/job.ts';
+import type { ExecutionKind } from './engine/types.ts';
+import { placeholderPage } from './http/placeholder.ts';
+import { crawlJob } from './jobs/crawl/crawl-job.ts';
+import { createSluicePubSub } from './pubsub.ts';
+import type { Context } from './schema/builder.ts';
+import { schema } from './schema/index.ts';
+import { SqliteStore } from './store/sqlite/sqlite-store.ts';
+import type { Store } from './store/store.ts';
+
+export interface App {
+  readonly config: Config;
+  readonly store: Store;
+  readonly engine: Engine;
+  readonly log: Logger;
+  /** Listens (port 0: any free port) and starts taking work; resolves with the base URL. */
+  start(): Promise<{ url: string; port: number }>;
+  /** Graceful stop: releases running executions for the next start, closes sockets and the database. */
+  stop(): Promise<void>;
+}
+
+function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, base: { node: config.nodeId } });
+}
+
+/** Builds the whole server from a config object; nothing happens until start(). */
+export function createApp(partial: Partial<Config> = {}): App {
+  const config = resolveConfig(partial);
+  const log = createLogger(config);
+  const store: Store = new SqliteStore(join(config.dataDir, 'sluice.db'));
+  const pubsub = createSluicePubSub();
+  const jobs = new Map<ExecutionKind, JobDefinition<never, unknown>>([['CRAWL', crawlJob as JobDefinition<never, unknown>]]);
+  const engine = new Engine(
+    store,
+    pubsub,
+    jobs,
+    {
+      nodeId: config.nodeId,
+      maxConcurrent: config.maxConcurrent,
+      cancelGraceMs: config.cancelGraceMs,
+      leaseMs: config.leaseMs,
+      heartbeatMs: config.heartbeatMs,
+      progressIntervalMs: config.progressIntervalMs,
+      jobSettings: { allowPrivateNetworks: config.allowPrivateNetworks, userAgent: 'SluiceBot/0.1 (+https://github.com/sluice)' },
+    },
+    log,
+  );
+
+  const contextFor = (): Context => ({ engine, store, pubsub, config, actor: 'local' });
+  const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    context: contextFor,
+    graphiql: { subscriptionsProtocol: 'WS', title: 'Sluice GraphiQL' },
+    logging: {
+      debug: (...args) => log.debug(args),
+      info: (...args) => log.info(args),
+      warn: (...args) => log.warn(args),
+      error: (...args) => log.error(args),
+    },
+  });
+
+  const staticFiles = existsSync(join(config.clientDir, 'index.html'))
+    ? sirv(config.clientDir, { single: true, etag: true, gzip: true })
+    : null;
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/graphql') return void yoga(req, res);
+    if (path === '/health') return void health(res);
+    if (staticFiles) return staticFiles(req, res);
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(placeholderPage());
+  });
+
+  const health = (res: ServerResponse): void => {
+    store.ping().then(
+      () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'),
+      (error: unknown) => {
+        log.warn({ err: error }, 'health check: database did not answer');
+        res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"database unavailable"}');
+      },
+    );
+  };
+
+  const wss = new WebSocketServer({ server, path: '/graphql' });
+  const wsServer = useServer(
+    {
+      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        const args: ExecutionArgs = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        return errors.length ? errors : args;
+      },
+    },
+    wss,
+    10_000,
+  );
+
+  let started = false;
+  return {
+    config,
+    store,
+    engine,
+    log,
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => resolve());
+      });
+      started = true;
+      const { port } = server.address() as AddressInfo;
+      const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+      await engine.start();
+      log.info(`listening on ${url}`);
+      return { url, port };
+    },
+    async stop() {
+      if (started) await engine.stop();
+      await wsServer.dispose();
+      wss.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await store.close();
+      log.flush();
+    },
+  };
+}

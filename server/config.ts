@@ -1,0 +1,114 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+
+/** API tokens (SLUICE_API_TOKENS); enforced by the auth layer. */
+export interface ApiToken {
+  name: string;
+  token: string;
+  scopes: ('read' | 'execute' | 'cancel' | 'admin')[];
+}
+
+/** Everything the server is built from; `createApp` takes this, `main.ts` reads it from the environment. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | null;
+  redisUrl: string | null;
+  allowPrivateNetworks: boolean;
+  nodeId: string;
+  apiTokens: ApiToken[];
+  /** Executions this node runs at once; the rest wait QUEUED in order. */
+  maxConcurrent: number;
+  /** How long cancelled code may take to stop before it is finalised CANCELLED anyway. */
+  cancelGraceMs: number;
+  leaseMs: number;
+  heartbeatMs: number;
+  /** Progress events of one execution are coalesced to at most one per interval. */
+  progressIntervalMs: number;
+  /** The built Vue client, served at /. */
+  clientDir: string;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** The defaults, for a single node on this machine. */
+export function defaultConfig(): Config {
+  return {
+    port: 4000,
+    host: '127.0.0.1',
+    dataDir: resolve('data'),
+    databaseUrl: null,
+    redisUrl: null,
+    allowPrivateNetworks: false,
+    nodeId: `${hostname()}-${process.pid}`,
+    apiTokens: [],
+    maxConcurrent: 8,
+    cancelGraceMs: 5000,
+    leaseMs: 4000,
+    heartbeatMs: 1000,
+    progressIntervalMs: 200,
+    clientDir: resolve('client/dist'),
+    logLevel: 'info',
+  };
+}
+
+/** Fills in defaults for what is not given (tests pass only what they care about). */
+export function resolveConfig(partial: Partial<Config> = {}): Config {
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  const config = { ...defaultConfig(), ...defined } as Config;
+  if (config.heartbeatMs >= config.leaseMs)
+    throw new ConfigError(`SLUICE_HEARTBEAT_MS (${config.heartbeatMs}) must be shorter than SLUICE_LEASE_MS (${config.leaseMs})`);
+  return config;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; it is "${raw}"`);
+  return value;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name]?.toLowerCase();
+  if (raw === undefined || raw === '') return undefined;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false; it is "${env[name]}"`);
+}
+
+function tokens(raw: string | undefined): ApiToken[] | undefined {
+  if (!raw) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('SLUICE_API_TOKENS must be JSON: [{"name":"ci","token":"...","scopes":["read"]}]');
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('SLUICE_API_TOKENS must be a JSON list of {name, token, scopes}');
+  return parsed as ApiToken[];
+}
+
+/** Reads the environment (see the README's configuration table); throws ConfigError saying what is wrong. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return resolveConfig({
+    port: int(env, 'PORT', 0, 65535),
+    host: env.HOST || undefined,
+    dataDir: env.SLUICE_DATA_DIR ? resolve(env.SLUICE_DATA_DIR) : undefined,
+    databaseUrl: env.DATABASE_URL || null,
+    redisUrl: env.REDIS_URL || null,
+    allowPrivateNetworks: bool(env, 'SLUICE_ALLOW_PRIVATE_NETWORKS'),
+    nodeId: env.SLUICE_NODE_ID || undefined,
+    apiTokens: tokens(env.SLUICE_API_TOKENS),
+    maxConcurrent: int(env, 'SLUICE_MAX_CONCURRENT', 1, 10_000),
+    cancelGraceMs: int(env, 'SLUICE_CANCEL_GRACE_MS', 0, 600_000),
+    leaseMs: int(env, 'SLUICE_LEASE_MS', 500, 600_000),
+    heartbeatMs: int(env, 'SLUICE_HEARTBEAT_MS', 100, 600_000),
+    logLevel: env.LOG_LEVEL || undefined,
+  });
+}

@@ -1,0 +1,87 @@
+import type { Logger } from 'pino';
+import type { Store } from '../store/store.ts';
+import type { JobContext, JobSettings, JobWrite, JobWriteResult } from './job.ts';
+import { combinePatches, type ProgressPatch } from './progress.ts';
+import type { Execution } from './types.ts';
+import type { Change } from '../store/store.ts';
+
+export interface ContextDeps {
+  store: Store;
+  publish(change: Change): void;
+  log: Logger;
+  settings: JobSettings;
+  progressIntervalMs: number;
+  /** Called when a write is refused: the execution moved on, so the job must stop. */
+  onFenced(): void;
+}
+
+/** A JobContext plus what the engine needs to wind it down. */
+export interface RunningContext<Input> extends JobContext<Input> {
+  /** Writes any coalesced progress still pending. */
+  flush(): Promise<void>;
+  /** Stops the coalescing timer; later progress calls are dropped. */
+  close(): void;
+}
+
+/** Builds the context a job runs with: every write fenced by this attempt, progress coalesced. */
+export function createJobContext<Input>(
+  execution: Execution,
+  signal: AbortSignal,
+  deps: ContextDeps,
+): RunningContext<Input> {
+  const fence = { executionId: execution.id, attempt: execution.attempt };
+  let pending: ProgressPatch | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let closed = false;
+
+  const commit = async (write: JobWrite): Promise<JobWriteResult> => {
+    if (pending) {
+      write = { ...write, progress: write.progress ? combinePatches(pending, write.progress) : pending };
+      pending = null;
+    }
+    try {
+      const { change, pageStored } = await deps.store.write(fence, write);
+      if (change) deps.publish(change);
+      return { pageStored, progress: change?.execution.progress ?? execution.progress };
+    } catch (error) {
+      if (error instanceof Error && error.name === 'FencedError') deps.onFenced();
+      throw error;
+    }
+  };
+
+  const flush = async (): Promise<void> => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    if (!pending || closed) return;
+    await commit({ event: { type: 'PROGRESS', message: pending.message ?? null } });
+  };
+
+  return {
+    executionId: execution.id,
+    kind: execution.kind,
+    attempt: execution.attempt,
+    input: execution.input as Input,
+    signal,
+    log: deps.log,
+    initialProgress: execution.progress,
+    settings: deps.settings,
+    progress(patch) {
+      if (closed) return;
+      pending = pending ? combinePatches(pending, patch) : { ...patch };
+      timer ??= setTimeout(() => {
+        flush().catch((error: unknown) => deps.log.debug({ err: error }, 'progress flush refused'));
+      }, deps.progressIntervalMs);
+    },
+    commit,
+    async logEvent(message, patch) {
+      await commit({ event: { type: 'LOG', message }, progress: patch });
+    },
+    loadCheckpoint: () => deps.store.loadCheckpoint(execution.id),
+    flush,
+    close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      timer = null;
+    },
+  };
+}

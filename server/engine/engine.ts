@@ -1,0 +1,334 @@
+import type { Logger } from 'pino';
+import { isAbortError, notFound } from '../errors.ts';
+import type { SluicePubSub } from '../pubsub.ts';
+import type { Change, NewExecution, Store } from '../store/store.ts';
+import { createJobContext, type RunningContext } from './context.ts';
+import type { JobDefinition, JobSettings } from './job.ts';
+import { ACTIVE_STATUSES, isTerminal } from './status.ts';
+import type { Execution, ExecutionKind } from './types.ts';
+
+export interface EngineConfig {
+  nodeId: string;
+  /** Executions this node runs at once; the rest wait QUEUED, in order. */
+  maxConcurrent: number;
+  /** How long cancelled code may take to stop before it is finalised as CANCELLED anyway. */
+  cancelGraceMs: number;
+  leaseMs: number;
+  heartbeatMs: number;
+  progressIntervalMs: number;
+  jobSettings: JobSettings;
+}
+
+/** Why a running job's signal fired. */
+type StopCause = 'cancel' | 'shutdown' | 'lost';
+
+interface Running {
+  execution: Execution;
+  controller: AbortController;
+  context: RunningContext<unknown>;
+  cause: StopCause | null;
+  /** Set once the row reached its end here, even if the job's code has not returned yet. */
+  finalised: boolean;
+  graceTimer: NodeJS.Timeout | null;
+  done: Promise<void>;
+}
+
+export interface CancelOutcome {
+  accepted: boolean;
+  execution: Execution;
+}
+
+/** Errors a job can throw carry their message to the execution's `error`; abort reasons say why. */
+class StopSignal extends Error {
+  override readonly name = 'AbortError';
+  constructor(readonly stopCause: StopCause, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Runs executions on this node: claims queued work up to the cap, hands each job its context, turns
+ * how the job ended into exactly one terminal transition, and makes a cancel reach running code at
+ * once (AbortSignal) and for good (the tombstone in the store, fencing, and the grace period).
+ * It knows nothing of crawling or chat: jobs are looked up by kind.
+ */
+export class Engine {
+  private readonly running = new Map<string, Running>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private cancelListener: AsyncIterator<unknown> | null = null;
+  private pumping: Promise<void> | null = null;
+  private pumpAgain = false;
+  private draining = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly pubsub: SluicePubSub,
+    private readonly jobs: ReadonlyMap<ExecutionKind, JobDefinition<never, unknown>>,
+    private readonly config: EngineConfig,
+    private readonly log: Logger,
+  ) {}
+
+  /** Recovers what a dead process left behind, then starts taking work. */
+  async start(): Promise<void> {
+    await this.recoverOrphans(this.store.exclusive);
+    this.listenForCancels();
+    this.timers.push(setInterval(() => void this.heartbeat(), this.config.heartbeatMs));
+    this.kick();
+  }
+
+  /**
+   * Graceful stop: take no more work, abort what runs with cause "shutdown" (the job's checkpoint
+   * stays and the execution goes back to QUEUED for the next start or another node), wait for it.
+   */
+  async stop(): Promise<void> {
+    this.draining = true;
+    this.timers.forEach((t) => clearInterval(t));
+    await this.cancelListener?.return?.();
+    await this.pumping;
+    const all = [...this.running.values()];
+    for (const r of all) this.abortLocal(r, 'shutdown', 'node shutting down; it resumes on the next start');
+    await Promise.race([
+      Promise.allSettled(all.map((r) => r.done)),
+      new Promise((resolve) => setTimeout(resolve, this.config.cancelGraceMs).unref()),
+    ]);
+    // Code that ignored its signal past the grace period: release its row anyway (fenced off from now on).
+    for (const r of all) {
+      if (r.finalised) continue;
+      r.finalised = true;
+      const change = await this.store.transition(r.execution.id, 'requeue', {
+        attempt: r.execution.attempt,
+        reason: 'node shut down; it resumes on the next start',
+      });
+      if (change) this.publish(change);
+    }
+  }
+
+  /** Records a new execution (QUEUED) and wakes the claim loop. */
+  async submit(input: NewExecution): Promise<Execution> {
+    if (!this.jobs.has(input.kind)) throw new Error(`no job is registered for kind ${input.kind}`);
+    const change = await this.store.createExecution(input);
+    this.publish(change);
+    this.kick();
+    return change.execution;
+  }
+
+  /**
+   * Cancels one execution. The tombstone (CANCELLING, or CANCELLED when it never ran) is written
+   * first; then the running code is aborted here, or its node is rung. Already ended: accepted=false.
+   */
+  async cancel(id: string, reason: string | null, by: string | null): Promise<CancelOutcome> {
+    const change =
+      (await this.store.transition(id, 'cancelQueued', { reason, by })) ??
+      (await this.store.transition(id, 'requestCancel', { reason, by }));
+    if (change) {
+      this.publish(change);
+      if (change.execution.status === 'CANCELLING') this.deliverCancel(change.execution);
+      return { accepted: true, execution: change.execution };
+    }
+    const current = await this.store.getExecution(id);
+    if (!current) throw notFound(`no execution has id "${id}"`);
+    // A second cancel of something still stopping is accepted again (idempotent); an ended one is not.
+    return { accepted: !isTerminal(current.status), execution: current };
+  }
+
+  /** Cancels every active execution that matches; returns the outcome of each. */
+  async cancelMany(
+    filter: { kind?: ExecutionKind | null; sessionId?: string | null },
+    reason: string | null,
+    by: string | null,
+  ): Promise<CancelOutcome[]> {
+    const active = await this.store.listExecutions({ ...filter, statuses: ACTIVE_STATUSES, oldestFirst: true });
+    return Promise.all(active.map((e) => this.cancel(e.id, reason, by)));
+  }
+
+  /** Ids of executions whose code runs on this node now. */
+  runningIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  private publish(change: Change): void {
+    for (const event of change.events) this.pubsub.publish('execution:event', event.executionId, event);
+    if (change.events.some((e) => e.type === 'STATUS')) this.pubsub.publish('execution:changed', change.execution);
+  }
+
+  private deliverCancel(execution: Execution): void {
+    const local = this.running.get(execution.id);
+    if (local) this.abortLocal(local, 'cancel', execution.cancelReason ?? 'cancelled');
+    else if (execution.node) this.pubsub.publish('execution:cancel', execution.node, { executionId: execution.id });
+  }
+
+  private listenForCancels(): void {
+    const iterator = this.pubsub.subscribe('execution:cancel', this.config.nodeId)[Symbol.asyncIterator]();
+    this.cancelListener = iterator;
+    void (async () => {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) return;
+        const local = this.running.get(next.value.executionId);
+        if (local) this.abortLocal(local, 'cancel', 'cancelled');
+      }
+    })();
+  }
+
+  private abortLocal(r: Running, cause: StopCause, message: string): void {
+    if (r.cause) return;
+    r.cause = cause;
+    r.controller.abort(new StopSignal(cause, message));
+    if (cause !== 'cancel') return;
+    r.graceTimer = setTimeout(() => void this.finaliseLateCancel(r), this.config.cancelGraceMs);
+  }
+
+  /** The cancelled code did not stop within the grace period: end the row anyway; fencing does the rest. */
+  private async finaliseLateCancel(r: Running): Promise<void> {
+    if (r.finalised) return;
+    r.finalised = true;
+    this.log.warn({ executionId: r.execution.id }, 'cancelled code did not stop within the grace period');
+    const change = await this.store.transition(r.execution.id, 'finishCancel', {
+      reason: `stopped after the ${this.config.cancelGraceMs} ms grace period`,
+    });
+    if (change) this.publish(change);
+    this.running.delete(r.execution.id);
+    this.kick();
+  }
+
+  /** Wakes the claim loop; calls while it runs make it go round once more. */
+  private kick(): void {
+    if (this.draining) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = this.pump()
+      .catch((error: unknown) => this.log.error({ err: error }, 'claiming queued executions failed'))
+      .finally(() => {
+        this.pumping = null;
+        if (this.pumpAgain) {
+          this.pumpAgain = false;
+          this.kick();
+        }
+      });
+  }
+
+  private async pump(): Promise<void> {
+    const room = this.config.maxConcurrent - this.running.size;
+    if (room <= 0 || this.draining) return;
+    const claimed = await this.store.claim(this.config.nodeId, room, this.config.leaseMs);
+    for (const change of claimed) {
+      this.publish(change);
+      this.launch(change.execution);
+    }
+  }
+
+  private launch(execution: Execution): void {
+    const job = this.jobs.get(execution.kind) as JobDefinition<unknown, unknown>;
+    const controller = new AbortController();
+    const log = this.log.child({ executionId: execution.id, kind: execution.kind, attempt: execution.attempt });
+    const r = { execution, controller, cause: null, finalised: false, graceTimer: null } as unknown as Running;
+    r.context = createJobContext(execution, controller.signal, {
+      store: this.store,
+      publish: (change) => this.publish(change),
+      log,
+      settings: this.config.jobSettings,
+      progressIntervalMs: this.config.progressIntervalMs,
+      onFenced: () => this.abortLocal(r, 'lost', 'this node no longer owns the execution'),
+    });
+    this.running.set(execution.id, r);
+    r.done = this.runJob(job, r, log).finally(() => {
+      if (r.graceTimer) clearTimeout(r.graceTimer);
+      if (this.running.get(execution.id) === r) this.running.delete(execution.id);
+      this.kick();
+    });
+  }
+
+  private async runJob(job: JobDefinition<unknown, unknown>, r: Running, log: Logger): Promise<void> {
+    let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
+    try {
+      const result = await job.run(r.execution.input, r.context);
+      await r.context.flush();
+      outcome = { ok: true, result };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    r.context.close();
+    if (r.finalised) return;
+    r.finalised = true;
+    try {
+      const change = await this.settle(r, outcome);
+      if (change) this.publish(change);
+      log.info({ status: change?.execution.status ?? 'moved on' }, 'execution ended here');
+    } catch (error) {
+      log.error({ err: error }, 'recording how the execution ended failed');
+    }
+  }
+
+  /** Turns how the job ended into one transition; the store refuses any that no longer applies. */
+  private async settle(
+    r: Running,
+    outcome: { ok: true; result: unknown } | { ok: false; error: unknown },
+  ): Promise<Change | null> {
+    const { id, attempt } = r.execution;
+    let change: Change | null = null;
+    if (outcome.ok) {
+      change = await this.store.transition(id, 'succeed', { attempt, result: outcome.result });
+    } else if (r.cause === 'shutdown') {
+      change = await this.store.transition(id, 'requeue', { attempt, reason: 'node shut down; it resumes on the next start' });
+    } else if (r.cause !== 'cancel' && r.cause !== 'lost') {
+      const error = outcome.error;
+      const message = error instanceof Error ? error.message : String(error);
+      if (!isAbortError(error)) r.context.log.warn({ err: error }, 'job failed');
+      change = await this.store.transition(id, 'fail', { attempt, error: message });
+    }
+    // Cancelled while running (or finished while a cancel was being written): the tombstone wins.
+    return change ?? (await this.store.transition(id, 'finishCancel'));
+  }
+
+  /** Lease renewal plus a re-read of each running execution: a lost cancel message costs one beat. */
+  private async heartbeat(): Promise<void> {
+    try {
+      const ids = this.runningIds();
+      if (ids.length > 0) {
+        const rows = await this.store.renewLeases(this.config.nodeId, ids, this.config.leaseMs);
+        for (const row of rows) {
+          const r = this.running.get(row.id);
+          if (!r) continue;
+          if (row.status === 'CANCELLING') this.abortLocal(r, 'cancel', row.cancelReason ?? 'cancelled');
+          else if (row.status !== 'RUNNING' || row.attempt !== r.execution.attempt || row.node !== this.config.nodeId)
+            this.abortLocal(r, 'lost', 'another node took this execution over');
+        }
+      }
+      if (!this.store.exclusive) await this.recoverOrphans(false);
+      this.kick();
+    } catch (error) {
+      this.log.warn({ err: error }, 'heartbeat failed; retrying on the next beat');
+    }
+  }
+
+  /**
+   * Executions whose node died: RUNNING ones resume from their checkpoint (attempt + 1) when their
+   * kind allows it, else end INTERRUPTED; CANCELLING ones end CANCELLED. Never revives a cancel.
+   */
+  private async recoverOrphans(all: boolean): Promise<void> {
+    const orphans = await this.store.listOrphans(Date.now(), all);
+    for (const row of orphans) {
+      if (this.running.has(row.id)) continue;
+      let change: Change | null;
+      if (row.status === 'CANCELLING') {
+        change = await this.store.transition(row.id, 'finishCancel', { reason: 'its node stopped before it did' });
+      } else if (this.jobs.get(row.kind)?.resumable) {
+        change = await this.store.transition(row.id, 'requeue', {
+          attempt: row.attempt,
+          reason: `its node (${row.node ?? 'unknown'}) stopped; resuming from the checkpoint`,
+        });
+      } else {
+        change = await this.store.transition(row.id, 'interrupt', {
+          attempt: row.attempt,
+          reason: `its node (${row.node ?? 'unknown'}) stopped while it ran, and a ${row.kind.toLowerCase()} cannot resume`,
+        });
+      }
+      if (change) {
+        this.log.info({ executionId: row.id, status: change.execution.status }, 'recovered an orphaned execution');
+        this.publish(change);
+      }
+    }
+  }
+}

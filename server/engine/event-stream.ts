@@ -1,0 +1,67 @@
+import type { SluicePubSub } from '../pubsub.ts';
+import type { Store } from '../store/store.ts';
+import { isTerminal } from './status.ts';
+import type { ExecutionEvent } from './types.ts';
+
+const isTerminalEvent = (event: ExecutionEvent): boolean => event.type === 'STATUS' && isTerminal(event.status);
+
+/**
+ * The events of one execution after `afterSeq`: first replayed from the log, then live from pub/sub,
+ * with no gap and no duplicate at the seam, ending after the terminal event. The live subscription
+ * starts before the log is read; live events at or below the last seq sent are dropped, and a live
+ * event beyond the next seq (a lost or reordered message) makes it refill the gap from the log.
+ */
+export async function* replayThenLive(
+  store: Store,
+  pubsub: SluicePubSub,
+  executionId: string,
+  afterSeq: number,
+): AsyncGenerator<ExecutionEvent> {
+  const iterator = pubsub.subscribe('execution:event', executionId)[Symbol.asyncIterator]();
+  const buffer: ExecutionEvent[] = [];
+  let ended = false;
+  let wake = null as (() => void) | null;
+  // Calling next() now (not at the first yield) registers the listener before the log is read.
+  void (async () => {
+    try {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        buffer.push(next.value);
+        wake?.();
+      }
+    } finally {
+      ended = true;
+      wake?.();
+    }
+  })();
+
+  try {
+    let last = afterSeq;
+    for (const event of await store.listEvents(executionId, afterSeq)) {
+      yield event;
+      last = event.seq;
+      if (isTerminalEvent(event)) return;
+    }
+    const row = await store.getExecution(executionId);
+    if (!row || (isTerminal(row.status) && last >= row.lastSeq)) return;
+    for (;;) {
+      while (buffer.length > 0) {
+        const event = buffer.shift()!;
+        if (event.seq <= last) continue;
+        const missed = event.seq > last + 1 ? await store.listEvents(executionId, last, event.seq - last - 1) : [];
+        for (const e of [...missed, event]) {
+          if (e.seq <= last) continue;
+          yield e;
+          last = e.seq;
+          if (isTerminalEvent(e)) return;
+        }
+      }
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}

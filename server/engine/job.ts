@@ -1,0 +1,71 @@
+import type { Logger } from 'pino';
+import type { Progress, ProgressPatch } from './progress.ts';
+import type { EventType, ExecutionKind } from './types.ts';
+
+/** A page of knowledge a job stores (crawl), with its chunks, ready for search. */
+export interface PageInput {
+  /** The site the page belongs to: the crawl's start URL origin, e.g. https://docs.example.com */
+  sourceUrl: string;
+  url: string;
+  title: string;
+  markdown: string;
+  /** sha256 of the markdown; a page whose hash is unchanged is not stored again. */
+  contentHash: string;
+  chunks: { heading: string | null; text: string }[];
+}
+
+/** Checkpoint entries: key -> JSON value; null deletes the key. */
+export type CheckpointEntries = Record<string, unknown>;
+
+/**
+ * One atomic, fenced write by a job: everything in it is committed in one transaction together with
+ * its event (if any), or refused as a whole once the execution has moved on (cancelled, taken over).
+ */
+export interface JobWrite {
+  event?: { type: Exclude<EventType, 'STATUS'>; message: string | null };
+  progress?: ProgressPatch;
+  checkpoint?: CheckpointEntries;
+  page?: PageInput;
+}
+
+export interface JobWriteResult {
+  /** For a write with a page: false when an identical page (same URL and hash) was already stored. */
+  pageStored: boolean | null;
+  progress: Progress;
+}
+
+/** What the engine hands a running job. Jobs talk to nothing else. */
+export interface JobContext<Input = unknown> {
+  readonly executionId: string;
+  readonly kind: ExecutionKind;
+  readonly attempt: number;
+  readonly input: Input;
+  /** Fires on cancel, shutdown or loss of ownership. Every await in the job must honour it. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  /** The progress as persisted when this attempt started (non-zero when resuming). */
+  readonly initialProgress: Progress;
+  /** Settings from the server config that jobs need (e.g. allowPrivateNetworks). */
+  readonly settings: JobSettings;
+  /** Coalesced: persisted and published as one PROGRESS event at most every progressIntervalMs. */
+  progress(patch: ProgressPatch): void;
+  /** An atomic fenced write (see JobWrite). Throws FencedError when the execution moved on. */
+  commit(write: JobWrite): Promise<JobWriteResult>;
+  /** A LOG event. */
+  logEvent(message: string, patch?: ProgressPatch): Promise<void>;
+  /** All checkpoint entries saved by earlier attempts (empty on a first run). */
+  loadCheckpoint(): Promise<Map<string, unknown>>;
+}
+
+export interface JobSettings {
+  allowPrivateNetworks: boolean;
+  userAgent: string;
+}
+
+/** A job kind: a function of its input and context. The engine knows nothing else about it. */
+export interface JobDefinition<Input = unknown, Result = unknown> {
+  kind: ExecutionKind;
+  /** Whether an attempt cut short by a dead node may resume from its checkpoint (else INTERRUPTED). */
+  resumable: boolean;
+  run(input: Input, ctx: JobContext<Input>): Promise<Result>;
+}

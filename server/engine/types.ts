@@ -1,0 +1,57 @@
+import type { Progress } from './progress.ts';
+import type { ExecutionStatus } from './status.ts';
+
+export const EXECUTION_KINDS = ['CRAWL', 'CHAT'] as const;
+export type ExecutionKind = (typeof EXECUTION_KINDS)[number];
+
+export const EVENT_TYPES = ['STATUS', 'PROGRESS', 'LOG', 'PAGE', 'TOKEN'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** One row of the executions table. Times are epoch milliseconds. */
+export interface Execution {
+  id: string;
+  kind: ExecutionKind;
+  status: ExecutionStatus;
+  title: string;
+  sessionId: string | null;
+  input: unknown;
+  result: unknown;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  cancelRequestedAt: number | null;
+  cancelReason: string | null;
+  error: string | null;
+  attempt: number;
+  lastSeq: number;
+  node: string | null;
+  leaseUntil: number | null;
+  progress: Progress;
+  createdBy: string | null;
+  cancelledBy: string | null;
+}
+
+/** One entry of an execution's event log. */
+export interface ExecutionEvent {
+  executionId: string;
+  seq: number;
+  at: number;
+  type: EventType;
+  status: ExecutionStatus;
+  progress: Progress;
+  message: string | null;
+}
+
+/** What a write by a worker carries, so the store can refuse it once the row has moved on. */
+export interface Fence {
+  executionId: string;
+  attempt: number;
+}
+
+/** Raised by a store when a fenced write is refused: the worker no longer owns the execution. */
+export class FencedError extends Error {
+  override readonly name = 'FencedError';
+  constructor(readonly executionId: string) {
+    super(`execution ${executionId} has moved on; this worker's write was refused`);
+  }
+}

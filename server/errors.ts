@@ -1,0 +1,25 @@
+import { GraphQLError } from 'graphql';
+
+/** The codes a client may see in `extensions.code`; anything else is masked by Yoga. */
+export type UserErrorCode = 'BAD_USER_INPUT' | 'NOT_FOUND' | 'FORBIDDEN' | 'UNAUTHENTICATED' | 'CONFLICT';
+
+/** An error meant for the caller: shown with its message and extensions.code, never masked. */
+export function userError(code: UserErrorCode, message: string, extra?: Record<string, unknown>): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, ...extra } });
+}
+
+export function badInput(message: string, field?: string): GraphQLError {
+  return userError('BAD_USER_INPUT', message, field ? { field } : undefined);
+}
+
+export function notFound(message: string): GraphQLError {
+  return userError('NOT_FOUND', message);
+}
+
+/** Tells "cancelled" (an abort, from a signal or a fenced write) apart from "failed". */
+export function isAbortError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'AbortError' || error.name === 'FencedError') return true;
+  // undici wraps aborts of fetch bodies and sockets
+  return error.cause instanceof Error && isAbortError(error.cause);
+}

@@ -1,0 +1,183 @@
+import { badInput, notFound } from '../errors.ts';
+import { replayThenLive } from '../engine/event-stream.ts';
+import type { Progress } from '../engine/progress.ts';
+import { ACTIVE_STATUSES, EXECUTION_STATUSES } from '../engine/status.ts';
+import { EVENT_TYPES, EXECUTION_KINDS, type Execution, type ExecutionEvent } from '../engine/types.ts';
+import type { CancelOutcome } from '../engine/engine.ts';
+import { builder } from './builder.ts';
+
+export const ExecutionKindEnum = builder.enumType('ExecutionKind', { values: EXECUTION_KINDS });
+export const ExecutionStatusEnum = builder.enumType('ExecutionStatus', { values: EXECUTION_STATUSES });
+const EventTypeEnum = builder.enumType('ExecutionEventType', { values: EVENT_TYPES });
+
+const MAX_ID_LENGTH = 200;
+const MAX_REASON_LENGTH = 1000;
+
+/** Refuses ids no execution can have (absurdly long) before they reach the database. */
+export function checkId(id: string | number, field = 'id'): string {
+  const text = String(id);
+  if (text.length === 0 || text.length > MAX_ID_LENGTH) throw badInput(`${field} must be 1 to ${MAX_ID_LENGTH} characters`, field);
+  return text;
+}
+
+function checkReason(reason: string | null | undefined): string | null {
+  if (reason == null) return null;
+  if (reason.length > MAX_REASON_LENGTH) throw badInput(`reason must be at most ${MAX_REASON_LENGTH} characters`, 'reason');
+  return reason;
+}
+
+const ProgressRef = builder.objectRef<Progress>('Progress').implement({
+  fields: (t) => ({
+    percent: t.exposeFloat('percent', { nullable: true, description: '0..100, never decreases; null while unknown' }),
+    stage: t.exposeString('stage', { description: 'queued, starting, discovering, fetching, answering, done, ...' }),
+    message: t.exposeString('message', { nullable: true }),
+    pagesDiscovered: t.exposeInt('pagesDiscovered'),
+    pagesFetched: t.exposeInt('pagesFetched'),
+    pagesFailed: t.exposeInt('pagesFailed'),
+    pagesSkipped: t.exposeInt('pagesSkipped'),
+    bytesFetched: t.exposeFloat('bytesFetched'),
+    chunksStored: t.exposeInt('chunksStored'),
+  }),
+});
+
+export const ExecutionRef = builder.objectRef<Execution>('Execution').implement({
+  description: 'A unit of background work (a crawl, a chat answer). Its database row is the truth.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    kind: t.field({ type: ExecutionKindEnum, resolve: (e) => e.kind }),
+    status: t.field({ type: ExecutionStatusEnum, resolve: (e) => e.status }),
+    title: t.exposeString('title', { description: 'The start URL of a crawl, the question of a chat' }),
+    sessionId: t.exposeID('sessionId', { nullable: true }),
+    createdAt: t.field({ type: 'DateTime', resolve: (e) => e.createdAt }),
+    startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (e) => e.startedAt }),
+    finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (e) => e.finishedAt }),
+    durationMs: t.float({
+      nullable: true,
+      description: 'So far while running, total once finished',
+      resolve: (e) => (e.startedAt === null ? null : (e.finishedAt ?? Date.now()) - e.startedAt),
+    }),
+    progress: t.field({ type: ProgressRef, resolve: (e) => e.progress }),
+    cancelRequestedAt: t.field({ type: 'DateTime', nullable: true, resolve: (e) => e.cancelRequestedAt }),
+    cancelReason: t.exposeString('cancelReason', { nullable: true }),
+    error: t.exposeString('error', { nullable: true }),
+    lastSeq: t.exposeInt('lastSeq', { description: 'seq of the newest event of this execution' }),
+    node: t.string({
+      nullable: true,
+      description: 'The node running it now (SLUICE_NODE_ID); null when not running',
+      resolve: (e) => (e.status === 'RUNNING' || e.status === 'CANCELLING' ? e.node : null),
+    }),
+    attempt: t.exposeInt('attempt', { description: 'Starts at 1; grows each time it resumes after its node stopped' }),
+    createdBy: t.exposeString('createdBy', { nullable: true, description: 'Who started it: a token name, or "local"' }),
+    cancelledBy: t.exposeString('cancelledBy', { nullable: true, description: 'Who cancelled it: a token name, or "local"' }),
+  }),
+});
+
+const ExecutionEventRef = builder.objectRef<ExecutionEvent>('ExecutionEvent').implement({
+  fields: (t) => ({
+    executionId: t.exposeID('executionId'),
+    seq: t.exposeInt('seq', { description: '1, 2, 3, ... per execution: no gaps, no repeats' }),
+    at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
+    type: t.field({ type: EventTypeEnum, resolve: (e) => e.type }),
+    status: t.field({ type: ExecutionStatusEnum, resolve: (e) => e.status }),
+    progress: t.field({ type: ProgressRef, resolve: (e) => e.progress }),
+    message: t.exposeString('message', { nullable: true }),
+  }),
+});
+
+const CancelResultRef = builder.objectRef<CancelOutcome>('CancelResult').implement({
+  fields: (t) => ({
+    accepted: t.exposeBoolean('accepted', { description: 'false when it had already ended' }),
+    execution: t.field({ type: ExecutionRef, resolve: (r) => r.execution }),
+  }),
+});
+
+const CancelManyResultRef = builder.objectRef<CancelOutcome[]>('CancelManyResult').implement({
+  fields: (t) => ({
+    cancelled: t.int({ description: 'How many were accepted', resolve: (all) => all.filter((r) => r.accepted).length }),
+    executions: t.field({ type: [ExecutionRef], resolve: (all) => all.map((r) => r.execution) }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  activeExecutions: t.field({
+    type: [ExecutionRef],
+    description: 'QUEUED, RUNNING and CANCELLING executions, oldest first',
+    args: { kind: t.arg({ type: ExecutionKindEnum }), sessionId: t.arg.id() },
+    resolve: (_, args, ctx) =>
+      ctx.store.listExecutions({
+        statuses: ACTIVE_STATUSES,
+        kind: args.kind,
+        sessionId: args.sessionId == null ? null : checkId(args.sessionId, 'sessionId'),
+        oldestFirst: true,
+      }),
+  }),
+  execution: t.field({
+    type: ExecutionRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, args, ctx) => ctx.store.getExecution(checkId(args.id)),
+  }),
+  executions: t.field({
+    type: [ExecutionRef],
+    description: 'History: every execution, newest first, optionally filtered by kind and status',
+    args: {
+      kind: t.arg({ type: ExecutionKindEnum }),
+      status: t.arg({ type: [ExecutionStatusEnum] }),
+      sessionId: t.arg.id(),
+      limit: t.arg.int({ description: '1..500, default 50' }),
+    },
+    resolve: (_, args, ctx) => {
+      const limit = args.limit ?? 50;
+      if (limit < 1 || limit > 500) throw badInput('limit must be between 1 and 500', 'limit');
+      return ctx.store.listExecutions({
+        kind: args.kind,
+        statuses: args.status ?? undefined,
+        sessionId: args.sessionId == null ? null : checkId(args.sessionId, 'sessionId'),
+        limit,
+      });
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  cancelExecution: t.field({
+    type: CancelResultRef,
+    description: 'Stops an execution at once and for good. Unknown id: NOT_FOUND; already ended: accepted=false.',
+    args: { id: t.arg.id({ required: true }), reason: t.arg.string() },
+    resolve: (_, args, ctx) => ctx.engine.cancel(checkId(args.id), checkReason(args.reason), ctx.actor),
+  }),
+  cancelExecutions: t.field({
+    type: CancelManyResultRef,
+    description: 'Cancels every active execution that matches (all of them when no filter is given)',
+    args: { sessionId: t.arg.id(), kind: t.arg({ type: ExecutionKindEnum }), reason: t.arg.string() },
+    resolve: (_, args, ctx) =>
+      ctx.engine.cancelMany(
+        { kind: args.kind, sessionId: args.sessionId == null ? null : checkId(args.sessionId, 'sessionId') },
+        checkReason(args.reason),
+        ctx.actor,
+      ),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  jobProgress: t.field({
+    type: ExecutionEventRef,
+    description:
+      'Replays the persisted events with seq > afterSeq (all when omitted), then streams live ones; completes after the terminal event',
+    args: { executionId: t.arg.id({ required: true }), afterSeq: t.arg.int() },
+    subscribe: async (_, args, ctx) => {
+      const id = checkId(args.executionId, 'executionId');
+      const afterSeq = args.afterSeq ?? 0;
+      if (afterSeq < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
+      if (!(await ctx.store.getExecution(id))) throw notFound(`no execution has id "${id}"`);
+      return replayThenLive(ctx.store, ctx.pubsub, id, afterSeq);
+    },
+    resolve: (event) => event,
+  }),
+  executionChanged: t.field({
+    type: ExecutionRef,
+    description: 'Every status change of any execution: the live form of activeExecutions',
+    subscribe: (_, __, ctx) => ctx.pubsub.subscribe('execution:changed'),
+    resolve: (execution) => execution,
+  }),
+}));

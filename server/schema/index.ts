@@ -1,0 +1,6 @@
+import { builder } from './builder.ts';
+import './execution.ts';
+import './crawl.ts';
+
+/** The whole GraphQL schema, built from the type files imported above. */
+export const schema = builder.toSchema();

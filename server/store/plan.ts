@@ -1,0 +1,100 @@
+import type { JobWrite } from '../engine/job.ts';
+import { mergeProgress, type ProgressPatch } from '../engine/progress.ts';
+import { TRANSITIONS, type ExecutionStatus, type TransitionName } from '../engine/status.ts';
+import { FencedError, type Execution, type ExecutionEvent, type Fence } from '../engine/types.ts';
+import type { TransitionOptions } from './store.ts';
+
+/**
+ * The row-level logic shared by both stores: given the row as read inside a transaction, what the
+ * row becomes and which event records it. The stores only read, call these, and write; the SQL
+ * UPDATE repeats the status (and attempt) condition so the database itself refuses a stale move.
+ */
+export interface Planned {
+  next: Execution;
+  event: ExecutionEvent | null;
+}
+
+type Effects = { patch: Partial<Execution>; progress: ProgressPatch; message: string | null };
+
+function effectsOf(row: Execution, name: TransitionName, o: TransitionOptions, now: number): Effects {
+  const ended = { finishedAt: now, node: null, leaseUntil: null };
+  switch (name) {
+    case 'claim':
+      return {
+        patch: { node: o.nodeId ?? null, leaseUntil: now + (o.leaseMs ?? 0), startedAt: row.startedAt ?? now },
+        progress: { stage: 'starting' },
+        message: row.attempt > 1 ? `resumed on ${o.nodeId} (attempt ${row.attempt})` : `started on ${o.nodeId}`,
+      };
+    case 'succeed':
+      return { patch: { ...ended, result: o.result ?? null }, progress: { stage: 'done', percent: 100 }, message: null };
+    case 'fail':
+      return { patch: { ...ended, error: o.error ?? 'failed' }, progress: { stage: 'failed' }, message: o.error ?? null };
+    case 'cancelQueued':
+      return {
+        patch: { ...ended, cancelRequestedAt: now, cancelReason: o.reason ?? null, cancelledBy: o.by ?? null },
+        progress: { stage: 'cancelled' },
+        message: o.reason ?? null,
+      };
+    case 'requestCancel':
+      return {
+        patch: { cancelRequestedAt: now, cancelReason: o.reason ?? null, cancelledBy: o.by ?? null },
+        progress: { stage: 'cancelling' },
+        message: o.reason ?? null,
+      };
+    case 'finishCancel':
+      return { patch: ended, progress: { stage: 'cancelled' }, message: o.reason ?? null };
+    case 'requeue':
+      return {
+        patch: { attempt: row.attempt + 1, node: null, leaseUntil: null },
+        progress: { stage: 'queued' },
+        message: o.reason ?? null,
+      };
+    case 'interrupt':
+      return { patch: { ...ended, error: o.reason ?? 'interrupted' }, progress: { stage: 'interrupted' }, message: o.reason ?? null };
+  }
+}
+
+/** Plans a named transition; null when the row's status (or attempt, when fenced) does not allow it. */
+export function planTransition(row: Execution, name: TransitionName, options: TransitionOptions, now: number): Planned | null {
+  const { from, to } = TRANSITIONS[name];
+  if (!(from as readonly ExecutionStatus[]).includes(row.status)) return null;
+  if (options.attempt !== undefined && options.attempt !== row.attempt) return null;
+  const { patch, progress, message } = effectsOf(row, name, options, now);
+  const next: Execution = {
+    ...row,
+    ...patch,
+    status: to,
+    progress: mergeProgress(row.progress, progress),
+    lastSeq: row.lastSeq + 1,
+  };
+  const event: ExecutionEvent = {
+    executionId: row.id,
+    seq: next.lastSeq,
+    at: now,
+    type: 'STATUS',
+    status: to,
+    progress: next.progress,
+    message,
+  };
+  return { next, event };
+}
+
+/** Plans a job's write; throws FencedError unless the row is RUNNING at the writer's attempt. */
+export function planWrite(row: Execution | null, fence: Fence, write: JobWrite, now: number): Planned {
+  if (!row || row.status !== 'RUNNING' || row.attempt !== fence.attempt) throw new FencedError(fence.executionId);
+  const progress = write.progress ? mergeProgress(row.progress, write.progress) : row.progress;
+  if (!write.event) return { next: { ...row, progress }, event: null };
+  const next: Execution = { ...row, progress, lastSeq: row.lastSeq + 1 };
+  return {
+    next,
+    event: {
+      executionId: row.id,
+      seq: next.lastSeq,
+      at: now,
+      type: write.event.type,
+      status: row.status,
+      progress,
+      message: write.event.message,
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import type { JobWrite } from '../engine/job.ts';
+import type { ExecutionStatus, TransitionName } from '../engine/status.ts';
+import type { Execution, ExecutionEvent, ExecutionKind, Fence } from '../engine/types.ts';
+
+export interface NewExecution {
+  kind: ExecutionKind;
+  title: string;
+  sessionId: string | null;
+  input: unknown;
+  createdBy: string | null;
+}
+
+/** A committed change: the row as it is now and the events written with it, in seq order. */
+export interface Change {
+  execution: Execution;
+  events: ExecutionEvent[];
+}
+
+/** The extra facts a transition records. Which of them apply depends on the transition. */
+export interface TransitionOptions {
+  /** Fences the move to this attempt (worker writes: succeed, fail, requeue, interrupt). */
+  attempt?: number;
+  nodeId?: string;
+  leaseMs?: number;
+  result?: unknown;
+  error?: string;
+  reason?: string | null;
+  by?: string | null;
+}
+
+export interface ExecutionFilter {
+  statuses?: readonly ExecutionStatus[];
+  kind?: ExecutionKind | null;
+  sessionId?: string | null;
+  limit?: number;
+  /** Oldest first when true (queue order); newest first otherwise. */
+  oldestFirst?: boolean;
+}
+
+/**
+ * The storage interface. Two implementations (embedded SQLite, PostgreSQL) give it the same
+ * semantics, and the conformance suite in test/integration/store-conformance.test.ts holds both to it:
+ * - every transition is a conditional update on the row's status (and attempt, when fenced), applied
+ *   in one transaction with the STATUS event it produces;
+ * - event seqs are 1, 2, 3, ... per execution, allocated in the transaction that writes the event;
+ * - a job write is refused with FencedError unless the row is RUNNING at the writer's attempt.
+ */
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Whether this store serves exactly one node (embedded SQLite): every RUNNING row at start-up is orphaned. */
+  readonly exclusive: boolean;
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  ping(): Promise<void>;
+
+  createExecution(input: NewExecution): Promise<Change>;
+  getExecution(id: string): Promise<Execution | null>;
+  listExecutions(filter: ExecutionFilter): Promise<Execution[]>;
+  listEvents(executionId: string, afterSeq: number, limit?: number): Promise<ExecutionEvent[]>;
+
+  /** Applies a named transition if the row allows it; null when it does not (row moved on or unknown). */
+  transition(id: string, name: TransitionName, options?: TransitionOptions): Promise<Change | null>;
+  /** Claims up to `limit` QUEUED executions in queue order for this node (QUEUED -> RUNNING). */
+  claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]>;
+  /** A job's fenced write; throws FencedError once the row is no longer RUNNING at this attempt. */
+  write(fence: Fence, write: JobWrite): Promise<{ change: Change | null; pageStored: boolean | null }>;
+  loadCheckpoint(executionId: string): Promise<Map<string, unknown>>;
+  /** Extends the leases of this node's executions; returns the current rows of the given ids. */
+  renewLeases(nodeId: string, ids: readonly string[], leaseMs: number): Promise<Execution[]>;
+  /** RUNNING or CANCELLING executions whose lease ran out before `now` (or all of them, with `all`). */
+  listOrphans(now: number, all: boolean): Promise<Execution[]>;
+}

@@ -1,0 +1,151 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { JobWrite } from '../../server/engine/job.ts';
+import { FencedError, type Execution } from '../../server/engine/types.ts';
+import type { Store } from '../../server/store/store.ts';
+import { storeFixtures } from '../helpers/stores.ts';
+
+const page = (url: string, hash: string): JobWrite['page'] => ({
+  sourceUrl: 'http://127.0.0.1:1',
+  url,
+  title: `title of ${url}`,
+  markdown: `# ${url}\n\nbody ${hash}`,
+  contentHash: hash,
+  chunks: [{ heading: url, text: `body ${hash}` }],
+});
+
+describe.each(storeFixtures)('store conformance: $name', (fixture) => {
+  let store: Store;
+  let dispose: () => Promise<void>;
+
+  beforeEach(async () => {
+    ({ store, dispose } = await fixture.open());
+  });
+  afterEach(async () => dispose());
+
+  const create = async (title = 'x'): Promise<Execution> =>
+    (await store.createExecution({ kind: 'CRAWL', title, sessionId: 's1', input: { title }, createdBy: 'local' })).execution;
+
+  const running = async (): Promise<Execution> => {
+    const e = await create();
+    const [claimed] = await store.claim('node-a', 1, 10_000);
+    expect(claimed?.execution.id).toBe(e.id);
+    return claimed!.execution;
+  };
+
+  it('creates QUEUED with a STATUS event at seq 1', async () => {
+    const e = await create();
+    expect(e.status).toBe('QUEUED');
+    expect(e.lastSeq).toBe(1);
+    expect(e.attempt).toBe(1);
+    const events = await store.listEvents(e.id, 0);
+    expect(events.map((x) => [x.seq, x.type, x.status])).toEqual([[1, 'STATUS', 'QUEUED']]);
+  });
+
+  it('claims in queue order, up to the limit, once', async () => {
+    const ids = [(await create('a')).id, (await create('b')).id, (await create('c')).id];
+    const first = await store.claim('node-a', 2, 10_000);
+    expect(first.map((c) => c.execution.id)).toEqual(ids.slice(0, 2));
+    expect(first.every((c) => c.execution.status === 'RUNNING' && c.execution.node === 'node-a')).toBe(true);
+    const second = await store.claim('node-b', 5, 10_000);
+    expect(second.map((c) => c.execution.id)).toEqual([ids[2]]);
+    expect(await store.claim('node-b', 5, 10_000)).toEqual([]);
+  });
+
+  it('allows only the transitions of the status machine', async () => {
+    const queued = await create();
+    expect(await store.transition(queued.id, 'succeed')).toBeNull();
+    expect(await store.transition(queued.id, 'finishCancel')).toBeNull();
+    expect(await store.transition(queued.id, 'requestCancel')).toBeNull();
+    expect((await store.transition(queued.id, 'cancelQueued'))?.execution.status).toBe('CANCELLED');
+
+    const e = await running();
+    expect((await store.transition(e.id, 'requestCancel', { reason: 'r', by: 'me' }))?.execution.status).toBe('CANCELLING');
+    // Nothing leaves CANCELLING but CANCELLED.
+    for (const name of ['succeed', 'fail', 'requeue', 'interrupt', 'claim', 'cancelQueued'] as const) {
+      expect(await store.transition(e.id, name, { attempt: e.attempt })).toBeNull();
+    }
+    const done = await store.transition(e.id, 'finishCancel');
+    expect(done?.execution.status).toBe('CANCELLED');
+    expect(done?.execution.cancelledBy).toBe('me');
+    // Nothing leaves a terminal state.
+    for (const name of ['succeed', 'fail', 'requeue', 'interrupt', 'claim', 'finishCancel', 'requestCancel'] as const) {
+      expect(await store.transition(e.id, name)).toBeNull();
+    }
+  });
+
+  it('cancels a queued execution at once, and a recovery never revives it', async () => {
+    const e = await create();
+    const change = await store.transition(e.id, 'cancelQueued', { reason: 'no longer needed' });
+    expect(change?.execution.status).toBe('CANCELLED');
+    expect(change?.execution.finishedAt).not.toBeNull();
+    expect(await store.claim('node-a', 10, 10_000)).toEqual([]);
+    expect(await store.transition(e.id, 'requeue', { attempt: 1 })).toBeNull();
+  });
+
+  it('fences writes by attempt and refuses them once the row moved on', async () => {
+    const e = await running();
+    const fence = { executionId: e.id, attempt: e.attempt };
+    await store.write(fence, { event: { type: 'LOG', message: 'ok' } });
+    await expect(store.write({ ...fence, attempt: 99 }, { event: { type: 'LOG', message: 'x' } })).rejects.toBeInstanceOf(FencedError);
+
+    const requeued = await store.transition(e.id, 'requeue', { attempt: e.attempt });
+    expect(requeued?.execution.attempt).toBe(2);
+    await expect(store.write(fence, { page: page('http://x/1', 'h') })).rejects.toBeInstanceOf(FencedError);
+    // A stale worker's final status is refused too.
+    expect(await store.transition(e.id, 'succeed', { attempt: 1 })).toBeNull();
+
+    const [again] = await store.claim('node-b', 1, 10_000);
+    await store.transition(e.id, 'requestCancel');
+    await expect(store.write({ executionId: e.id, attempt: again!.execution.attempt }, { event: { type: 'LOG', message: 'late' } }))
+      .rejects.toBeInstanceOf(FencedError);
+  });
+
+  it('keeps event seqs contiguous and progress monotonic', async () => {
+    const e = await running();
+    const fence = { executionId: e.id, attempt: e.attempt };
+    await store.write(fence, { event: { type: 'PROGRESS', message: null }, progress: { percent: 40, pagesFetched: 4 } });
+    await store.write(fence, { event: { type: 'PROGRESS', message: null }, progress: { percent: 10, pagesFetched: 2 } });
+    await store.write(fence, { progress: { pagesDiscovered: 9 } }); // no event: no seq
+    await store.transition(e.id, 'succeed', { attempt: e.attempt, result: { ok: true } });
+    const events = await store.listEvents(e.id, 0);
+    expect(events.map((x) => x.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(events[3]!.progress).toMatchObject({ percent: 40, pagesFetched: 4 });
+    const final = await store.getExecution(e.id);
+    expect(final).toMatchObject({ status: 'SUCCEEDED', lastSeq: 5, result: { ok: true }, node: null });
+    expect(final!.progress).toMatchObject({ percent: 100, pagesFetched: 4, pagesDiscovered: 9, stage: 'done' });
+    expect((await store.listEvents(e.id, 3)).map((x) => x.seq)).toEqual([4, 5]);
+  });
+
+  it('stores pages once per content hash and keeps checkpoints', async () => {
+    const e = await running();
+    const fence = { executionId: e.id, attempt: e.attempt };
+    const first = await store.write(fence, { page: page('http://x/1', 'h1'), checkpoint: { 'http://x/1': { s: 'done' }, 'http://x/2': { s: 'q' } } });
+    expect(first.pageStored).toBe(true);
+    expect((await store.write(fence, { page: page('http://x/1', 'h1') })).pageStored).toBe(false);
+    expect((await store.write(fence, { page: page('http://x/1', 'h2') })).pageStored).toBe(true);
+    await store.write(fence, { checkpoint: { 'http://x/2': null, '#meta': { n: 1 } } });
+    const checkpoint = await store.loadCheckpoint(e.id);
+    expect(Object.fromEntries(checkpoint)).toEqual({ 'http://x/1': { s: 'done' }, '#meta': { n: 1 } });
+  });
+
+  it('finds orphans by lease, and all of them when asked', async () => {
+    const e = await create();
+    await store.claim('node-a', 1, 50);
+    expect(await store.listOrphans(Date.now(), false)).toEqual([]);
+    expect((await store.listOrphans(Date.now() + 1000, false)).map((x) => x.id)).toEqual([e.id]);
+    expect((await store.listOrphans(0, true)).map((x) => x.id)).toEqual([e.id]);
+    const renewed = await store.renewLeases('node-a', [e.id], 60_000);
+    expect(renewed[0]!.leaseUntil).toBeGreaterThan(Date.now() + 30_000);
+    expect(await store.listOrphans(Date.now() + 1000, false)).toEqual([]);
+  });
+
+  it('lists active executions by kind and session', async () => {
+    const a = await create('a');
+    await store.createExecution({ kind: 'CHAT', title: 'q', sessionId: 's2', input: {}, createdBy: null });
+    await store.transition(a.id, 'cancelQueued');
+    const b = await create('b');
+    const active = await store.listExecutions({ statuses: ['QUEUED', 'RUNNING', 'CANCELLING'], kind: 'CRAWL', oldestFirst: true });
+    expect(active.map((x) => x.id)).toEqual([b.id]);
+    expect((await store.listExecutions({ sessionId: 's2' })).map((x) => x.kind)).toEqual(['CHAT']);
+  });
+});
