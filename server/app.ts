@@ -13,6 +13,7 @@ import { Engine } from './engine/engine.ts';
 import type { JobDefinition } from './engine/job.ts';
 import type { ExecutionKind } from './engine/types.ts';
 import { placeholderPage } from './http/placeholder.ts';
+import { chatJob } from './jobs/chat/chat-job.ts';
 import { crawlJob } from './jobs/crawl/crawl-job.ts';
 import { createSluicePubSub } from './pubsub.ts';
 import type { Context } from './schema/builder.ts';
@@ -41,7 +42,10 @@ export function createApp(partial: Partial<Config> = {}): App {
   const log = createLogger(config);
   const store: Store = new SqliteStore(join(config.dataDir, 'sluice.db'));
   const pubsub = createSluicePubSub();
-  const jobs = new Map<ExecutionKind, JobDefinition<never, unknown>>([['CRAWL', crawlJob as JobDefinition<never, unknown>]]);
+  const jobs = new Map<ExecutionKind, JobDefinition<never, unknown>>([
+    ['CRAWL', crawlJob as JobDefinition<never, unknown>],
+    ['CHAT', chatJob as JobDefinition<never, unknown>],
+  ]);
   const engine = new Engine(
     store,
     pubsub,
@@ -53,7 +57,14 @@ export function createApp(partial: Partial<Config> = {}): App {
       leaseMs: config.leaseMs,
       heartbeatMs: config.heartbeatMs,
       progressIntervalMs: config.progressIntervalMs,
-      jobSettings: { allowPrivateNetworks: config.allowPrivateNetworks, userAgent: 'SluiceBot/0.1 (+https://github.com/sluice)' },
+      jobSettings: {
+        allowPrivateNetworks: config.allowPrivateNetworks,
+        userAgent: 'SluiceBot/0.1 (+https://github.com/sluice)',
+        llm:
+          config.llmBaseUrl && config.llmModel
+            ? { baseUrl: config.llmBaseUrl, model: config.llmModel, apiKey: config.llmApiKey }
+            : undefined,
+      },
     },
     log,
   );
@@ -123,6 +134,20 @@ export function createApp(partial: Partial<Config> = {}): App {
   );
 
   let started = false;
+  let stopping: Promise<void> | null = null;
+  const shutdown = async (): Promise<void> => {
+    if (started) await engine.stop();
+    await wsServer.dispose();
+    wss.close();
+    if (server.listening) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
+    await store.close();
+    log.flush();
+  };
   return {
     config,
     store,
@@ -140,16 +165,9 @@ export function createApp(partial: Partial<Config> = {}): App {
       log.info(`listening on ${url}`);
       return { url, port };
     },
-    async stop() {
-      if (started) await engine.stop();
-      await wsServer.dispose();
-      wss.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await store.close();
-      log.flush();
+    stop() {
+      stopping ??= shutdown();
+      return stopping;
     },
   };
 }

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSite, type Site } from '../fixtures/site.ts';
+import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type TestApp } from '../helpers/app.ts';
+
+let app: TestApp;
+let site: Site;
+beforeAll(async () => {
+  site = await startSite({ pages: 2 });
+  app = await startTestApp({ allowPrivateNetworks: false });
+});
+afterAll(async () => {
+  await app.stop();
+  await site.close();
+});
+
+const crawlCases: [string, Record<string, unknown>, string, RegExp][] = [
+  ['a wrong scheme', { url: 'ftp://example.com/' }, 'url', /http:\/\/ or https:\/\//],
+  ['a javascript: URL', { url: 'javascript:alert(1)' }, 'url', /http:\/\/ or https:\/\//],
+  ['a file: URL', { url: 'file:///etc/passwd' }, 'url', /http:\/\/ or https:\/\//],
+  ['an empty URL', { url: '   ' }, 'url', /required/],
+  ['a URL that is not one', { url: 'http://' }, 'url', /not a valid/],
+  ['an absurdly long URL', { url: `https://example.com/${'a'.repeat(5000)}` }, 'url', /too long/],
+  ['credentials in the URL', { url: 'https://user:pass@example.com/' }, 'url', /user name or password/],
+  ['maxPages zero', { url: 'https://example.com/', maxPages: 0 }, 'maxPages', /between 1 and 10000/],
+  ['maxPages negative', { url: 'https://example.com/', maxPages: -5 }, 'maxPages', /between 1 and 10000/],
+  ['maxPages absurdly large', { url: 'https://example.com/', maxPages: 2_000_000_000 }, 'maxPages', /between 1 and 10000/],
+  ['maxDepth negative', { url: 'https://example.com/', maxDepth: -1 }, 'maxDepth', /between 0 and 20/],
+  ['maxDepth absurdly large', { url: 'https://example.com/', maxDepth: 1000 }, 'maxDepth', /between 0 and 20/],
+  ['an empty pattern', { url: 'https://example.com/', includePatterns: [''] }, 'includePatterns', /empty/],
+  ['too many patterns', { url: 'https://example.com/', excludePatterns: Array.from({ length: 51 }, (_, i) => `/x${i}/**`) }, 'excludePatterns', /at most 50/],
+  ['a loopback address (private networks refused)', { url: 'http://127.0.0.1:1/' }, 'url', /SLUICE_ALLOW_PRIVATE_NETWORKS/],
+  ['the cloud metadata address', { url: 'http://169.254.169.254/latest/meta-data/' }, 'url', /SLUICE_ALLOW_PRIVATE_NETWORKS/],
+  ['localhost by name', { url: 'http://localhost:8080/' }, 'url', /SLUICE_ALLOW_PRIVATE_NETWORKS/],
+  ['loopback in decimal notation', { url: 'http://2130706433/' }, 'url', /SLUICE_ALLOW_PRIVATE_NETWORKS/],
+  ['IPv4-mapped IPv6 loopback', { url: 'http://[::ffff:127.0.0.1]/' }, 'url', /SLUICE_ALLOW_PRIVATE_NETWORKS/],
+  ['a private network address', { url: 'http://10.0.0.1/' }, 'url', /SLUICE_ALLOW_PRIVATE_NETWORKS/],
+];
+
+describe('bad input gets a clear error and harms nothing', () => {
+  it.each(crawlCases)('startCrawl with %s: BAD_USER_INPUT naming the field', async (_name, input, field, message) => {
+    const res = await app.gql(START_CRAWL, { input });
+    expect(res.data).toBeNull();
+    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expect(res.errors?.[0]?.message).toMatch(message);
+  });
+
+  it('refused crawls stored nothing and made no request', async () => {
+    const res = await app.gql(`{ executions { id } activeExecutions { id } }`);
+    expect(res.data).toEqual({ executions: [], activeExecutions: [] });
+    expect(site.requestCount()).toBe(0);
+  });
+
+  it('unknown and hostile ids: NOT_FOUND, null, or BAD_USER_INPUT, never a crash', async () => {
+    const cancel = await app.gql(`mutation { cancelExecution(id: "does-not-exist") { accepted } }`);
+    expect(cancel.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const sql = await app.gql(`mutation { cancelExecution(id: "' OR 1=1; DROP TABLE executions; --") { accepted } }`);
+    expect(sql.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const long = await app.gql(`query ($id: ID!) { execution(id: $id) { id } }`, { id: 'x'.repeat(10_000) });
+    expect(long.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
+    const missing = await app.gql(`{ execution(id: "nope") { id } }`);
+    expect(missing).toMatchObject({ data: { execution: null } });
+    const limit = await app.gql(`{ executions(limit: 0) { id } }`);
+    expect(limit.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'limit' });
+    const reason = await app.gql(`mutation ($r: String) { cancelExecutions(reason: $r) { cancelled } }`, { r: 'r'.repeat(5000) });
+    expect(reason.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'reason' });
+  });
+
+  it('jobProgress for an unknown id errors with NOT_FOUND over graphql-ws', async () => {
+    const sub = collect(app.ws(), JOB_PROGRESS, { id: 'unknown-id' }, 'jobProgress');
+    await expect(sub.done).rejects.toMatchObject({ errors: [{ extensions: { code: 'NOT_FOUND' } }] });
+    const negative = collect(app.ws(), JOB_PROGRESS, { id: 'unknown-id', after: -1 }, 'jobProgress');
+    await expect(negative.done).rejects.toMatchObject({ errors: [{ extensions: { code: 'BAD_USER_INPUT' } }] });
+  });
+
+  it('malformed GraphQL is a 400 with a message, and the server stays healthy', async () => {
+    const res = await fetch(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+      body: JSON.stringify({ query: '{ activeExecutions { id ' }) });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { errors: { message: string }[] };
+    expect(body.errors[0]!.message).toMatch(/Syntax Error/);
+    const notJson = await fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
+    expect(notJson.status).toBe(400);
+    const health = await fetch(`${app.url}/health`);
+    expect(health.status).toBe(200);
+  });
+});

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { initialProgress, mergeProgress } from '../../server/engine/progress.ts';
+import { EXECUTION_STATUSES, TERMINAL_STATUSES, TRANSITIONS, type ExecutionStatus, type TransitionName } from '../../server/engine/status.ts';
+import type { Execution } from '../../server/engine/types.ts';
+import { planTransition, planWrite } from '../../server/store/plan.ts';
+
+const row = (status: ExecutionStatus, attempt = 1): Execution => ({
+  id: 'e1', kind: 'CRAWL', status, title: 't', sessionId: null, input: {}, result: null, createdAt: 1, startedAt: null,
+  finishedAt: null, cancelRequestedAt: null, cancelReason: null, error: null, attempt, lastSeq: 3, node: 'n',
+  leaseUntil: null, progress: initialProgress(), createdBy: null, cancelledBy: null,
+});
+
+const names = Object.keys(TRANSITIONS) as TransitionName[];
+
+describe('status machine', () => {
+  it('allows exactly the moves of ARCHITECTURE.md', () => {
+    const allowed = new Set<string>();
+    for (const status of EXECUTION_STATUSES)
+      for (const name of names) {
+        const planned = planTransition(row(status), name, {}, 10);
+        if (planned) allowed.add(`${status}->${planned.next.status}`);
+      }
+    expect([...allowed].sort()).toEqual(
+      [
+        'QUEUED->RUNNING', 'RUNNING->SUCCEEDED', 'RUNNING->FAILED', 'QUEUED->CANCELLED', 'RUNNING->CANCELLING',
+        'CANCELLING->CANCELLED', 'RUNNING->QUEUED', 'RUNNING->INTERRUPTED',
+      ].sort(),
+    );
+  });
+
+  it('never leaves a terminal state, and CANCELLING only for CANCELLED', () => {
+    for (const status of TERMINAL_STATUSES) for (const name of names) expect(planTransition(row(status), name, {}, 1)).toBeNull();
+    const out = names.map((n) => planTransition(row('CANCELLING'), n, {}, 1)?.next.status).filter(Boolean);
+    expect(out).toEqual(['CANCELLED']);
+  });
+
+  it('fences worker moves by attempt, and a requeue starts a new attempt', () => {
+    expect(planTransition(row('RUNNING', 2), 'succeed', { attempt: 1 }, 1)).toBeNull();
+    expect(planTransition(row('RUNNING', 2), 'succeed', { attempt: 2 }, 1)?.next.status).toBe('SUCCEEDED');
+    expect(planTransition(row('RUNNING', 2), 'requeue', { attempt: 2 }, 1)?.next.attempt).toBe(3);
+  });
+
+  it('writes one STATUS event with the next seq', () => {
+    const planned = planTransition(row('RUNNING'), 'requestCancel', { reason: 'user pressed Stop', by: 'local' }, 42)!;
+    expect(planned.event).toMatchObject({ seq: 4, type: 'STATUS', status: 'CANCELLING', message: 'user pressed Stop', at: 42 });
+    expect(planned.next).toMatchObject({ lastSeq: 4, cancelRequestedAt: 42, cancelReason: 'user pressed Stop', cancelledBy: 'local' });
+  });
+
+  it('refuses job writes unless RUNNING at the same attempt', () => {
+    for (const status of EXECUTION_STATUSES.filter((s) => s !== 'RUNNING'))
+      expect(() => planWrite(row(status), { executionId: 'e1', attempt: 1 }, {}, 1)).toThrow(/moved on/);
+    expect(() => planWrite(row('RUNNING', 2), { executionId: 'e1', attempt: 1 }, {}, 1)).toThrow(/moved on/);
+    expect(planWrite(row('RUNNING'), { executionId: 'e1', attempt: 1 }, { event: { type: 'LOG', message: 'm' } }, 1).event?.seq).toBe(4);
+  });
+});
+
+describe('progress', () => {
+  it('never goes down, whatever order patches arrive in', () => {
+    let p = mergeProgress(initialProgress(), { percent: 50, pagesFetched: 5, stage: 'fetching' });
+    p = mergeProgress(p, { percent: 20, pagesFetched: 3, pagesFailed: 1 });
+    expect(p).toMatchObject({ percent: 50, pagesFetched: 5, pagesFailed: 1, stage: 'fetching' });
+    expect(mergeProgress(p, { percent: 400 }).percent).toBe(100);
+    expect(mergeProgress(p, { percent: null }).percent).toBe(50);
+  });
+});
