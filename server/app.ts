@@ -12,6 +12,7 @@ import { resolveConfig, type Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import type { JobDefinition } from './engine/job.ts';
 import type { ExecutionKind } from './engine/types.ts';
+import { Metrics, useOperationMetrics } from './http/metrics.ts';
 import { placeholderPage } from './http/placeholder.ts';
 import { chatJob } from './jobs/chat/chat-job.ts';
 import { crawlJob } from './jobs/crawl/crawl-job.ts';
@@ -42,6 +43,7 @@ export function createApp(partial: Partial<Config> = {}): App {
   const log = createLogger(config);
   const store: Store = new SqliteStore(join(config.dataDir, 'sluice.db'));
   const pubsub = createSluicePubSub();
+  const metrics = new Metrics(store);
   const jobs = new Map<ExecutionKind, JobDefinition<never, unknown>>([
     ['CRAWL', crawlJob as JobDefinition<never, unknown>],
     ['CHAT', chatJob as JobDefinition<never, unknown>],
@@ -67,14 +69,16 @@ export function createApp(partial: Partial<Config> = {}): App {
       },
     },
     log,
+    metrics,
   );
 
-  const contextFor = (): Context => ({ engine, store, pubsub, config, actor: 'local' });
+  const contextFor = (): Context => ({ engine, store, pubsub, config, metrics, actor: 'local' });
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }>({
     schema,
     graphqlEndpoint: '/graphql',
     context: contextFor,
     graphiql: { subscriptionsProtocol: 'WS', title: 'Sluice GraphiQL' },
+    plugins: [useOperationMetrics(metrics)],
     logging: {
       debug: (...args) => log.debug(args),
       info: (...args) => log.info(args),
@@ -87,22 +91,36 @@ export function createApp(partial: Partial<Config> = {}): App {
     ? sirv(config.clientDir, { single: true, etag: true, gzip: true })
     : null;
 
+  const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
+    '/graphql': (req, res) => void yoga(req, res),
+    '/health': (_req, res) => void check(res, () => store.ping()),
+    '/ready': (_req, res) => void check(res, () => store.ping()),
+    '/metrics': (_req, res) =>
+      void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text)),
+  };
+
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/graphql') return void yoga(req, res);
-    if (path === '/health') return void health(res);
+    const path = (req.url ?? '/').split('?')[0]!;
+    const route = routes[path];
+    const started = performance.now();
+    res.once('finish', () => {
+      const labels = { method: req.method ?? 'GET', route: route ? path : 'static', status: String(res.statusCode) };
+      metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+    });
+    if (route) return route(req, res);
     if (staticFiles) return staticFiles(req, res);
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(placeholderPage());
   });
 
-  const health = (res: ServerResponse): void => {
-    store.ping().then(
-      () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'),
-      (error: unknown) => {
-        log.warn({ err: error }, 'health check: database did not answer');
-        res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"database unavailable"}');
-      },
-    );
+  /** /health and /ready: 200 once the dependencies answer, 503 saying which did not. */
+  const check = async (res: ServerResponse, probe: () => Promise<void>): Promise<void> => {
+    try {
+      await probe();
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    } catch (error) {
+      log.warn({ err: error }, 'health check: the database did not answer');
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"unavailable","database":"down"}');
+    }
   };
 
   const wss = new WebSocketServer({ server, path: '/graphql' });

@@ -77,6 +77,8 @@ export function createJobContext<Input>(
       await commit({ event: { type: 'LOG', message }, progress: patch });
     },
     loadCheckpoint: () => deps.store.loadCheckpoint(execution.id),
+    searchKnowledge: (query, limit, options) => deps.store.searchKnowledge(query, limit, options),
+    recentMessages: (sessionId, n) => deps.store.listChatMessages(sessionId, n),
     flush,
     close() {
       closed = true;

@@ -33,6 +33,17 @@ interface Running {
   done: Promise<void>;
 }
 
+/** What the engine reports as it goes (metrics); every method is optional to implement as a no-op. */
+export interface EngineObserver {
+  onChange(change: Change): void;
+  /** A cancel was accepted; `requestedAt` is performance.now() when the request came in. */
+  onCancelRequested(executionId: string, requestedAt: number): void;
+  onGraceExceeded(): void;
+  onRecovered(outcome: 'resumed' | 'interrupted' | 'cancelled'): void;
+}
+
+const NO_OBSERVER: EngineObserver = { onChange() {}, onCancelRequested() {}, onGraceExceeded() {}, onRecovered() {} };
+
 export interface CancelOutcome {
   accepted: boolean;
   execution: Execution;
@@ -66,6 +77,7 @@ export class Engine {
     private readonly jobs: ReadonlyMap<ExecutionKind, JobDefinition<never, unknown>>,
     private readonly config: EngineConfig,
     private readonly log: Logger,
+    private readonly observer: EngineObserver = NO_OBSERVER,
   ) {}
 
   /** Recovers what a dead process left behind, then starts taking work. */
@@ -117,10 +129,12 @@ export class Engine {
    * first; then the running code is aborted here, or its node is rung. Already ended: accepted=false.
    */
   async cancel(id: string, reason: string | null, by: string | null): Promise<CancelOutcome> {
+    const requestedAt = performance.now();
     const change =
       (await this.store.transition(id, 'cancelQueued', { reason, by })) ??
       (await this.store.transition(id, 'requestCancel', { reason, by }));
     if (change) {
+      this.observer.onCancelRequested(id, requestedAt);
       this.publish(change);
       if (change.execution.status === 'CANCELLING') this.deliverCancel(change.execution);
       return { accepted: true, execution: change.execution };
@@ -147,6 +161,7 @@ export class Engine {
   }
 
   private publish(change: Change): void {
+    this.observer.onChange(change);
     for (const event of change.events) this.pubsub.publish('execution:event', event.executionId, event);
     if (change.events.some((e) => e.type === 'STATUS')) this.pubsub.publish('execution:changed', change.execution);
   }
@@ -183,6 +198,7 @@ export class Engine {
     if (r.finalised) return;
     r.finalised = true;
     this.log.warn({ executionId: r.execution.id }, 'cancelled code did not stop within the grace period');
+    this.observer.onGraceExceeded();
     const change = await this.store.transition(r.execution.id, 'finishCancel', {
       reason: `stopped after the ${this.config.cancelGraceMs} ms grace period`,
     });
@@ -326,7 +342,9 @@ export class Engine {
         });
       }
       if (change) {
-        this.log.info({ executionId: row.id, status: change.execution.status }, 'recovered an orphaned execution');
+        const status = change.execution.status;
+        this.observer.onRecovered(status === 'QUEUED' ? 'resumed' : status === 'CANCELLED' ? 'cancelled' : 'interrupted');
+        this.log.info({ executionId: row.id, status }, 'recovered an orphaned execution');
         this.publish(change);
       }
     }

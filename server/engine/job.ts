@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Progress, ProgressPatch } from './progress.ts';
 import type { EventType, ExecutionKind } from './types.ts';
+import type { ChatMessage, KnowledgeHit, KnowledgeSearchOptions } from '../store/knowledge-records.ts';
 
 /** A page of knowledge a job stores (crawl), with its chunks, ready for search. */
 export interface PageInput {
@@ -26,6 +27,8 @@ export interface JobWrite {
   progress?: ProgressPatch;
   checkpoint?: CheckpointEntries;
   page?: PageInput;
+  /** A chat answer's message and its full text so far (written with its TOKEN event). */
+  message?: { id: string; text: string };
 }
 
 export interface JobWriteResult {
@@ -55,11 +58,17 @@ export interface JobContext<Input = unknown> {
   logEvent(message: string, patch?: ProgressPatch): Promise<void>;
   /** All checkpoint entries saved by earlier attempts (empty on a first run). */
   loadCheckpoint(): Promise<Map<string, unknown>>;
+  /** Reads ranked passages of the knowledge base (see Store.searchKnowledge). */
+  searchKnowledge(query: string, limit: number, options?: KnowledgeSearchOptions): Promise<KnowledgeHit[]>;
+  /** The newest `n` messages of a chat session, oldest first. */
+  recentMessages(sessionId: string, n: number): Promise<ChatMessage[]>;
 }
 
 export interface JobSettings {
   allowPrivateNetworks: boolean;
   userAgent: string;
+  /** An OpenAI-compatible chat completions endpoint for chat answers; absent: answers are composed from passages. */
+  llm?: { baseUrl: string; model: string; apiKey: string | null };
 }
 
 /** A job kind: a function of its input and context. The engine knows nothing else about it. */

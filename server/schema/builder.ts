@@ -1,6 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import type { Config } from '../config.ts';
 import type { Engine } from '../engine/engine.ts';
+import type { Metrics } from '../http/metrics.ts';
 import type { SluicePubSub } from '../pubsub.ts';
 import type { Store } from '../store/store.ts';
 
@@ -10,6 +11,7 @@ export interface Context {
   store: Store;
   pubsub: SluicePubSub;
   config: Config;
+  metrics: Metrics;
   actor: string;
 }
 

@@ -26,6 +26,15 @@ function checkReason(reason: string | null | undefined): string | null {
   return reason;
 }
 
+/** Passes a stream through, calling `release` when it ends or its subscriber leaves. */
+async function* tracked<T>(source: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {
+  try {
+    yield* source;
+  } finally {
+    release();
+  }
+}
+
 const ProgressRef = builder.objectRef<Progress>('Progress').implement({
   fields: (t) => ({
     percent: t.exposeFloat('percent', { nullable: true, description: '0..100, never decreases; null while unknown' }),
@@ -170,14 +179,14 @@ builder.subscriptionFields((t) => ({
       const afterSeq = args.afterSeq ?? 0;
       if (afterSeq < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
       if (!(await ctx.store.getExecution(id))) throw notFound(`no execution has id "${id}"`);
-      return replayThenLive(ctx.store, ctx.pubsub, id, afterSeq);
+      return tracked(replayThenLive(ctx.store, ctx.pubsub, id, afterSeq), ctx.metrics.trackSubscription('jobProgress'));
     },
     resolve: (event) => event,
   }),
   executionChanged: t.field({
     type: ExecutionRef,
     description: 'Every status change of any execution: the live form of activeExecutions',
-    subscribe: (_, __, ctx) => ctx.pubsub.subscribe('execution:changed'),
+    subscribe: (_, __, ctx) => tracked(ctx.pubsub.subscribe('execution:changed'), ctx.metrics.trackSubscription('executionChanged')),
     resolve: (execution) => execution,
   }),
 }));

@@ -1,0 +1,138 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { getOperationAST, Kind } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { ACTIVE_STATUSES, isTerminal } from '../engine/status.ts';
+import type { Execution, ExecutionEvent } from '../engine/types.ts';
+import type { EngineObserver } from '../engine/engine.ts';
+import type { Change, Store } from '../store/store.ts';
+
+/**
+ * The Prometheus metrics of one app (its own registry, so several apps in one process — tests,
+ * benchmarks — do not collide). The engine reports to it through the EngineObserver methods.
+ */
+export class Metrics implements EngineObserver {
+  readonly registry = new Registry();
+  private readonly started: Counter<'kind'>;
+  private readonly finished: Counter<'kind' | 'status'>;
+  private readonly cancelLatency: Histogram;
+  private readonly graceExceeded: Counter;
+  private readonly recovered: Counter<'outcome'>;
+  private readonly events: Counter<'type'>;
+  private readonly pages: Counter<'outcome'>;
+  private readonly subscriptions: Gauge<'field'>;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly graphqlDuration: Histogram<'operation' | 'field'>;
+  private readonly cancelClocks = new Map<string, number>();
+  private readonly lastCounts = new Map<string, { fetched: number; failed: number }>();
+
+  constructor(store: Store) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'sluice_process_' });
+    this.started = new Counter({ name: 'sluice_executions_started_total', help: 'Executions started (claimed by a worker), by kind', labelNames: ['kind'], registers });
+    this.finished = new Counter({ name: 'sluice_executions_finished_total', help: 'Executions that reached a terminal status', labelNames: ['kind', 'status'], registers });
+    new Gauge({
+      name: 'sluice_executions_active',
+      help: 'Executions by active status (QUEUED, RUNNING, CANCELLING), read from the database at scrape time',
+      labelNames: ['status'],
+      registers,
+      async collect() {
+        const active = await store.listExecutions({ statuses: ACTIVE_STATUSES });
+        for (const status of ACTIVE_STATUSES) this.set({ status }, active.filter((e) => e.status === status).length);
+      },
+    });
+    this.cancelLatency = new Histogram({
+      name: 'sluice_cancel_latency_seconds',
+      help: 'From a cancel request to the CANCELLED status',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.graceExceeded = new Counter({ name: 'sluice_cancel_grace_exceeded_total', help: 'Cancelled executions whose code did not stop within the grace period', registers });
+    this.recovered = new Counter({ name: 'sluice_executions_recovered_total', help: 'Executions found orphaned by a dead node, by what became of them', labelNames: ['outcome'], registers });
+    this.events = new Counter({ name: 'sluice_events_published_total', help: 'Execution events published, by type', labelNames: ['type'], registers });
+    this.pages = new Counter({ name: 'sluice_pages_total', help: 'Pages crawled, by outcome (fetched, failed)', labelNames: ['outcome'], registers });
+    this.subscriptions = new Gauge({ name: 'sluice_subscriptions_live', help: 'Live GraphQL subscriptions, by field', labelNames: ['field'], registers });
+    this.httpDuration = new Histogram({
+      name: 'sluice_http_request_duration_seconds',
+      help: 'HTTP request durations',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.graphqlDuration = new Histogram({
+      name: 'sluice_graphql_operation_duration_seconds',
+      help: 'GraphQL query and mutation execution durations',
+      labelNames: ['operation', 'field'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+  }
+
+  /** Every committed change the engine publishes passes through here. */
+  onChange(change: Change): void {
+    for (const event of change.events) this.onEvent(change.execution, event);
+  }
+
+  onCancelRequested(id: string, requestedAt: number): void {
+    if (!this.cancelClocks.has(id)) this.cancelClocks.set(id, requestedAt);
+  }
+
+  onGraceExceeded(): void {
+    this.graceExceeded.inc();
+  }
+
+  onRecovered(outcome: 'resumed' | 'interrupted' | 'cancelled'): void {
+    this.recovered.inc({ outcome });
+  }
+
+  /** Counts a live subscription until the returned function is called. */
+  trackSubscription(field: string): () => void {
+    this.subscriptions.inc({ field });
+    let done = false;
+    return () => {
+      if (!done) this.subscriptions.dec({ field });
+      done = true;
+    };
+  }
+
+  private onEvent(execution: Execution, event: ExecutionEvent): void {
+    this.events.inc({ type: event.type });
+    const last = this.lastCounts.get(execution.id) ?? { fetched: event.progress.pagesFetched, failed: event.progress.pagesFailed };
+    if (event.progress.pagesFetched > last.fetched) this.pages.inc({ outcome: 'fetched' }, event.progress.pagesFetched - last.fetched);
+    if (event.progress.pagesFailed > last.failed) this.pages.inc({ outcome: 'failed' }, event.progress.pagesFailed - last.failed);
+    this.lastCounts.set(execution.id, {
+      fetched: Math.max(last.fetched, event.progress.pagesFetched),
+      failed: Math.max(last.failed, event.progress.pagesFailed),
+    });
+    if (event.type !== 'STATUS') return;
+    if (event.status === 'RUNNING') this.started.inc({ kind: execution.kind });
+    if (!isTerminal(event.status)) return;
+    this.finished.inc({ kind: execution.kind, status: event.status });
+    this.lastCounts.delete(execution.id);
+    const clock = this.cancelClocks.get(execution.id);
+    if (clock !== undefined) {
+      this.cancelClocks.delete(execution.id);
+      if (event.status === 'CANCELLED') this.cancelLatency.observe((performance.now() - clock) / 1000);
+    }
+  }
+}
+
+/** A Yoga plugin timing each GraphQL query and mutation. */
+export function useOperationMetrics(metrics: Metrics): Plugin {
+  return {
+    onExecute({ args }) {
+      const start = performance.now();
+      const operation = getOperationAST(args.document, args.operationName);
+      // The first root field, not the client's operation name: bounded by the schema, so label
+      // cardinality cannot be blown up by callers.
+      const first = operation?.selectionSet.selections.find((s) => s.kind === Kind.FIELD);
+      return {
+        onExecuteDone() {
+          metrics.graphqlDuration.observe(
+            { operation: operation?.operation ?? 'unknown', field: first?.kind === Kind.FIELD ? first.name.value : 'unknown' },
+            (performance.now() - start) / 1000,
+          );
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,280 @@
+import type { CheckpointEntries, JobContext, JobDefinition } from '../../engine/job.ts';
+import type { ProgressPatch } from '../../engine/progress.ts';
+import { abortable, abortReason } from './abort.ts';
+import { refusalReason } from './address.ts';
+import { discoverSeeds } from './discovery.ts';
+import { Fetcher, type FetchOutcome } from './fetcher.ts';
+import { Frontier, type FrontierEntry, type QueueItem } from './frontier.ts';
+import type { CrawlInput } from './input.ts';
+import { buildPage, isPageType, type BuiltPage } from './page.ts';
+import { HostGate } from './politeness.ts';
+import { drain } from './pool.ts';
+import { RobotsCache } from './robots.ts';
+import { createScope, type Scope } from './scope.ts';
+import { canonicalHref, parseHttpUrl } from './urls.ts';
+
+/** What a finished crawl reports (the execution's result). */
+export interface CrawlResult {
+  pagesFetched: number;
+  pagesFailed: number;
+  pagesSkipped: number;
+  pagesStored: number;
+  chunksStored: number;
+  bytesFetched: number;
+}
+
+/** Crawl state beyond the frontier, checkpointed under META_KEY. */
+interface Meta {
+  /** Discovery (robots.txt, sitemaps, llms.txt) is done; a resumed crawl does not repeat it. */
+  disc: 1;
+  /** Pages stored by earlier attempts (pagesStored is not a progress counter). */
+  stored: number;
+}
+
+const META_KEY = '#meta';
+
+/** The CRAWL job: fetches a site breadth first into the knowledge base; resumable from its checkpoint. */
+export const crawlJob: JobDefinition<CrawlInput, CrawlResult> = {
+  kind: 'CRAWL',
+  resumable: true,
+  run: (input, ctx) => new CrawlRun(input, ctx).run(),
+};
+
+class CrawlRun {
+  private readonly stop = new AbortController();
+  /** Fires on a cancel from the engine and on a fatal error of this crawl (a refused write). */
+  private readonly signal: AbortSignal;
+  private readonly start: URL;
+  private readonly scope: Scope;
+  private readonly gate = new HostGate();
+  private readonly fetcher: Fetcher;
+  private readonly robots: RobotsCache;
+  private readonly notedOrigins = new Set<string>();
+  private frontier: Frontier;
+  private readonly counts: Omit<CrawlResult, 'bytesFetched'>;
+  private readonly bytesBefore: number;
+  private deadline = Infinity;
+  private stoppedByDeadline = false;
+
+  constructor(
+    private readonly input: CrawlInput,
+    private readonly ctx: JobContext<CrawlInput>,
+  ) {
+    this.signal = AbortSignal.any([ctx.signal, this.stop.signal]);
+    this.start = new URL(input.url);
+    this.scope = createScope({ startUrl: input.url, includePatterns: input.includePatterns, excludePatterns: input.excludePatterns });
+    this.fetcher = new Fetcher({
+      limits: input.limits,
+      userAgent: ctx.settings.userAgent,
+      allowPrivateNetworks: ctx.settings.allowPrivateNetworks,
+      gate: this.gate,
+    });
+    this.robots = new RobotsCache(this.fetcher, this.gate, ctx.settings.userAgent, input.limits.maxRetryAfterMs);
+    this.frontier = new Frontier(input.maxDepth, input.maxPages);
+    const p = ctx.initialProgress;
+    this.counts = { pagesFetched: p.pagesFetched, pagesFailed: p.pagesFailed, pagesSkipped: p.pagesSkipped, pagesStored: 0, chunksStored: p.chunksStored };
+    this.bytesBefore = p.bytesFetched;
+  }
+
+  async run(): Promise<CrawlResult> {
+    try {
+      // Fail fast, before any request: a refused start URL ends the execution FAILED with this reason.
+      const refusal = await abortable(refusalReason(this.input.url, this.ctx.settings.allowPrivateNetworks), this.signal);
+      if (refusal) throw new Error(refusal);
+      const checkpoint = await abortable(this.ctx.loadCheckpoint(), this.signal);
+      const meta = checkpoint.get(META_KEY) as Partial<Meta> | undefined;
+      this.frontier = Frontier.restore(checkpoint, this.input.maxDepth, this.input.maxPages);
+      this.counts.pagesStored = meta?.stored ?? 0;
+      if (!meta?.disc) await this.discover();
+      this.ctx.progress({ stage: 'fetching', message: null });
+      // per attempt: a resumed crawl gets the full duration again, its pages already done stay done
+      this.deadline = Date.now() + this.input.limits.maxDurationMs;
+      await drain<QueueItem>({
+        concurrency: this.input.limits.concurrency,
+        signal: this.signal,
+        take: () => this.takeNext(),
+        run: (item) => this.guard(this.crawlPage(item)),
+      });
+      await this.finish();
+      return { ...this.counts, bytesFetched: this.bytes() };
+    } catch (error) {
+      if (this.ctx.signal.aborted) throw abortReason(this.ctx.signal);
+      throw error;
+    } finally {
+      this.stop.abort();
+      await this.fetcher.close();
+    }
+  }
+
+  /** Reads robots.txt, the sitemaps and llms.txt, and queues the start URL and the seeds they list. */
+  private async discover(): Promise<void> {
+    this.ctx.progress({ stage: 'discovering', message: 'reading robots.txt, sitemaps and llms.txt' });
+    const rules = this.input.respectRobotsTxt ? await this.robots.get(this.start, this.signal) : null;
+    const entries: CheckpointEntries = {};
+    this.admit(this.input.url, 0, entries);
+    const found = await discoverSeeds({
+      fetcher: this.fetcher,
+      signal: this.signal,
+      start: this.start,
+      robotsSitemaps: rules?.sitemaps ?? [],
+      limit: this.input.maxPages,
+      maxBytes: this.input.limits.maxBodyBytes,
+    });
+    for (const url of found.urls) this.admit(url, 1, entries);
+    entries[META_KEY] = { disc: 1, stored: this.counts.pagesStored } satisfies Meta;
+    const notes = [rules?.note, ...found.notes].filter(Boolean).join('; ') || 'no sitemap or llms.txt found';
+    await this.ctx.commit({
+      event: { type: 'LOG', message: `discovery: ${notes}; ${this.frontier.discovered} URLs queued` },
+      progress: { ...this.patch(), stage: 'fetching' },
+      checkpoint: entries,
+    });
+    if (rules?.note) this.notedOrigins.add(this.start.origin);
+  }
+
+  private takeNext(): QueueItem | undefined {
+    if (Date.now() > this.deadline) {
+      this.stoppedByDeadline = this.frontier.pending > 0;
+      return undefined;
+    }
+    return this.frontier.next();
+  }
+
+  // A fatal error in one page (a refused write, a refused start URL) stops the other pages at once.
+  private async guard(task: Promise<void>): Promise<void> {
+    try {
+      await task;
+    } catch (error) {
+      if (!this.signal.aborted) this.stop.abort(error);
+      throw error;
+    }
+  }
+
+  private async crawlPage(item: QueueItem): Promise<void> {
+    const url = new URL(item.href);
+    const disallowed = await this.robotsDisallow(url);
+    if (disallowed) return this.settle(item, 'skip', disallowed);
+    const isStart = item.key === this.input.url;
+    const outcome = await this.fetcher.fetch({
+      url,
+      signal: this.signal,
+      accept: isPageType,
+      checkRedirect: (target) => this.checkRedirect(target, item, isStart),
+    });
+    switch (outcome.kind) {
+      case 'ok':
+        return this.store(item, outcome);
+      case 'refused':
+        if (isStart) throw new Error(outcome.reason);
+        return this.settle(item, 'skip', outcome.reason);
+      case 'skipped':
+        return this.settle(item, 'skip', outcome.reason);
+      case 'failed':
+        return this.settle(item, 'fail', outcome.reason);
+    }
+  }
+
+  private async store(item: QueueItem, outcome: Extract<FetchOutcome, { kind: 'ok' }>): Promise<void> {
+    const key = canonicalHref(outcome.url);
+    const entries: CheckpointEntries = {};
+    if (key !== item.key && this.frontier.has(key)) {
+      return this.settle(item, 'skip', `redirects to ${key}, which this crawl already has`);
+    }
+    let built: BuiltPage;
+    try {
+      built = buildPage({ ...outcome, key, sourceUrl: this.start.origin });
+    } catch (error) {
+      // one malformed page must not end the whole crawl
+      return this.settle(item, 'fail', `could not read the page: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (key !== item.key) entries[key] = this.frontier.alias(key, item.depth);
+    if (item.depth < this.input.maxDepth) for (const link of built.links) this.admit(link, item.depth + 1, entries);
+    this.counts.pagesFetched++;
+    entries[item.key] = this.frontier.finish(item.key, 'done');
+    if (!built.page) {
+      await this.ctx.commit({ event: { type: 'LOG', message: `not stored ${key}: ${built.reason}` }, progress: this.patch(), checkpoint: entries });
+      return;
+    }
+    // Counted before the write so the checkpointed total includes this page; undone if it was unchanged.
+    this.counts.pagesStored++;
+    entries[META_KEY] = { disc: 1, stored: this.counts.pagesStored } satisfies Meta;
+    const result = await this.ctx.commit({ page: built.page, event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries });
+    if (result.pageStored === false) {
+      this.counts.pagesStored--;
+      return;
+    }
+    // chunksStored never goes down in the store, so it is only raised once the page is known to be stored
+    this.counts.chunksStored += built.page.chunks.length;
+    this.ctx.progress({ chunksStored: this.counts.chunksStored });
+  }
+
+  /** Counts a URL as skipped or failed and records why, in one write with its checkpoint state. */
+  private async settle(item: QueueItem, state: 'skip' | 'fail', reason: string): Promise<void> {
+    if (state === 'skip') this.counts.pagesSkipped++;
+    else this.counts.pagesFailed++;
+    const verb = state === 'skip' ? 'skipped' : 'failed';
+    await this.ctx.commit({
+      event: { type: 'LOG', message: `${verb} ${item.href}: ${reason}` },
+      progress: this.patch(),
+      checkpoint: { [item.key]: this.frontier.finish(item.key, state) },
+    });
+  }
+
+  private async checkRedirect(target: URL, item: QueueItem, fromStart: boolean): Promise<string | null> {
+    const key = canonicalHref(target);
+    // http://a.example -> https://www.a.example: the crawl follows the start URL to where the site lives
+    if (fromStart && this.input.includePatterns.length === 0) this.scope.addHost(target.host);
+    if (!this.scope.contains(key)) return 'outside the crawl scope';
+    // "/docs" -> "/docs/" is the same page; any other known target is fetched (or was) on its own
+    if (key !== item.key && this.frontier.has(key)) return 'a page this crawl already has';
+    return this.robotsDisallow(target);
+  }
+
+  private async robotsDisallow(url: URL): Promise<string | null> {
+    if (!this.input.respectRobotsTxt) return null;
+    const rules = await this.robots.get(url, this.signal);
+    if (rules.note && !this.notedOrigins.has(url.origin)) {
+      this.notedOrigins.add(url.origin);
+      await this.ctx.logEvent(rules.note);
+    }
+    return rules.isAllowed(url.href) ? null : 'disallowed by robots.txt';
+  }
+
+  private admit(link: string, depth: number, entries: CheckpointEntries): void {
+    const url = parseHttpUrl(link);
+    if (!url) return;
+    const key = canonicalHref(url);
+    // the start page is fetched whatever the patterns say: it is where the user asked to begin
+    if (depth > 0 && !this.scope.contains(key)) return;
+    const entry: FrontierEntry | null = this.frontier.admit(key, url.href, depth);
+    if (entry) entries[key] = entry;
+  }
+
+  private async finish(): Promise<void> {
+    const { pagesFetched, pagesFailed, pagesSkipped, pagesStored } = this.counts;
+    const summary = `${pagesFetched} fetched (${pagesStored} stored), ${pagesFailed} failed, ${pagesSkipped} skipped`;
+    const message = this.stoppedByDeadline
+      ? `crawl stopped at its ${this.input.limits.maxDurationMs / 60_000} min limit with ${this.frontier.pending} URLs not fetched: ${summary}`
+      : `crawl finished: ${summary}`;
+    await this.ctx.commit({ event: { type: 'LOG', message }, progress: { ...this.patch(), stage: 'done', percent: 100, message } });
+  }
+
+  private bytes(): number {
+    return this.bytesBefore + this.fetcher.bytesRead;
+  }
+
+  /** Absolute counters (the store merges them monotonically) and the percent done. */
+  private patch(): ProgressPatch {
+    const { pagesFetched, pagesFailed, pagesSkipped, chunksStored } = this.counts;
+    const total = Math.min(this.frontier.discovered, this.input.maxPages);
+    const settled = pagesFetched + pagesFailed + pagesSkipped;
+    return {
+      pagesDiscovered: this.frontier.discovered,
+      pagesFetched,
+      pagesFailed,
+      pagesSkipped,
+      chunksStored,
+      bytesFetched: this.bytes(),
+      percent: total > 0 ? Math.min(100, (100 * settled) / total) : 0,
+    };
+  }
+}

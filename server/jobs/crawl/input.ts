@@ -1,0 +1,148 @@
+import picomatch from 'picomatch';
+import { badInput } from '../../errors.ts';
+import { normalizeUrl } from './urls.ts';
+
+/** Bounds and tunables of a crawl; the engine config may override them, the user input may not. */
+export interface CrawlLimits {
+  defaultMaxDepth: number;
+  defaultMaxPages: number;
+  maxDepthCap: number;
+  maxPagesCap: number;
+  maxPatterns: number;
+  maxPatternLength: number;
+  maxUrlLength: number;
+  requestTimeoutMs: number;
+  maxBodyBytes: number;
+  maxRedirects: number;
+  /** Requests in flight at once for one crawl (all hosts together). */
+  concurrency: number;
+  /** A crawl stops scheduling new pages after this long and ends normally. */
+  maxDurationMs: number;
+  maxRetries: number;
+  retryBaseDelayMs: number;
+  /** Longest Retry-After (and Crawl-delay) we wait for; longer ones are clamped. */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_CRAWL_LIMITS: Readonly<CrawlLimits> = Object.freeze({
+  defaultMaxDepth: 2,
+  defaultMaxPages: 100,
+  maxDepthCap: 20,
+  maxPagesCap: 10_000,
+  maxPatterns: 50,
+  maxPatternLength: 500,
+  maxUrlLength: 2048,
+  requestTimeoutMs: 15_000,
+  maxBodyBytes: 5 * 1024 * 1024,
+  maxRedirects: 5,
+  concurrency: 8,
+  maxDurationMs: 60 * 60 * 1000,
+  maxRetries: 2,
+  retryBaseDelayMs: 500,
+  maxRetryAfterMs: 30_000,
+});
+
+/** StartCrawlInput as it arrives from GraphQL (nullable optional fields). */
+export interface StartCrawlInputRaw {
+  url: string;
+  maxDepth?: number | null;
+  maxPages?: number | null;
+  includePatterns?: readonly string[] | null;
+  excludePatterns?: readonly string[] | null;
+  respectRobotsTxt?: boolean | null;
+  sessionId?: string | null;
+}
+
+/** A validated crawl request; plain JSON so the engine can persist it and hand it back on resume. */
+export interface CrawlInput {
+  /** The normalised start URL. */
+  url: string;
+  maxDepth: number;
+  maxPages: number;
+  includePatterns: string[];
+  excludePatterns: string[];
+  respectRobotsTxt: boolean;
+  sessionId: string | null;
+  limits: CrawlLimits;
+}
+
+/** Validates StartCrawlInput and applies defaults; throws BAD_USER_INPUT naming the field. */
+export function parseCrawlInput(raw: StartCrawlInputRaw, limits: CrawlLimits = DEFAULT_CRAWL_LIMITS): CrawlInput {
+  return {
+    url: parseStartUrl(raw.url, limits),
+    maxDepth: parseInteger(raw.maxDepth, 'maxDepth', limits.defaultMaxDepth, 0, limits.maxDepthCap),
+    maxPages: parseInteger(raw.maxPages, 'maxPages', limits.defaultMaxPages, 1, limits.maxPagesCap),
+    includePatterns: parsePatterns(raw.includePatterns, 'includePatterns', limits),
+    excludePatterns: parsePatterns(raw.excludePatterns, 'excludePatterns', limits),
+    respectRobotsTxt: parseBoolean(raw.respectRobotsTxt, 'respectRobotsTxt', true),
+    sessionId: parseSessionId(raw.sessionId),
+    limits: { ...limits },
+  };
+}
+
+function parseStartUrl(value: unknown, limits: CrawlLimits): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw badInput('url is required: give the page to start from, e.g. https://docs.example.com/', 'url');
+  }
+  const url = value.trim();
+  if (url.length > limits.maxUrlLength) {
+    throw badInput(`url is too long (${url.length} characters); use at most ${limits.maxUrlLength}`, 'url');
+  }
+  if (!/^https?:\/\//i.test(url)) {
+    throw badInput('url must start with http:// or https://', 'url');
+  }
+  const parsed = URL.parse(url);
+  if (!parsed || parsed.hostname === '') {
+    throw badInput(`url is not a valid address: ${url}`, 'url');
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw badInput('url must not contain a user name or password; remove the "user:pass@" part', 'url');
+  }
+  const normalized = normalizeUrl(parsed.href);
+  if (normalized === null) throw badInput(`url is not a valid address: ${url}`, 'url');
+  return normalized;
+}
+
+function parseInteger(value: unknown, field: string, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw badInput(`${field} must be between ${min} and ${max} (got ${String(value)})`, field);
+  }
+  return value;
+}
+
+function parseBoolean(value: unknown, field: string, fallback: boolean): boolean {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'boolean') throw badInput(`${field} must be true or false`, field);
+  return value;
+}
+
+function parseSessionId(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
+    throw badInput('sessionId must be a non-empty string of at most 200 characters', 'sessionId');
+  }
+  return value;
+}
+
+function parsePatterns(value: unknown, field: string, limits: CrawlLimits): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw badInput(`${field} must be a list of URL globs`, field);
+  if (value.length > limits.maxPatterns) {
+    throw badInput(`${field} has ${value.length} patterns; give at most ${limits.maxPatterns}`, field);
+  }
+  return value.map((pattern: unknown) => {
+    if (typeof pattern !== 'string' || pattern.trim() === '') {
+      throw badInput(`${field} must not contain empty patterns`, field);
+    }
+    if (pattern.length > limits.maxPatternLength) {
+      throw badInput(`${field}: a pattern is ${pattern.length} characters long; use at most ${limits.maxPatternLength}`, field);
+    }
+    try {
+      picomatch.makeRe(pattern);
+    } catch {
+      throw badInput(`${field}: "${pattern}" is not a valid glob, e.g. https://example.com/docs/** or /blog/**`, field);
+    }
+    return pattern.trim();
+  });
+}

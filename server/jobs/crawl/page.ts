@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import type { PageInput } from '../../engine/job.ts';
+import { chunkMarkdown } from './chunk.ts';
+import { decodeBody, extractHtml, extractText } from './extract.ts';
+
+const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
+const TEXT_TYPES = new Set(['text/plain', 'text/markdown', 'text/x-markdown']);
+
+/** The media types a crawl reads as pages; anything else is skipped unread. */
+export function isPageType(mimeType: string): boolean {
+  return HTML_TYPES.has(mimeType) || TEXT_TYPES.has(mimeType);
+}
+
+export interface BuiltPage {
+  /** null when there is nothing to store (noindex, or no text); `reason` says which. */
+  page: PageInput | null;
+  reason: string | null;
+  links: string[];
+}
+
+/** Turns a fetched body into a stored page (Markdown, chunks, hash) and the links it holds. */
+export function buildPage(options: {
+  body: Buffer;
+  mimeType: string;
+  charset: string | null;
+  url: URL;
+  key: string;
+  sourceUrl: string;
+}): BuiltPage {
+  const isHtml = HTML_TYPES.has(options.mimeType);
+  const text = decodeBody(options.body, options.charset, isHtml);
+  const extracted = isHtml ? extractHtml(text, options.url) : extractText(text, options.mimeType, options.url);
+  const { links } = extracted;
+  if (extracted.noindex) return { page: null, reason: 'the page asks not to be indexed (meta robots noindex)', links };
+  if (extracted.markdown === '') return { page: null, reason: 'the page has no text content', links };
+  return {
+    page: {
+      sourceUrl: options.sourceUrl,
+      url: options.key,
+      title: extracted.title,
+      markdown: extracted.markdown,
+      contentHash: createHash('sha256').update(extracted.markdown).digest('hex'),
+      chunks: chunkMarkdown(extracted.markdown),
+    },
+    reason: null,
+    links,
+  };
+}

@@ -1,0 +1,201 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { isAbortError } from '../../server/errors.ts';
+import { crawlJob } from '../../server/jobs/crawl/crawl-job.ts';
+import { DEFAULT_CRAWL_LIMITS, parseCrawlInput, type CrawlLimits, type StartCrawlInputRaw } from '../../server/jobs/crawl/input.ts';
+import { pagePath, startSite, type Site, type SiteOptions } from '../fixtures/site.ts';
+import { createTestContext } from './crawl-test-context.ts';
+
+const FAST_RETRIES: CrawlLimits = { ...DEFAULT_CRAWL_LIMITS, retryBaseDelayMs: 5 };
+
+describe('crawlJob against the fixture site', () => {
+  let site: Site | undefined;
+  afterEach(async () => {
+    await site?.close();
+    site = undefined;
+  });
+
+  const open = async (options: SiteOptions) => {
+    site = await startSite(options);
+    return site;
+  };
+  const inputFor = (s: Site, raw: Partial<StartCrawlInputRaw> = {}, limits: Partial<CrawlLimits> = {}) =>
+    parseCrawlInput({ url: `${s.url}/`, maxDepth: 10, ...raw }, { ...FAST_RETRIES, ...limits });
+  const pageRequests = (s: Site) => s.requests.filter((p) => p === '/' || p.startsWith('/page/'));
+  const urlsOf = (s: Site, indexes: number[]) => indexes.map((i) => `${s.url}${pagePath(i)}`).sort();
+
+  it('fetches every page of a 10-page site exactly once and stores it', async () => {
+    const s = await open({ pages: 10 });
+    const input = inputFor(s);
+    const t = createTestContext(input);
+    const result = await crawlJob.run(input, t.ctx);
+
+    expect(result).toMatchObject({ pagesFetched: 10, pagesStored: 10, pagesFailed: 0, pagesSkipped: 0 });
+    expect(result.chunksStored).toBeGreaterThanOrEqual(30);
+    expect(result.bytesFetched).toBeGreaterThan(10 * 1000);
+    expect([...t.pages.keys()].sort()).toEqual(urlsOf(s, [...Array(10).keys()]));
+    expect(pageRequests(s).sort()).toEqual([...Array(10).keys()].map(pagePath).sort());
+    expect(t.progress()).toMatchObject({ stage: 'done', percent: 100, pagesDiscovered: 10, pagesFetched: 10, chunksStored: result.chunksStored });
+
+    const home = t.pages.get(`${s.url}/`);
+    expect(home?.title).toBe('Page 0');
+    expect(home?.sourceUrl).toBe(s.url);
+    expect(home?.markdown).not.toMatch(/tracking|Fixture site footer/);
+    expect(home?.chunks[0]?.heading).toBe('Page 0 > Section 1 of page 0');
+    expect(t.commits.filter((c) => c.event?.type === 'PAGE')).toHaveLength(10);
+  });
+
+  it('counts an unchanged page as fetched but not stored', async () => {
+    const s = await open({ pages: 4 });
+    const first = createTestContext(inputFor(s));
+    await crawlJob.run(first.ctx.input, first.ctx);
+    const again = createTestContext(inputFor(s), { pages: first.pages });
+    const result = await crawlJob.run(again.ctx.input, again.ctx);
+    expect(result).toMatchObject({ pagesFetched: 4, pagesStored: 0, chunksStored: 0 });
+  });
+
+  it('never requests what robots.txt disallows, and counts it skipped', async () => {
+    const s = await open({ pages: 10, robotsTxt: 'User-agent: *\nDisallow: /page/2\n\nUser-agent: OtherBot\nDisallow: /\n' });
+    const input = inputFor(s);
+    const t = createTestContext(input);
+    const result = await crawlJob.run(input, t.ctx);
+
+    expect(s.requests).not.toContain('/page/2');
+    // /page/2's children (7, 8, 9) are only linked from it
+    expect(result).toMatchObject({ pagesFetched: 6, pagesSkipped: 1, pagesFailed: 0 });
+    expect(t.logs).toContain(`skipped ${s.url}/page/2: disallowed by robots.txt`);
+  });
+
+  it('ignores robots.txt when asked to', async () => {
+    const s = await open({ pages: 3, robotsTxt: 'User-agent: *\nDisallow: /\n' });
+    const t = createTestContext(inputFor(s, { respectRobotsTxt: false }));
+    expect(await crawlJob.run(t.ctx.input, t.ctx)).toMatchObject({ pagesFetched: 3 });
+    expect(s.requests).not.toContain('/robots.txt');
+  });
+
+  it('follows redirects within scope, and not out of it', async () => {
+    const s = await open({
+      pages: 4,
+      homeLinks: ['/moved', '/dup', '/away'],
+      redirects: { '/moved': '/landing/', '/dup': '/page/1', '/away': 'https://elsewhere.invalid/' },
+      routes: { '/landing/': { headers: { 'content-type': 'text/html' }, body: '<title>Landing</title><p>You landed.</p>' } },
+    });
+    const input = inputFor(s);
+    const t = createTestContext(input);
+    const result = await crawlJob.run(input, t.ctx);
+
+    expect(t.pages.get(`${s.url}/landing`)?.title).toBe('Landing');
+    expect(s.requests.filter((p) => p === '/landing/')).toHaveLength(1);
+    expect(s.requests.filter((p) => p === '/page/1')).toHaveLength(1);
+    // 4 pages + /moved; /dup lands on a page the crawl has anyway, /away leaves the site
+    expect(result).toMatchObject({ pagesFetched: 5, pagesStored: 5, pagesSkipped: 2, pagesFailed: 0 });
+    expect(t.logs.some((l) => l.includes('/away') && l.includes('outside the crawl scope'))).toBe(true);
+  });
+
+  it('retries a page that answers 500 twice, then 200', async () => {
+    const s = await open({ pages: 5, flaky: { '/page/3': 2 } });
+    const t = createTestContext(inputFor(s));
+    const result = await crawlJob.run(t.ctx.input, t.ctx);
+    expect(result).toMatchObject({ pagesFetched: 5, pagesFailed: 0 });
+    expect(s.requests.filter((p) => p === '/page/3')).toHaveLength(3);
+  });
+
+  it('counts failures, wrong content types and oversized pages, with a LOG for each', async () => {
+    const s = await open({ pages: 2, homeLinks: ['/missing', '/image.png', '/big.html'], flaky: { '/page/1': 5 }, bigPageBytes: 200_000 });
+    const t = createTestContext(inputFor(s, {}, { maxBodyBytes: 100_000 }));
+    const result = await crawlJob.run(t.ctx.input, t.ctx);
+    expect(result).toMatchObject({ pagesFetched: 1, pagesFailed: 2, pagesSkipped: 2 });
+    expect(t.logs).toEqual(
+      expect.arrayContaining([
+        `failed ${s.url}/missing: HTTP 404`,
+        `failed ${s.url}/page/1: HTTP 500`,
+        `skipped ${s.url}/image.png: content type image/png is not a text page`,
+        expect.stringMatching(/^skipped .*\/big\.html: too large/),
+      ]),
+    );
+    expect(t.progress()).toMatchObject({ percent: 100, pagesDiscovered: 5 });
+  });
+
+  it('ends normally when the start page itself fails', async () => {
+    const s = await open({ pages: 0 });
+    const t = createTestContext(inputFor(s));
+    expect(await crawlJob.run(t.ctx.input, t.ctx)).toMatchObject({ pagesFetched: 0, pagesFailed: 1 });
+  });
+
+  it('stops at maxPages and maxDepth', async () => {
+    const s = await open({ pages: 40 });
+    const byPages = createTestContext(inputFor(s, { maxPages: 5 }));
+    expect(await crawlJob.run(byPages.ctx.input, byPages.ctx)).toMatchObject({ pagesFetched: 5 });
+    expect(byPages.progress()).toMatchObject({ pagesDiscovered: 5, percent: 100 });
+    const byDepth = createTestContext(inputFor(s, { maxDepth: 1 }));
+    expect(await crawlJob.run(byDepth.ctx.input, byDepth.ctx)).toMatchObject({ pagesFetched: 4 });
+  });
+
+  it('takes seeds from the sitemap and llms.txt', async () => {
+    const s = await open({ pages: 8, linksPerPage: 0, sitemap: ['/page/1', '/page/2'], llmsTxt: '# Site\n\n- [Five](/page/5): the fifth\n' });
+    const t = createTestContext(inputFor(s, { maxDepth: 1 }));
+    expect(await crawlJob.run(t.ctx.input, t.ctx)).toMatchObject({ pagesFetched: 4 });
+    expect([...t.pages.keys()].sort()).toEqual(urlsOf(s, [0, 1, 2, 5]));
+  });
+
+  it('refuses a private start URL unless private networks are allowed, before any request', async () => {
+    const s = await open({ pages: 1 });
+    const t = createTestContext(inputFor(s), { allowPrivateNetworks: false });
+    await expect(crawlJob.run(t.ctx.input, t.ctx)).rejects.toThrow(/loopback.*SLUICE_ALLOW_PRIVATE_NETWORKS=true/);
+    expect(s.requestCount()).toBe(0);
+  });
+
+  it('stops within ~100 ms when cancelled with slow pages in flight, and sends nothing after', async () => {
+    const s = await open({ pages: 10, delayMs: (path) => (path === '/' ? 0 : 30_000) });
+    const controller = new AbortController();
+    const t = createTestContext(inputFor(s), { signal: controller.signal });
+    const running = crawlJob.run(t.ctx.input, t.ctx);
+    const outcome = running.then(
+      () => null,
+      (error: unknown) => error,
+    );
+    await s.waitFor(() => s.inFlight() === 3);
+
+    const requestsAtAbort = s.requestCount();
+    const abortedAt = Date.now();
+    controller.abort();
+    const error = await outcome;
+    expect(Date.now() - abortedAt).toBeLessThan(150);
+    expect(isAbortError(error)).toBe(true);
+    await s.waitFor(() => s.inFlight() === 0);
+    expect(s.requestCount()).toBe(requestsAtAbort);
+  });
+
+  it('resumes from its checkpoint without fetching finished pages again', async () => {
+    const s = await open({ pages: 10 });
+    const input = inputFor(s, {}, { concurrency: 2 });
+    const controller = new AbortController();
+    const first = createTestContext(input, {
+      signal: controller.signal,
+      onCommit: (write) => {
+        if (write.event?.type === 'PAGE' && first.pages.size === 4) controller.abort();
+      },
+    });
+    await expect(crawlJob.run(input, first.ctx)).rejects.toSatisfy(isAbortError);
+    const states = [...first.checkpoint].filter(([key]) => !key.startsWith('#')).map(([key, value]) => [key, (value as { s: string }).s]);
+    const done = states.filter(([, state]) => state === 'done').map(([key]) => key);
+    const queued = states.filter(([, state]) => state === 'q').map(([key]) => key);
+    expect(done).toHaveLength(4);
+    expect(queued.length).toBeGreaterThan(0);
+
+    const requestsBefore = s.requestCount();
+    const second = createTestContext(input, { checkpoint: first.checkpoint, initialProgress: first.progress(), pages: first.pages });
+    const result = await crawlJob.run(input, second.ctx);
+
+    const resumed = s.requests.slice(requestsBefore);
+    expect(resumed).not.toContain('/sitemap.xml'); // discovery is not repeated
+    const resumedPages = resumed.filter((p) => p === '/' || p.startsWith('/page/')).map((p) => `${s.url}${p}`);
+    for (const url of queued) expect(resumedPages).toContain(url);
+    for (const url of done) expect(resumedPages).not.toContain(url);
+    expect(new Set(resumedPages).size).toBe(resumedPages.length);
+    // at most the one other page in flight at the crash (concurrency 2) is fetched twice
+    expect(pageRequests(s).length).toBeLessThanOrEqual(11);
+    expect(first.pages.size).toBe(10);
+    expect(result).toMatchObject({ pagesFetched: 10, pagesStored: 10 });
+    expect(second.progress()).toMatchObject({ pagesFetched: 10, pagesDiscovered: 10, percent: 100, stage: 'done' });
+  });
+});

@@ -1,0 +1,77 @@
+// A JobContext held in memory, to unit-test the crawl job alone (the engine has its own tests).
+import pino from 'pino';
+import type { JobContext, JobWrite, PageInput } from '../../server/engine/job.ts';
+import { FencedError } from '../../server/engine/types.ts';
+import { initialProgress, mergeProgress, type Progress } from '../../server/engine/progress.ts';
+import type { CrawlInput } from '../../server/jobs/crawl/input.ts';
+
+export interface TestContext {
+  ctx: JobContext<CrawlInput>;
+  commits: JobWrite[];
+  logs: string[];
+  pages: Map<string, PageInput>;
+  checkpoint: Map<string, unknown>;
+  progress(): Progress;
+}
+
+export function createTestContext(
+  input: CrawlInput,
+  options: {
+    signal?: AbortSignal;
+    checkpoint?: Map<string, unknown>;
+    initialProgress?: Progress;
+    pages?: Map<string, PageInput>;
+    allowPrivateNetworks?: boolean;
+    /** Called after each commit is recorded (e.g. to abort mid-crawl). */
+    onCommit?: (write: JobWrite, index: number) => void;
+  } = {},
+): TestContext {
+  const commits: JobWrite[] = [];
+  const logs: string[] = [];
+  const pages = options.pages ?? new Map<string, PageInput>();
+  const checkpoint = new Map(options.checkpoint ?? []);
+  const start = options.initialProgress ?? initialProgress();
+  let progress = start;
+  const ctx: JobContext<CrawlInput> = {
+    executionId: 'test-execution',
+    kind: 'CRAWL',
+    attempt: 1,
+    input,
+    signal: options.signal ?? new AbortController().signal,
+    log: pino({ level: 'silent' }),
+    initialProgress: start,
+    settings: { allowPrivateNetworks: options.allowPrivateNetworks ?? true, userAgent: 'SluiceBot/0.1 (+https://example.com/bot)' },
+    progress(patch) {
+      progress = mergeProgress(progress, patch);
+    },
+    async commit(write) {
+      // like the store: once the execution has moved on (here: its signal fired), writes are refused
+      if (ctx.signal.aborted) throw new FencedError(ctx.executionId);
+      commits.push(write);
+      if (write.progress) progress = mergeProgress(progress, write.progress);
+      for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
+        if (value === null) checkpoint.delete(key);
+        else checkpoint.set(key, value);
+      }
+      if (write.event?.type === 'LOG' && write.event.message) logs.push(write.event.message);
+      let pageStored: boolean | null = null;
+      if (write.page) {
+        pageStored = pages.get(write.page.url)?.contentHash !== write.page.contentHash;
+        pages.set(write.page.url, write.page);
+      }
+      options.onCommit?.(write, commits.length - 1);
+      return { pageStored, progress };
+    },
+    async logEvent(message, patch) {
+      logs.push(message);
+      if (patch) progress = mergeProgress(progress, patch);
+    },
+    async loadCheckpoint() {
+      return new Map(checkpoint);
+    },
+    // the crawl neither searches nor chats
+    searchKnowledge: async () => [],
+    recentMessages: async () => [],
+  };
+  return { ctx, commits, logs, pages, checkpoint, progress: () => progress };
+}
