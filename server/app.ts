@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ExecutionArgs } from 'graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { pino, type Logger } from 'pino';
@@ -33,8 +34,11 @@ export interface App {
   stop(): Promise<void>;
 }
 
+/** JSON lines for machines; readable lines when a person watches a terminal. */
 function createLogger(config: Config): Logger {
-  return pino({ level: config.logLevel, base: { node: config.nodeId } });
+  const options = { level: config.logLevel, base: { node: config.nodeId } };
+  if (!process.stdout.isTTY || config.logLevel === 'silent') return pino(options);
+  return pino(options, pino.transport({ target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }));
 }
 
 /** Builds the whole server from a config object; nothing happens until start(). */
@@ -78,6 +82,8 @@ export function createApp(partial: Partial<Config> = {}): App {
     graphqlEndpoint: '/graphql',
     context: contextFor,
     graphiql: { subscriptionsProtocol: 'WS', title: 'Sluice GraphiQL' },
+    // Served from this process (not a CDN), so GraphiQL works on machines without internet access.
+    renderGraphiQL,
     plugins: [useOperationMetrics(metrics)],
     logging: {
       debug: (...args) => log.debug(args),
