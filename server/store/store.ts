@@ -1,6 +1,14 @@
 import type { JobWrite } from '../engine/job.ts';
 import type { ExecutionStatus, TransitionName } from '../engine/status.ts';
 import type { Execution, ExecutionEvent, ExecutionKind, Fence } from '../engine/types.ts';
+import type {
+  ChatMessage,
+  ChatSession,
+  KnowledgeHit,
+  KnowledgeSearchOptions,
+  KnowledgeSource,
+  NewChatMessage,
+} from './knowledge-records.ts';
 
 export interface NewExecution {
   kind: ExecutionKind;
@@ -69,4 +77,26 @@ export interface Store {
   renewLeases(nodeId: string, ids: readonly string[], leaseMs: number): Promise<Execution[]>;
   /** RUNNING or CANCELLING executions whose lease ran out before `now` (or all of them, with `all`). */
   listOrphans(now: number, all: boolean): Promise<Execution[]>;
+
+  // Knowledge base (pages and chunks are written by jobs through `write`).
+  /**
+   * Ranked passages for user text, best first (higher score is better); [] when nothing matches.
+   * The text is split into plain terms (see search-terms.ts): it is never read as query syntax.
+   */
+  searchKnowledge(query: string, limit: number, options?: KnowledgeSearchOptions): Promise<KnowledgeHit[]>;
+  listSources(): Promise<KnowledgeSource[]>;
+  getSource(id: string): Promise<KnowledgeSource | null>;
+  /** Deletes a source with its pages and chunks; false when unknown. */
+  deleteSource(id: string): Promise<boolean>;
+
+  // Chat (an answer's text is written by its job through `write` with `message`).
+  createChatSession(title: string): Promise<ChatSession>;
+  getChatSession(id: string): Promise<ChatSession | null>;
+  /** The most recently active first. */
+  listChatSessions(limit: number): Promise<ChatSession[]>;
+  /** Appends messages (in order, in one transaction) and touches the session. */
+  addChatMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]>;
+  setChatMessageExecution(messageId: string, executionId: string): Promise<void>;
+  /** Oldest first; with `last`, only the newest `last` messages. Status joined from the execution row. */
+  listChatMessages(sessionId: string, last?: number): Promise<ChatMessage[]>;
 }

@@ -148,4 +148,142 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
     expect(active.map((x) => x.id)).toEqual([b.id]);
     expect((await store.listExecutions({ sessionId: 's2' })).map((x) => x.kind)).toEqual(['CHAT']);
   });
+
+  describe('knowledge', () => {
+    const SOURCE = 'http://docs.example.test';
+    const doc = (path: string, title: string, chunks: { heading: string | null; text: string }[]): JobWrite['page'] => ({
+      sourceUrl: SOURCE,
+      url: `${SOURCE}${path}`,
+      title,
+      markdown: chunks.map((c) => c.text).join('\n\n'),
+      contentHash: `${path}-${chunks.length}`,
+      chunks,
+    });
+
+    const seed = async (): Promise<Execution> => {
+      const e = await running();
+      const fence = { executionId: e.id, attempt: e.attempt };
+      await store.write(fence, {
+        page: doc('/ports', 'Ports', [
+          { heading: 'Network > Ports', text: 'The gateway listens on port 7431 by default. Change it with GATEWAY_PORT.' },
+          { heading: 'Network > Firewall', text: 'Open the firewall for the gateway before you start it.' },
+        ]),
+      });
+      await store.write(fence, {
+        page: doc('/storage', 'Storage', [{ heading: 'Storage', text: 'Snapshots are kept for 30 days. A port of the data is exported nightly.' }]),
+      });
+      await store.write(fence, {
+        page: doc('/faq', 'FAQ', [{ heading: null, text: 'Questions (and answers) about "quotes", stars * and colons: here.' }]),
+      });
+      return e;
+    };
+
+    it('ranks by relevance and marks the matched terms in the snippet', async () => {
+      await seed();
+      const hits = await store.searchKnowledge('gateway port', 10);
+      expect(hits.map((h) => h.url)).toEqual([`${SOURCE}/ports`, `${SOURCE}/storage`]);
+      expect(hits[0]!.score).toBeGreaterThan(hits[1]!.score);
+      expect(hits[0]!).toMatchObject({ title: 'Ports', heading: 'Network > Ports' });
+      expect(hits[0]!.snippet).toContain('«port»');
+      expect(hits[0]!.snippet).toContain('«gateway»');
+      // Porter stemming: "listening" finds "listens".
+      expect((await store.searchKnowledge('listening', 5))[0]?.url).toBe(`${SOURCE}/ports`);
+    });
+
+    it('weights headings above body text', async () => {
+      const e = await seed();
+      const fence = { executionId: e.id, attempt: e.attempt };
+      await store.write(fence, { page: doc('/backups', 'Backups', [{ heading: 'Backups', text: 'Retention of backups is set per bucket.' }]) });
+      await store.write(fence, { page: doc('/retention', 'Keeping data', [{ heading: 'Retention', text: 'Data is kept for thirty days.' }]) });
+      const hits = await store.searchKnowledge('retention', 5);
+      expect(hits.map((h) => h.url)).toEqual([`${SOURCE}/retention`, `${SOURCE}/backups`]);
+    });
+
+    it('returns one hit per page unless asked for more, and honours the limit', async () => {
+      await seed();
+      expect((await store.searchKnowledge('gateway firewall', 10)).length).toBe(1);
+      expect((await store.searchKnowledge('gateway firewall', 10, { perPage: 3 })).length).toBe(2);
+      expect((await store.searchKnowledge('port', 1)).length).toBe(1);
+    });
+
+    it('returns nothing, and no error, when nothing matches', async () => {
+      await seed();
+      expect(await store.searchKnowledge('zeppelin', 10)).toEqual([]);
+      expect(await store.searchKnowledge('   ', 10)).toEqual([]);
+    });
+
+    it.each([
+      '"gateway',
+      'gateway*',
+      'gateway NEAR port',
+      'NEAR(gateway port)',
+      'gateway AND NOT port',
+      '-gateway',
+      'heading:gateway',
+      '(gateway OR',
+      'gateway) ^port',
+      '"" * : ( ) - + ^ { }',
+      "gateway'; DROP TABLE chunks; --",
+    ])('treats hostile query syntax as plain words: %s', async (query) => {
+      await seed();
+      const hits = await store.searchKnowledge(query, 10);
+      if (/gateway/i.test(query)) expect(hits[0]?.url).toBe(`${SOURCE}/ports`);
+      else expect(hits).toEqual([]);
+      expect((await store.searchKnowledge('gateway', 10)).length).toBe(1);
+    });
+
+    it('lists sources with their counts and deletes one with its pages and chunks', async () => {
+      const e = await seed();
+      const [source] = await store.listSources();
+      expect(source).toMatchObject({ url: SOURCE, pages: 3, chunks: 4, lastExecutionId: e.id });
+      expect(source!.lastCrawledAt).toBeGreaterThan(0);
+      expect(await store.getSource(source!.id)).toEqual(source);
+      expect(await store.deleteSource(source!.id)).toBe(true);
+      expect(await store.listSources()).toEqual([]);
+      expect(await store.getSource(source!.id)).toBeNull();
+      expect(await store.searchKnowledge('gateway port snapshots', 10)).toEqual([]);
+      expect(await store.deleteSource(source!.id)).toBe(false);
+    });
+  });
+
+  describe('chat', () => {
+    it('keeps sessions and their messages in order, newest session first', async () => {
+      const a = await store.createChatSession('first');
+      const b = await store.createChatSession('second');
+      expect(await store.getChatSession(a.id)).toEqual(a);
+      expect(await store.getChatSession('nope')).toBeNull();
+      const [q, r] = await store.addChatMessages(a.id, [
+        { role: 'user', text: 'q1' },
+        { id: 'answer-1', role: 'assistant', text: '' },
+      ]);
+      expect(q).toMatchObject({ role: 'user', text: 'q1', sessionId: a.id, executionId: null, status: null });
+      expect(r).toMatchObject({ id: 'answer-1', role: 'assistant', text: '' });
+      await store.addChatMessages(a.id, [{ role: 'user', text: 'q2' }]);
+      expect((await store.listChatMessages(a.id)).map((m) => m.text)).toEqual(['q1', '', 'q2']);
+      expect((await store.listChatMessages(a.id, 2)).map((m) => m.text)).toEqual(['', 'q2']);
+      expect(await store.listChatMessages(b.id)).toEqual([]);
+      expect((await store.listChatSessions(10)).map((s) => s.id)).toEqual([a.id, b.id]);
+      expect((await store.listChatSessions(1)).length).toBe(1);
+    });
+
+    it('writes an answer with its TOKEN event, fenced, and reads its status from the execution', async () => {
+      const session = await store.createChatSession('s');
+      const e = await running();
+      await store.addChatMessages(session.id, [{ id: 'm1', role: 'assistant', text: '', executionId: null }]);
+      await store.setChatMessageExecution('m1', e.id);
+      const fence = { executionId: e.id, attempt: e.attempt };
+      await store.write(fence, { event: { type: 'TOKEN', message: 'Hello ' }, message: { id: 'm1', text: 'Hello ' } });
+      await store.write(fence, { event: { type: 'TOKEN', message: 'world' }, message: { id: 'm1', text: 'Hello world' } });
+      expect((await store.listChatMessages(session.id))[0]).toMatchObject({ text: 'Hello world', executionId: e.id, status: 'RUNNING' });
+
+      await store.transition(e.id, 'requestCancel', { reason: 'stop' });
+      await expect(store.write(fence, { event: { type: 'TOKEN', message: '!' }, message: { id: 'm1', text: 'Hello world!' } }))
+        .rejects.toBeInstanceOf(FencedError);
+      await store.transition(e.id, 'finishCancel');
+      const [message] = await store.listChatMessages(session.id);
+      expect(message).toMatchObject({ text: 'Hello world', status: 'CANCELLED' });
+      const tokens = (await store.listEvents(e.id, 0)).filter((x) => x.type === 'TOKEN').map((x) => x.message).join('');
+      expect(tokens).toBe(message!.text);
+    });
+  });
 });

@@ -88,4 +88,24 @@ export const SQLITE_MIGRATIONS: string[] = [
     INSERT INTO chunks_fts (chunks_fts, rowid, heading, text) VALUES ('delete', old.id, coalesce(old.heading, ''), old.text);
   END;
   `,
+  `
+  CREATE TABLE chat_sessions (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX chat_sessions_by_updated ON chat_sessions (updated_at);
+
+  CREATE TABLE chat_messages (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES chat_sessions (id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    text TEXT NOT NULL,
+    execution_id TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX chat_messages_by_session ON chat_messages (session_id, ord);
+  `,
 ];

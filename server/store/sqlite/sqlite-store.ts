@@ -8,7 +8,17 @@ import type { TransitionName } from '../../engine/status.ts';
 import type { Execution, ExecutionEvent, Fence } from '../../engine/types.ts';
 import { planTransition, planWrite, type Planned } from '../plan.ts';
 import type { Change, ExecutionFilter, NewExecution, Store, TransitionOptions } from '../store.ts';
+import type {
+  ChatMessage,
+  ChatSession,
+  KnowledgeHit,
+  KnowledgeSearchOptions,
+  KnowledgeSource,
+  NewChatMessage,
+} from '../knowledge-records.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
+import * as chat from './sqlite-chat.ts';
+import * as knowledge from './sqlite-knowledge.ts';
 
 type Row = Record<string, unknown>;
 
@@ -218,6 +228,7 @@ export class SqliteStore implements Store {
       const now = Date.now();
       const planned = planWrite(row, fence, write, now);
       const pageStored = write.page ? this.upsertPage(write.page, fence.executionId, now) : null;
+      if (write.message) chat.writeChatMessageText(this.db, write.message);
       for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
         if (value === null) this.stmt.deleteCheckpoint.run(fence.executionId, key);
         else this.stmt.putCheckpoint.run(fence.executionId, key, json(value));
@@ -248,6 +259,46 @@ export class SqliteStore implements Store {
 
   async listOrphans(now: number, all: boolean): Promise<Execution[]> {
     return (this.stmt.orphans.all(all ? 1 : 0, now) as Row[]).map(toExecution);
+  }
+
+  async searchKnowledge(query: string, limit: number, options?: KnowledgeSearchOptions): Promise<KnowledgeHit[]> {
+    return knowledge.searchKnowledge(this.db, query, limit, options);
+  }
+
+  async listSources(): Promise<KnowledgeSource[]> {
+    return knowledge.listSources(this.db);
+  }
+
+  async getSource(id: string): Promise<KnowledgeSource | null> {
+    return knowledge.getSource(this.db, id);
+  }
+
+  async deleteSource(id: string): Promise<boolean> {
+    return knowledge.deleteSource(this.db, id);
+  }
+
+  async createChatSession(title: string): Promise<ChatSession> {
+    return chat.createChatSession(this.db, title);
+  }
+
+  async getChatSession(id: string): Promise<ChatSession | null> {
+    return chat.getChatSession(this.db, id);
+  }
+
+  async listChatSessions(limit: number): Promise<ChatSession[]> {
+    return chat.listChatSessions(this.db, limit);
+  }
+
+  async addChatMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]> {
+    return chat.addChatMessages(this.db, sessionId, messages);
+  }
+
+  async setChatMessageExecution(messageId: string, executionId: string): Promise<void> {
+    chat.setChatMessageExecution(this.db, messageId, executionId);
+  }
+
+  async listChatMessages(sessionId: string, last?: number): Promise<ChatMessage[]> {
+    return chat.listChatMessages(this.db, sessionId, last);
   }
 
   private read(id: string): Execution | null {

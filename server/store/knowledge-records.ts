@@ -1,0 +1,66 @@
+import type { ExecutionStatus } from '../engine/status.ts';
+
+/** One ranked passage of the knowledge base that matches a search. */
+export interface KnowledgeHit {
+  chunkId: number;
+  url: string;
+  title: string;
+  /** The heading path the passage sits under ("Guide > Install"), if any. */
+  heading: string | null;
+  /** The matching passage, matched terms wrapped in « and » (see SNIPPET_OPEN). */
+  snippet: string;
+  /** The whole passage, for answer composition. */
+  text: string;
+  /** Higher is better; only comparable within one search. */
+  score: number;
+}
+
+export interface KnowledgeSearchOptions {
+  /** Passages of one page in the results at most (default 1: one hit per page). */
+  perPage?: number;
+}
+
+/** One crawled site of the knowledge base, with what it holds now. */
+export interface KnowledgeSource {
+  id: string;
+  url: string;
+  title: string;
+  pages: number;
+  chunks: number;
+  createdAt: number;
+  lastCrawledAt: number | null;
+  lastExecutionId: string | null;
+}
+
+export type ChatRole = 'user' | 'assistant';
+
+export interface ChatSession {
+  id: string;
+  title: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ChatMessage {
+  id: string;
+  sessionId: string;
+  role: ChatRole;
+  /** For an answer still being written: the text so far. */
+  text: string;
+  executionId: string | null;
+  /** The status of the execution that writes it (assistant messages); read from the execution row. */
+  status: ExecutionStatus | null;
+  createdAt: number;
+}
+
+export interface NewChatMessage {
+  /** Given by the caller when it must know the id before the row exists (an answer's execution input). */
+  id?: string;
+  role: ChatRole;
+  text: string;
+  executionId?: string | null;
+}
+
+/** Wraps matched terms in snippets; a literal « or » in page text is shown as ‹ or › so the marks stay unambiguous. */
+export const SNIPPET_OPEN = '«';
+export const SNIPPET_CLOSE = '»';

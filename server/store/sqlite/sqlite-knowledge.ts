@@ -1,0 +1,128 @@
+import type Database from 'better-sqlite3';
+import {
+  SNIPPET_CLOSE,
+  SNIPPET_OPEN,
+  type KnowledgeHit,
+  type KnowledgeSearchOptions,
+  type KnowledgeSource,
+} from '../knowledge-records.ts';
+import { searchTerms } from '../search-terms.ts';
+
+// Control characters never appear in stored text (the crawl stores Markdown), so they mark matches
+// unambiguously until they are turned into the public « » marks.
+const MARK_OPEN = '\u0002';
+const MARK_CLOSE = '\u0003';
+/** bm25 weights of the chunks_fts columns (heading, text): a match in a heading counts more. */
+const HEADING_WEIGHT = 4.0;
+const TEXT_WEIGHT = 1.0;
+const SNIPPET_TOKENS = 32;
+
+/** An FTS5 MATCH expression of quoted terms, OR-combined: user text never becomes query syntax. */
+export function ftsQuery(query: string): string | null {
+  const terms = searchTerms(query);
+  if (terms.length === 0) return null;
+  return terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(' OR ');
+}
+
+function publicSnippet(raw: string): string {
+  return raw
+    .replaceAll(SNIPPET_OPEN, '‹')
+    .replaceAll(SNIPPET_CLOSE, '›')
+    .replaceAll(MARK_OPEN, SNIPPET_OPEN)
+    .replaceAll(MARK_CLOSE, SNIPPET_CLOSE);
+}
+
+/** Ranked passages (bm25, headings weighted up), best first, at most `perPage` of one page. */
+export function searchKnowledge(
+  db: Database.Database,
+  query: string,
+  limit: number,
+  options: KnowledgeSearchOptions = {},
+): KnowledgeHit[] {
+  const match = ftsQuery(query);
+  if (!match) return [];
+  const rows = db
+    .prepare(
+      `WITH ranked AS (
+         SELECT c.id, c.page_id, c.heading, c.text,
+                -bm25(chunks_fts, ${HEADING_WEIGHT}, ${TEXT_WEIGHT}) AS score,
+                snippet(chunks_fts, 1, '${MARK_OPEN}', '${MARK_CLOSE}', '…', ${SNIPPET_TOKENS}) AS snippet
+         FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid
+         WHERE chunks_fts MATCH ?
+       ), numbered AS (
+         SELECT *, row_number() OVER (PARTITION BY page_id ORDER BY score DESC, id) AS n FROM ranked
+       )
+       SELECT numbered.id, numbered.heading, numbered.text, numbered.score, numbered.snippet, p.url, p.title
+       FROM numbered JOIN pages p ON p.id = numbered.page_id
+       WHERE n <= ?
+       ORDER BY score DESC, numbered.id
+       LIMIT ?`,
+    )
+    .all(match, options.perPage ?? 1, limit) as {
+    id: number;
+    heading: string | null;
+    text: string;
+    score: number;
+    snippet: string;
+    url: string;
+    title: string;
+  }[];
+  return rows.map((r) => ({
+    chunkId: r.id,
+    url: r.url,
+    title: r.title,
+    heading: r.heading || null,
+    snippet: publicSnippet(r.snippet),
+    text: r.text,
+    score: r.score,
+  }));
+}
+
+const SOURCE_COLUMNS = `s.id, s.url, s.title, s.created_at, s.last_crawled_at, s.last_execution_id,
+  (SELECT count(*) FROM pages p WHERE p.source_id = s.id) AS pages,
+  (SELECT count(*) FROM chunks c JOIN pages p ON p.id = c.page_id WHERE p.source_id = s.id) AS chunks`;
+
+type SourceRow = {
+  id: string;
+  url: string;
+  title: string;
+  created_at: number;
+  last_crawled_at: number | null;
+  last_execution_id: string | null;
+  pages: number;
+  chunks: number;
+};
+
+const toSource = (r: SourceRow): KnowledgeSource => ({
+  id: r.id,
+  url: r.url,
+  title: r.title,
+  pages: r.pages,
+  chunks: r.chunks,
+  createdAt: r.created_at,
+  lastCrawledAt: r.last_crawled_at,
+  lastExecutionId: r.last_execution_id,
+});
+
+/** Every source, the most recently crawled first. */
+export function listSources(db: Database.Database): KnowledgeSource[] {
+  const rows = db
+    .prepare(`SELECT ${SOURCE_COLUMNS} FROM sources s ORDER BY coalesce(s.last_crawled_at, s.created_at) DESC, s.url`)
+    .all() as SourceRow[];
+  return rows.map(toSource);
+}
+
+export function getSource(db: Database.Database, id: string): KnowledgeSource | null {
+  const row = db.prepare(`SELECT ${SOURCE_COLUMNS} FROM sources s WHERE s.id = ?`).get(id) as SourceRow | undefined;
+  return row ? toSource(row) : null;
+}
+
+/** Deletes a source with its pages and chunks (the triggers drop them from the index); false when unknown. */
+export function deleteSource(db: Database.Database, id: string): boolean {
+  return db.transaction(() => {
+    // Chunks first, explicitly, so the FTS delete trigger runs for each of them.
+    db.prepare('DELETE FROM chunks WHERE page_id IN (SELECT id FROM pages WHERE source_id = ?)').run(id);
+    db.prepare('DELETE FROM pages WHERE source_id = ?').run(id);
+    return db.prepare('DELETE FROM sources WHERE id = ?').run(id).changes === 1;
+  })();
+}
