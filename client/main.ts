@@ -1,0 +1,24 @@
+import { createApp } from 'vue';
+import { createPinia } from 'pinia';
+import urql from '@urql/vue';
+import App from './App.vue';
+import { createAppRouter } from './router.ts';
+import { useConnectionStore } from './stores/connection.ts';
+import { useExecutionsStore } from './stores/executions.ts';
+import './styles/main.css';
+
+const app = createApp(App);
+const pinia = createPinia();
+app.use(pinia);
+
+const connection = useConnectionStore(pinia);
+// Same origin: the server serves this app at / and the API at /graphql (HTTP and WebSocket).
+// Auth (a later issue) plugs in here: pass getAuthorization: () => `Bearer ${token}`.
+connection.connect({ url: '/graphql' });
+app.use(urql, connection.client());
+app.use(createAppRouter());
+
+// Ask the server what is running and follow it, whatever view the app opens on.
+void useExecutionsStore(pinia).start();
+
+app.mount('#app');

@@ -1,0 +1,19 @@
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+
+/** A clock that ticks once a second while something shows a running time, and sleeps otherwise. */
+export const useClockStore = defineStore('clock', () => {
+  const now = ref(Date.now());
+  let timer: ReturnType<typeof setInterval> | null = null;
+
+  function setTicking(on: boolean): void {
+    now.value = Date.now();
+    if (on && !timer) timer = setInterval(() => (now.value = Date.now()), 1_000);
+    if (!on && timer) {
+      clearInterval(timer);
+      timer = null;
+    }
+  }
+
+  return { now, setTicking };
+});

@@ -1,0 +1,90 @@
+import { defineStore } from 'pinia';
+import { computed, ref, watch } from 'vue';
+import {
+  DeleteKnowledgeSourceMutation,
+  KnowledgeSourcesQuery,
+  SearchKnowledgeQuery,
+} from '../graphql/documents.ts';
+import { toAppError } from '../graphql/errors.ts';
+import type { KnowledgeHit, KnowledgeSource } from '../graphql/types.ts';
+import { idleState, type AsyncState } from '../lib/async.ts';
+import { useConnectionStore } from './connection.ts';
+import { useExecutionsStore } from './executions.ts';
+import { useToastsStore } from './toasts.ts';
+
+const SEARCH_LIMIT = 20;
+
+/** The knowledge base: its sources (what was crawled), search, and deleting a source. */
+export const useKnowledgeStore = defineStore('knowledge', () => {
+  const connection = useConnectionStore();
+  const executions = useExecutionsStore();
+  const toasts = useToastsStore();
+
+  const sources = ref<KnowledgeSource[]>([]);
+  const sourcesState = ref<AsyncState>(idleState());
+  const hits = ref<KnowledgeHit[]>([]);
+  const searchState = ref<AsyncState>(idleState());
+  const searchedFor = ref('');
+  const deleting = ref<string[]>([]);
+
+  const totals = computed(() => ({
+    pages: sources.value.reduce((sum, source) => sum + source.pages, 0),
+    chunks: sources.value.reduce((sum, source) => sum + source.chunks, 0),
+  }));
+
+  async function loadSources(): Promise<void> {
+    if (sourcesState.value.status !== 'ready') sourcesState.value = { status: 'loading', error: null };
+    const result = await connection.client().query(KnowledgeSourcesQuery, {}).toPromise();
+    if (result.error || !result.data) {
+      sourcesState.value = { status: 'error', error: toAppError(result.error ?? new Error('No data')) };
+      return;
+    }
+    sources.value = result.data.knowledgeSources;
+    sourcesState.value = { status: 'ready', error: null };
+  }
+
+  async function search(query: string): Promise<void> {
+    const text = query.trim();
+    searchedFor.value = text;
+    if (!text) {
+      hits.value = [];
+      searchState.value = idleState();
+      return;
+    }
+    searchState.value = { status: 'loading', error: null };
+    const result = await connection.client().query(SearchKnowledgeQuery, { query: text, limit: SEARCH_LIMIT }).toPromise();
+    if (searchedFor.value !== text) return; // a newer search has started
+    if (result.error || !result.data) {
+      searchState.value = { status: 'error', error: toAppError(result.error ?? new Error('No data')) };
+      return;
+    }
+    hits.value = result.data.searchKnowledge;
+    searchState.value = { status: 'ready', error: null };
+  }
+
+  async function deleteSource(id: string): Promise<boolean> {
+    const source = sources.value.find((candidate) => candidate.id === id);
+    deleting.value = [...deleting.value, id];
+    const result = await connection.client().mutation(DeleteKnowledgeSourceMutation, { id }).toPromise();
+    deleting.value = deleting.value.filter((candidate) => candidate !== id);
+    if (result.error || !result.data?.deleteKnowledgeSource) {
+      const message = result.error ? toAppError(result.error).message : 'The server did not delete it.';
+      toasts.push({ tone: 'error', title: 'Could not delete source', message });
+      return false;
+    }
+    sources.value = sources.value.filter((candidate) => candidate.id !== id);
+    toasts.push({ tone: 'success', title: 'Source deleted', message: source?.url ?? id });
+    if (searchedFor.value) void search(searchedFor.value);
+    return true;
+  }
+
+  // A crawl that ends changes the sources: refresh them if they were loaded.
+  watch(
+    () => executions.list({ kind: 'CRAWL', statuses: ['SUCCEEDED', 'CANCELLED', 'FAILED'] }).length,
+    () => {
+      if (sourcesState.value.status === 'ready') void loadSources();
+    },
+  );
+
+  return { sources, sourcesState, totals, hits, searchState, searchedFor, deleting, loadSources, search, deleteSource };
+});

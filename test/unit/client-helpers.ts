@@ -1,0 +1,104 @@
+// Shared set-up of the client store tests: the real server in-process, a slow local site, and a
+// Pinia whose connection store talks to that server over real HTTP and graphql-ws.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPinia, setActivePinia } from 'pinia';
+import { watch } from 'vue';
+import WebSocket from 'ws';
+import { createApp } from '../../server/app.ts';
+import { useConnectionStore } from '../../client/stores/connection.ts';
+import { useExecutionsStore } from '../../client/stores/executions.ts';
+import { useToastsStore } from '../../client/stores/toasts.ts';
+import type { Execution } from '../../client/graphql/types.ts';
+
+export interface TestServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the real app on port 0 with a throw-away data folder. */
+export async function startServer(): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-client-test-'));
+  const app = createApp({ port: 0, host: '127.0.0.1', dataDir, allowPrivateNetworks: true, logLevel: 'silent' });
+  const { url } = await app.start();
+  return {
+    url,
+    async stop() {
+      await app.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh Pinia connected to the server, as main.ts does in the browser. */
+export function freshStores(server: TestServer) {
+  setActivePinia(createPinia());
+  const connection = useConnectionStore();
+  connection.connect({ url: `${server.url}/graphql`, webSocketImpl: WebSocket, keepAliveMs: 2_000 });
+  const executions = useExecutionsStore();
+  const toasts = useToastsStore();
+  return {
+    connection,
+    executions,
+    toasts,
+    async dispose() {
+      executions.stop();
+      toasts.clear();
+      await connection.disconnect();
+    },
+  };
+}
+
+/** Resolves once `predicate` holds (checked now and on every reactive change), or fails after `ms`. */
+export function until(predicate: () => boolean, ms = 15_000, what = 'condition'): Promise<void> {
+  if (predicate()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const stop = watch(
+      predicate,
+      (ok) => {
+        if (!ok) return;
+        clearTimeout(timer);
+        stop();
+        resolve();
+      },
+      { flush: 'sync' },
+    );
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`timed out waiting for ${what}`));
+    }, ms);
+  });
+}
+
+/** A snapshot as the server would send it, for executions the server does not know. */
+export function fakeExecution(id: string, overrides: Partial<Execution> = {}): Execution {
+  return {
+    id,
+    kind: 'CRAWL',
+    status: 'RUNNING',
+    title: `https://example.test/${id}`,
+    sessionId: null,
+    createdAt: new Date().toISOString(),
+    startedAt: new Date().toISOString(),
+    finishedAt: null,
+    durationMs: 0,
+    progress: {
+      percent: null,
+      stage: 'fetching',
+      message: null,
+      pagesDiscovered: 0,
+      pagesFetched: 0,
+      pagesFailed: 0,
+      pagesSkipped: 0,
+      bytesFetched: 0,
+      chunksStored: 0,
+    },
+    cancelRequestedAt: null,
+    cancelReason: null,
+    error: null,
+    lastSeq: 0,
+    node: null,
+    ...overrides,
+  };
+}
