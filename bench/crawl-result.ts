@@ -1,0 +1,17 @@
+/** What each crawler child reports to bench:crawl. */
+export interface CrawlerResult {
+  crawler: 'sluice' | 'crawlee';
+  status: string;
+  /** Pages fetched and handled. */
+  pages: number;
+  failed: number;
+  /** From the start request to the end of the crawl. */
+  wallMs: number;
+  /** CPU time (user + system) of the child during the crawl: less sensitive to other load than wall time. */
+  cpuMs: number;
+  /** Peak resident set size of the child (50 ms samples and VmHWM). */
+  peakRss: number;
+  /** RSS once everything is loaded, before the crawl starts. */
+  rssBefore: number;
+  note: string;
+}

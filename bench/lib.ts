@@ -1,0 +1,141 @@
+// Small helpers shared by the benchmarks: percentiles, options, peak memory, child processes, printing.
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, totalmem } from 'node:os';
+
+/** The q-th percentile (0..100) of the values, nearest rank; NaN when empty. */
+export function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((q / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+export interface Summary {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export function summarize(values: readonly number[]): Summary {
+  return { n: values.length, p50: percentile(values, 50), p99: percentile(values, 99), max: percentile(values, 100) };
+}
+
+/** "p50 1.2 ms  p99 3.4 ms  max 5.6 ms  (n=200)" */
+export function formatSummary(s: Summary): string {
+  return `p50 ${ms(s.p50)}  p99 ${ms(s.p99)}  max ${ms(s.max)}  (n=${s.n})`;
+}
+
+export function ms(value: number): string {
+  return `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+}
+
+export function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+}
+
+/** A whole-number option from argv (`--name=value`) or the environment (`BENCH_NAME`), else the fallback. */
+export function intOption(name: string, fallback: number): number {
+  const flag = process.argv.find((a) => a.startsWith(`--${name}=`));
+  const raw = flag ? flag.slice(name.length + 3) : process.env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} must be a whole number; it is "${raw}"`);
+  return value;
+}
+
+/** Fisher-Yates shuffle, seeded so that a run can be repeated. */
+export function shuffled<T>(items: readonly T[], seed = 42): T[] {
+  const out = [...items];
+  let state = seed >>> 0 || 1;
+  const random = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** Samples this process's RSS every `everyMs`; `peak()` is the larger of the samples and VmHWM. */
+export function rssSampler(everyMs = 50): { peak(): number; stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), everyMs);
+  timer.unref();
+  const read = () => Math.max(peak, vmHwm());
+  return {
+    peak: read,
+    stop() {
+      clearInterval(timer);
+      return read();
+    },
+  };
+}
+
+/** Peak resident set size from /proc/self/status (0 where there is no /proc). */
+function vmHwm(): number {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs a TypeScript file in a child process (tsx) and resolves with the first message it sends. */
+export function runChild<T>(file: string, args: string[] = []): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = fork(file, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: { value: T } | null = null;
+    child.once('message', (message) => (result = { value: message as T }));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (result) resolve(result.value);
+      else reject(new Error(`${file} exited with code ${code} without a result`));
+    });
+  });
+}
+
+/** The machine, for the report: CPU model, cores, memory, node version. */
+export function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}`;
+}
+
+const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
+/**
+ * A GraphQL request over plain node:http with a keep-alive agent. Lighter than the global fetch
+ * (which costs several ms of client CPU per call on a busy 2-core machine), so a round trip measures
+ * the server rather than the client.
+ */
+export function postGraphql<T>(url: string, query: string, variables: Record<string, unknown>): Promise<{ data?: T; errors?: { message: string }[] }> {
+  const body = JSON.stringify({ query, variables });
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}/graphql`, { method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch (error) {
+          reject(error);
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Closes the keep-alive sockets of postGraphql so the process can exit. */
+export function closeHttp(): void {
+  keepAlive.destroy();
+}
