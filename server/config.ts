@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { apiTokenProblem } from './security/tokens.ts';
 
 /** API tokens (SLUICE_API_TOKENS); enforced by the auth layer. */
 export interface ApiToken {
@@ -15,9 +16,15 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | null;
   redisUrl: string | null;
+  /** Put before every Redis channel name, so one Redis can serve several Sluice systems. */
+  redisPrefix: string;
   allowPrivateNetworks: boolean;
   nodeId: string;
   apiTokens: ApiToken[];
+  /** startCrawl + sendChatMessage calls per minute per token (or per local IP); 0 turns the limit off. */
+  startRateLimitPerMinute: number;
+  /** Largest GraphQL HTTP request body; larger ones are answered 413. WebSocket messages have the same cap. */
+  maxRequestBytes: number;
   /** Executions this node runs at once; the rest wait QUEUED in order. */
   maxConcurrent: number;
   /** How long cancelled code may take to stop before it is finalised CANCELLED anyway. */
@@ -29,6 +36,10 @@ export interface Config {
   /** The built Vue client, served at /. */
   clientDir: string;
   logLevel: string;
+  /** OpenAI-compatible endpoint for chat answers (SLUICE_LLM_BASE_URL, e.g. https://api.openai.com/v1); null: answers are composed from passages. */
+  llmBaseUrl: string | null;
+  llmModel: string | null;
+  llmApiKey: string | null;
 }
 
 export class ConfigError extends Error {
@@ -43,9 +54,12 @@ export function defaultConfig(): Config {
     dataDir: resolve('data'),
     databaseUrl: null,
     redisUrl: null,
+    redisPrefix: 'sluice:',
     allowPrivateNetworks: false,
     nodeId: `${hostname()}-${process.pid}`,
     apiTokens: [],
+    startRateLimitPerMinute: 30,
+    maxRequestBytes: 100 * 1024,
     maxConcurrent: 8,
     cancelGraceMs: 5000,
     leaseMs: 4000,
@@ -53,6 +67,9 @@ export function defaultConfig(): Config {
     progressIntervalMs: 200,
     clientDir: resolve('client/dist'),
     logLevel: 'info',
+    llmBaseUrl: null,
+    llmModel: null,
+    llmApiKey: null,
   };
 }
 
@@ -60,8 +77,13 @@ export function defaultConfig(): Config {
 export function resolveConfig(partial: Partial<Config> = {}): Config {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const config = { ...defaultConfig(), ...defined } as Config;
+  const tokenProblem = apiTokenProblem(config.apiTokens);
+  if (tokenProblem) throw new ConfigError(`SLUICE_API_TOKENS: ${tokenProblem}`);
   if (config.heartbeatMs >= config.leaseMs)
     throw new ConfigError(`SLUICE_HEARTBEAT_MS (${config.heartbeatMs}) must be shorter than SLUICE_LEASE_MS (${config.leaseMs})`);
+  if (config.llmBaseUrl && !/^https?:\/\//i.test(config.llmBaseUrl))
+    throw new ConfigError(`SLUICE_LLM_BASE_URL must be an http(s) URL; it is "${config.llmBaseUrl}"`);
+  if (config.llmBaseUrl && !config.llmModel) throw new ConfigError('SLUICE_LLM_MODEL must be set when SLUICE_LLM_BASE_URL is');
   return config;
 }
 
@@ -90,7 +112,7 @@ function tokens(raw: string | undefined): ApiToken[] | undefined {
   } catch {
     throw new ConfigError('SLUICE_API_TOKENS must be JSON: [{"name":"ci","token":"...","scopes":["read"]}]');
   }
-  if (!Array.isArray(parsed)) throw new ConfigError('SLUICE_API_TOKENS must be a JSON list of {name, token, scopes}');
+  // checked in resolveConfig, with the tokens tests pass directly
   return parsed as ApiToken[];
 }
 
@@ -102,13 +124,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.SLUICE_DATA_DIR ? resolve(env.SLUICE_DATA_DIR) : undefined,
     databaseUrl: env.DATABASE_URL || null,
     redisUrl: env.REDIS_URL || null,
+    redisPrefix: env.SLUICE_REDIS_PREFIX || undefined,
     allowPrivateNetworks: bool(env, 'SLUICE_ALLOW_PRIVATE_NETWORKS'),
     nodeId: env.SLUICE_NODE_ID || undefined,
     apiTokens: tokens(env.SLUICE_API_TOKENS),
+    startRateLimitPerMinute: int(env, 'SLUICE_RATE_LIMIT_PER_MINUTE', 0, 100_000),
+    maxRequestBytes: int(env, 'SLUICE_MAX_REQUEST_BYTES', 1024, 10 * 1024 * 1024),
     maxConcurrent: int(env, 'SLUICE_MAX_CONCURRENT', 1, 10_000),
     cancelGraceMs: int(env, 'SLUICE_CANCEL_GRACE_MS', 0, 600_000),
     leaseMs: int(env, 'SLUICE_LEASE_MS', 500, 600_000),
     heartbeatMs: int(env, 'SLUICE_HEARTBEAT_MS', 100, 600_000),
     logLevel: env.LOG_LEVEL || undefined,
+    llmBaseUrl: env.SLUICE_LLM_BASE_URL || null,
+    llmModel: env.SLUICE_LLM_MODEL || null,
+    llmApiKey: env.SLUICE_LLM_API_KEY || null,
   });
 }

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 
 /** The codes a client may see in `extensions.code`; anything else is masked by Yoga. */
 export type UserErrorCode = 'BAD_USER_INPUT' | 'NOT_FOUND' | 'FORBIDDEN' | 'UNAUTHENTICATED' | 'CONFLICT';
+// Also sent, by server/security: RATE_LIMITED (with retryAfterSeconds) and QUERY_TOO_COMPLEX.
 
 /** An error meant for the caller: shown with its message and extensions.code, never masked. */
 export function userError(code: UserErrorCode, message: string, extra?: Record<string, unknown>): GraphQLError {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Progress, ProgressPatch } from './progress.ts';
 import type { EventType, ExecutionKind } from './types.ts';
 import type { ChatMessage, KnowledgeHit, KnowledgeSearchOptions } from '../store/knowledge-records.ts';
+import type { LookupAddress } from 'node:dns';
 
 /** A page of knowledge a job stores (crawl), with its chunks, ready for search. */
 export interface PageInput {
@@ -66,6 +67,8 @@ export interface JobContext<Input = unknown> {
 
 export interface JobSettings {
   allowPrivateNetworks: boolean;
+  /** How crawls resolve names and judge addresses; only tests set it (see AddressRules). */
+  addressRules?: AddressRules;
   userAgent: string;
   /** An OpenAI-compatible chat completions endpoint for chat answers; absent: answers are composed from passages. */
   llm?: { baseUrl: string; model: string; apiKey: string | null };
@@ -77,4 +80,16 @@ export interface JobDefinition<Input = unknown, Result = unknown> {
   /** Whether an attempt cut short by a dead node may resume from its checkpoint (else INTERRUPTED). */
   resumable: boolean;
   run(input: Input, ctx: JobContext<Input>): Promise<Result>;
+}
+
+/**
+ * How jobs resolve names and judge addresses before they connect. Production uses the defaults;
+ * tests inject a resolver (a "public" name that resolves to a test server) and a judge (which test
+ * address counts as public), since a test cannot reach the internet.
+ */
+export interface AddressRules {
+  /** Every address of a host name; default: the system resolver (dns.lookup, /etc/hosts included). */
+  resolve?: (hostname: string) => Promise<LookupAddress[]>;
+  /** True when a job must not connect to `ip`; default: the private-network rules of the crawler. */
+  isDisallowed?: (ip: string) => boolean;
 }

@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { SluicePubSub } from '../pubsub.ts';
+import type { Principal } from '../security/tokens.ts';
 import type { Store } from '../store/store.ts';
 
 /** What every resolver gets. `actor` names the caller (token name, or "local") for audit fields. */
@@ -13,6 +14,8 @@ export interface Context {
   config: Config;
   metrics: Metrics;
   actor: string;
+  /** The caller and its scopes; null only if authentication was skipped (access control then refuses everything). */
+  principal: Principal | null;
 }
 
 export const builder = new SchemaBuilder<{

@@ -3,6 +3,7 @@ import pino from 'pino';
 import type { JobContext, JobWrite, PageInput } from '../../server/engine/job.ts';
 import { FencedError } from '../../server/engine/types.ts';
 import { initialProgress, mergeProgress, type Progress } from '../../server/engine/progress.ts';
+import type { AddressRules } from '../../server/engine/job.ts';
 import type { CrawlInput } from '../../server/jobs/crawl/input.ts';
 
 export interface TestContext {
@@ -22,6 +23,8 @@ export function createTestContext(
     initialProgress?: Progress;
     pages?: Map<string, PageInput>;
     allowPrivateNetworks?: boolean;
+    /** Name resolution and address judging for the SSRF guard (see AddressRules). */
+    addressRules?: AddressRules;
     /** Called after each commit is recorded (e.g. to abort mid-crawl). */
     onCommit?: (write: JobWrite, index: number) => void;
   } = {},
@@ -40,7 +43,11 @@ export function createTestContext(
     signal: options.signal ?? new AbortController().signal,
     log: pino({ level: 'silent' }),
     initialProgress: start,
-    settings: { allowPrivateNetworks: options.allowPrivateNetworks ?? true, userAgent: 'SluiceBot/0.1 (+https://example.com/bot)' },
+    settings: {
+      allowPrivateNetworks: options.allowPrivateNetworks ?? true,
+      userAgent: 'SluiceBot/0.1 (+https://example.com/bot)',
+      addressRules: options.addressRules,
+    },
     progress(patch) {
       progress = mergeProgress(progress, patch);
     },

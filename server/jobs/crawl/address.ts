@@ -4,6 +4,7 @@
 import dns from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { badInput } from '../../errors.ts';
+import type { AddressRules } from '../../engine/job.ts';
 
 export type AddressClass =
   | 'public'
@@ -26,7 +27,15 @@ const IPV4: Record<Exclude<AddressClass, 'public' | 'invalid'>, Range[]> = {
   cgnat: [['100.64.0.0', 10]],
   multicast: [['224.0.0.0', 4]],
   // protocol assignments, documentation, benchmarking, future use and broadcast
-  reserved: [['192.0.0.0', 24], ['192.0.2.0', 24], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['240.0.0.0', 4]],
+  reserved: [
+    ['192.0.0.0', 24],
+    ['192.0.2.0', 24],
+    ['192.88.99.0', 24],
+    ['198.18.0.0', 15],
+    ['198.51.100.0', 24],
+    ['203.0.113.0', 24],
+    ['240.0.0.0', 4],
+  ],
 };
 
 const IPV6: Partial<Record<AddressClass, Range[]>> = {
@@ -35,7 +44,8 @@ const IPV6: Partial<Record<AddressClass, Range[]>> = {
   private: [['fc00::', 7]],
   'link-local': [['fe80::', 10], ['fec0::', 10]],
   multicast: [['ff00::', 8]],
-  reserved: [['100::', 64], ['2001:db8::', 32]],
+  // discard-only, Teredo (it tunnels to an IPv4 host we cannot judge), ORCHID, documentation, local-use NAT64
+  reserved: [['100::', 64], ['2001::', 32], ['2001:10::', 28], ['2001:20::', 28], ['2001:db8::', 32], ['64:ff9b:1::', 48]],
 };
 
 const BLOCKS = buildBlocks();
@@ -130,46 +140,67 @@ export function findPrivateAddressError(error: unknown): PrivateAddressError | n
   return null;
 }
 
+/**
+ * True for "localhost" and names under .localhost (RFC 6761), with or without a trailing dot: many
+ * resolvers answer them with loopback addresses without asking DNS, so they are refused by name.
+ */
+export function isLocalhostName(hostname: string): boolean {
+  const name = hostname.toLowerCase().replace(/\.$/, '');
+  return name === 'localhost' || name.endsWith('.localhost');
+}
+
 /** The IP literal a URL hostname stands for (WHATWG parsing already turned 2130706433 into 127.0.0.1), or null. */
 export function literalIp(hostname: string): string | null {
   const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
   return isIP(bare) ? bare : null;
 }
 
+const systemResolve = (hostname: string): Promise<dns.LookupAddress[]> => dns.promises.lookup(hostname, { all: true });
+
 /**
  * A dns lookup for net.connect that drops disallowed addresses, so the check applies to the address
- * actually connected to (a name cannot pass a check and then resolve elsewhere).
+ * actually connected to (a name cannot pass a check and then resolve elsewhere: DNS rebinding).
  */
-export function createGuardedLookup(): LookupFunction {
+export function createGuardedLookup(rules: AddressRules = {}): LookupFunction {
+  const resolve = rules.resolve ?? systemResolve;
+  const isDisallowed = rules.isDisallowed ?? isDisallowedAddress;
   return (hostname, options, callback) => {
-    dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
-      if (error) return callback(error, '');
-      const allowed = addresses.filter((a) => !isDisallowedAddress(a.address));
-      const first = allowed[0];
-      if (!first) {
-        const refused = addresses[0]?.address ?? hostname;
-        return callback(new PrivateAddressError(privateAddressMessage(hostname, refused)), '');
-      }
-      if (options.all) callback(null, allowed);
-      else callback(null, first.address, first.family);
-    });
+    if (isLocalhostName(hostname)) return callback(new PrivateAddressError(privateAddressMessage(hostname, '127.0.0.1')), '');
+    resolve(hostname).then(
+      (all) => {
+        const family = options.family === 4 || options.family === 6 ? options.family : null;
+        const addresses = family ? all.filter((a) => a.family === family) : all;
+        const allowed = addresses.filter((a) => !isDisallowed(a.address));
+        const first = allowed[0];
+        if (!first) {
+          const refused = addresses[0]?.address ?? hostname;
+          return callback(new PrivateAddressError(privateAddressMessage(hostname, refused)), '');
+        }
+        if (options.all) callback(null, allowed);
+        else callback(null, first.address, first.family);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, ''),
+    );
   };
 }
 
 /** Why a crawl may not reach this URL's host, or null when it may (or when the name does not resolve). */
-export async function refusalReason(url: string, allowPrivate: boolean): Promise<string | null> {
+export async function refusalReason(url: string, allowPrivate: boolean, rules: AddressRules = {}): Promise<string | null> {
   if (allowPrivate) return null;
+  const isDisallowed = rules.isDisallowed ?? isDisallowedAddress;
   const { hostname } = new URL(url);
   const ip = literalIp(hostname);
-  if (ip) return isDisallowedAddress(ip) ? privateAddressMessage(ip, ip) : null;
+  if (ip) return isDisallowed(ip) ? privateAddressMessage(ip, ip) : null;
+  if (isLocalhostName(hostname)) return privateAddressMessage(hostname, '127.0.0.1');
   let addresses: dns.LookupAddress[];
   try {
-    addresses = await dns.promises.lookup(hostname, { all: true });
+    addresses = await (rules.resolve ?? systemResolve)(hostname);
   } catch {
     return null; // an unknown name fails later as an ordinary fetch error, with its own message
   }
   const first = addresses[0];
-  if (!first || addresses.some((a) => !isDisallowedAddress(a.address))) return null;
+  // Only a fail-fast for the API: the connect-time lookup checks the address actually used.
+  if (!first || addresses.some((a) => !isDisallowed(a.address))) return null;
   return privateAddressMessage(hostname, first.address);
 }
 

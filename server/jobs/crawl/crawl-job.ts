@@ -68,6 +68,7 @@ class CrawlRun {
       userAgent: ctx.settings.userAgent,
       allowPrivateNetworks: ctx.settings.allowPrivateNetworks,
       gate: this.gate,
+      addressRules: ctx.settings.addressRules,
     });
     this.robots = new RobotsCache(this.fetcher, this.gate, ctx.settings.userAgent, input.limits.maxRetryAfterMs);
     this.frontier = new Frontier(input.maxDepth, input.maxPages);
@@ -79,7 +80,7 @@ class CrawlRun {
   async run(): Promise<CrawlResult> {
     try {
       // Fail fast, before any request: a refused start URL ends the execution FAILED with this reason.
-      const refusal = await abortable(refusalReason(this.input.url, this.ctx.settings.allowPrivateNetworks), this.signal);
+      const refusal = await abortable(refusalReason(this.input.url, this.ctx.settings.allowPrivateNetworks, this.ctx.settings.addressRules), this.signal);
       if (refusal) throw new Error(refusal);
       const checkpoint = await abortable(this.ctx.loadCheckpoint(), this.signal);
       const meta = checkpoint.get(META_KEY) as Partial<Meta> | undefined;

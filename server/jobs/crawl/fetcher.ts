@@ -3,6 +3,7 @@ import zlib from 'node:zlib';
 import { Agent, request, type Dispatcher } from 'undici';
 import { abortReason, sleep } from './abort.ts';
 import { createGuardedLookup, findPrivateAddressError, isDisallowedAddress, literalIp, privateAddressMessage } from './address.ts';
+import type { AddressRules } from '../../engine/job.ts';
 import type { CrawlLimits } from './input.ts';
 import type { HostGate } from './politeness.ts';
 import { isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry.ts';
@@ -29,6 +30,8 @@ export interface FetcherOptions {
   userAgent: string;
   allowPrivateNetworks: boolean;
   gate: HostGate;
+  /** Name resolution and address judging (tests only; see AddressRules). */
+  addressRules?: AddressRules;
 }
 
 type Response = Dispatcher.ResponseData;
@@ -51,7 +54,7 @@ export class Fetcher {
       bodyTimeout: limits.requestTimeoutMs,
       connect: {
         timeout: Math.min(10_000, limits.requestTimeoutMs),
-        ...(options.allowPrivateNetworks ? {} : { lookup: createGuardedLookup() }),
+        ...(options.allowPrivateNetworks ? {} : { lookup: createGuardedLookup(options.addressRules) }),
       },
     });
   }
@@ -88,9 +91,10 @@ export class Fetcher {
   }
 
   private async requestWithRetries(url: URL, signal: AbortSignal): Promise<Attempt> {
-    const { limits, gate, allowPrivateNetworks } = this.options;
+    const { limits, gate, allowPrivateNetworks, addressRules } = this.options;
     const ip = literalIp(url.hostname);
-    if (!allowPrivateNetworks && ip && isDisallowedAddress(ip)) {
+    // net.connect does no lookup for an IP literal, so a literal is judged here, on every hop
+    if (!allowPrivateNetworks && ip && (addressRules?.isDisallowed ?? isDisallowedAddress)(ip)) {
       return { kind: 'refused', url, reason: privateAddressMessage(ip, ip) };
     }
     for (let retry = 0; ; retry++) {
