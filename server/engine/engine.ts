@@ -5,7 +5,7 @@ import type { Change, NewExecution, Store } from '../store/store.ts';
 import { createJobContext, type RunningContext } from './context.ts';
 import type { JobDefinition, JobSettings } from './job.ts';
 import { ACTIVE_STATUSES, isTerminal } from './status.ts';
-import type { Execution, ExecutionKind } from './types.ts';
+import { StoreUnavailableError, type Execution, type ExecutionKind } from './types.ts';
 
 export interface EngineConfig {
   nodeId: string;
@@ -90,7 +90,8 @@ export class Engine {
 
   /**
    * Graceful stop: take no more work, abort what runs with cause "shutdown" (the job's checkpoint
-   * stays and the execution goes back to QUEUED for the next start or another node), wait for it.
+   * stays and the execution goes back to QUEUED for the next start or another node; kinds that
+   * cannot resume end INTERRUPTED), wait for it.
    */
   async stop(): Promise<void> {
     this.draining = true;
@@ -98,7 +99,7 @@ export class Engine {
     await this.cancelListener?.return?.();
     await this.pumping;
     const all = [...this.running.values()];
-    for (const r of all) this.abortLocal(r, 'shutdown', 'node shutting down; it resumes on the next start');
+    for (const r of all) this.abortLocal(r, 'shutdown', 'node shutting down');
     await Promise.race([
       Promise.allSettled(all.map((r) => r.done)),
       new Promise((resolve) => setTimeout(resolve, this.config.cancelGraceMs).unref()),
@@ -107,10 +108,7 @@ export class Engine {
     for (const r of all) {
       if (r.finalised) continue;
       r.finalised = true;
-      const change = await this.store.transition(r.execution.id, 'requeue', {
-        attempt: r.execution.attempt,
-        reason: 'node shut down; it resumes on the next start',
-      });
+      const change = await this.release(r.execution, `its node (${this.config.nodeId}) shut down`);
       if (change) this.publish(change);
     }
   }
@@ -287,7 +285,11 @@ export class Engine {
     if (outcome.ok) {
       change = await this.store.transition(id, 'succeed', { attempt, result: outcome.result });
     } else if (r.cause === 'shutdown') {
-      change = await this.store.transition(id, 'requeue', { attempt, reason: 'node shut down; it resumes on the next start' });
+      change = await this.release(r.execution, `its node (${this.config.nodeId}) shut down`);
+    } else if (r.cause === null && outcome.error instanceof StoreUnavailableError) {
+      // The database went away under the job, not the job's fault: release it like a dead node's work.
+      // If the database is still away this throws, and the lease running out does the same later.
+      change = await this.release(r.execution, 'the database could not be reached');
     } else if (r.cause !== 'cancel' && r.cause !== 'lost') {
       const error = outcome.error;
       const message = error instanceof Error ? error.message : String(error);
@@ -296,6 +298,19 @@ export class Engine {
     }
     // Cancelled while running (or finished while a cancel was being written): the tombstone wins.
     return change ?? (await this.store.transition(id, 'finishCancel'));
+  }
+
+  /**
+   * Ends this attempt when the job is not at fault (its node stopped, the database went away): it
+   * resumes from its checkpoint (attempt + 1), or ends INTERRUPTED if its kind cannot resume — a
+   * chat answer restarted from scratch would repeat the TOKEN events it already wrote.
+   */
+  private release(execution: Execution, why: string): Promise<Change | null> {
+    const resumable = this.jobs.get(execution.kind)?.resumable ?? false;
+    return this.store.transition(execution.id, resumable ? 'requeue' : 'interrupt', {
+      attempt: execution.attempt,
+      reason: resumable ? `${why}; resuming from the checkpoint` : `${why} while it ran, and a ${execution.kind.toLowerCase()} cannot resume`,
+    });
   }
 
   /** Lease renewal plus a re-read of each running execution: a lost cancel message costs one beat. */
@@ -330,16 +345,8 @@ export class Engine {
       let change: Change | null;
       if (row.status === 'CANCELLING') {
         change = await this.store.transition(row.id, 'finishCancel', { reason: 'its node stopped before it did' });
-      } else if (this.jobs.get(row.kind)?.resumable) {
-        change = await this.store.transition(row.id, 'requeue', {
-          attempt: row.attempt,
-          reason: `its node (${row.node ?? 'unknown'}) stopped; resuming from the checkpoint`,
-        });
       } else {
-        change = await this.store.transition(row.id, 'interrupt', {
-          attempt: row.attempt,
-          reason: `its node (${row.node ?? 'unknown'}) stopped while it ran, and a ${row.kind.toLowerCase()} cannot resume`,
-        });
+        change = await this.release(row, `its node (${row.node ?? 'unknown'}) stopped`);
       }
       if (change) {
         const status = change.execution.status;

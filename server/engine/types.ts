@@ -55,3 +55,15 @@ export class FencedError extends Error {
     super(`execution ${executionId} has moved on; this worker's write was refused`);
   }
 }
+
+/**
+ * Raised by a store when the database could not be reached (a restart, a network cut) and the
+ * operation did not commit. The execution is not at fault: the engine releases it to resume from its
+ * checkpoint instead of failing it.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(cause: unknown) {
+    super(`the database could not be reached: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}

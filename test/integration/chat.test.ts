@@ -300,4 +300,31 @@ describe('chat answered by a language model (OpenAI-compatible, streaming)', () 
       await broken.stop();
     }
   });
+
+  it('a graceful stop mid-answer ends it INTERRUPTED with its text kept; the next start does not re-answer', async () => {
+    slow();
+    const first = await startTestApp({ llmBaseUrl: llm.url, llmModel: 'test-model' });
+    let second: TestApp | undefined;
+    try {
+      await crawlToEnd(first, site.url);
+      const sent = await chatClient(first).ask('Which port does the gateway listen on?');
+      await chatClient(first).follow(sent.id).until((e) => e.type === 'TOKEN');
+      await first.stop({ remove: false });
+      const requests = llm.requests.length;
+
+      second = await startTestApp({ dataDir: first.dataDir, llmBaseUrl: llm.url, llmModel: 'test-model' });
+      const chat2 = chatClient(second);
+      const events = chat2.follow(sent.id);
+      await events.done;
+      expect(events.items.at(-1)).toMatchObject({ type: 'STATUS', status: 'INTERRUPTED', message: expect.stringContaining('cannot resume') });
+      const answer = (await chat2.session(sent.sessionId)).messages[1]!;
+      expect(answer.status).toBe('INTERRUPTED');
+      expect(answer.text.startsWith('The gateway')).toBe(true);
+      expect(chat2.tokens(events.items)).toBe(answer.text);
+      expect(llm.requests.length).toBe(requests);
+    } finally {
+      await second?.stop();
+      await first.stop();
+    }
+  });
 });
