@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { ExecutionArgs } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useServer } from 'graphql-ws/use/ws';
 import { pino, type Logger } from 'pino';
 import sirv from 'sirv';
@@ -13,13 +14,21 @@ import { resolveConfig, type Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import type { JobDefinition } from './engine/job.ts';
 import type { ExecutionKind } from './engine/types.ts';
+import { authenticateConnection, connectionPrincipal, createAuthenticator, principalOf, useHttpAuthentication } from './http/auth.ts';
 import { Metrics, useOperationMetrics } from './http/metrics.ts';
+import { corsFor, refusal, refuseRequest } from './http/request-guard.ts';
 import { placeholderPage } from './http/placeholder.ts';
 import { chatJob } from './jobs/chat/chat-job.ts';
 import { crawlJob } from './jobs/crawl/crawl-job.ts';
 import { createSluicePubSub } from './pubsub.ts';
+import { createRedisPubSub } from './pubsub-redis.ts';
 import type { Context } from './schema/builder.ts';
 import { schema } from './schema/index.ts';
+import { useAccessControl } from './security/access.ts';
+import { graphqlLimitPlugins } from './security/graphql-limits.ts';
+import { RateLimiter } from './security/rate-limit.ts';
+import type { Principal } from './security/tokens.ts';
+import { PostgresStore } from './store/postgres/postgres-store.ts';
 import { SqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
 
@@ -45,8 +54,17 @@ function createLogger(config: Config): Logger {
 export function createApp(partial: Partial<Config> = {}): App {
   const config = resolveConfig(partial);
   const log = createLogger(config);
-  const store: Store = new SqliteStore(join(config.dataDir, 'sluice.db'));
-  const pubsub = createSluicePubSub();
+  // Before anything is opened: a server reachable from other machines without tokens does not start.
+  const auth = createAuthenticator(config, log);
+  // Several nodes share PostgreSQL (the record) and Redis (the doorbell); one node needs neither.
+  const store: Store = config.databaseUrl
+    ? new PostgresStore(config.databaseUrl, {
+        applicationName: `sluice ${config.nodeId}`.slice(0, 63),
+        onError: (error) => log.warn({ err: error }, 'postgres: an idle connection failed; the pool replaces it'),
+      })
+    : new SqliteStore(join(config.dataDir, 'sluice.db'));
+  const redis = config.redisUrl ? createRedisPubSub(config.redisUrl, { prefix: config.redisPrefix, log }) : null;
+  const pubsub = redis?.pubsub ?? createSluicePubSub();
   const metrics = new Metrics(store);
   const jobs = new Map<ExecutionKind, JobDefinition<never, unknown>>([
     ['CRAWL', crawlJob as JobDefinition<never, unknown>],
@@ -76,15 +94,35 @@ export function createApp(partial: Partial<Config> = {}): App {
     metrics,
   );
 
-  const contextFor = (): Context => ({ engine, store, pubsub, config, metrics, actor: 'local' });
+  const contextFor = (principal: Principal | null): Context => ({
+    engine,
+    store,
+    pubsub,
+    config,
+    metrics,
+    actor: principal?.name ?? 'anonymous',
+    principal,
+  });
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }>({
     schema,
     graphqlEndpoint: '/graphql',
-    context: contextFor,
-    graphiql: { subscriptionsProtocol: 'WS', title: 'Sluice GraphiQL' },
+    context: (initial) => contextFor(principalOf(auth, initial)),
+    // With tokens, GraphiQL sends subscriptions over SSE: its headers tab (Authorization) applies to
+    // them too, which graphql-ws connectionParams cannot take from there.
+    graphiql: auth.open
+      ? { subscriptionsProtocol: 'WS', title: 'Sluice GraphiQL' }
+      : { subscriptionsProtocol: 'SSE', title: 'Sluice GraphiQL', headers: JSON.stringify({ Authorization: 'Bearer <your token>' }) },
+    cors: corsFor,
+    maskedErrors: { isDev: false },
     // Served from this process (not a CDN), so GraphiQL works on machines without internet access.
     renderGraphiQL,
-    plugins: [useOperationMetrics(metrics)],
+    plugins: [
+      useOperationMetrics(metrics),
+      useCSRFPrevention(),
+      useHttpAuthentication(auth),
+      ...graphqlLimitPlugins(),
+      useAccessControl(new RateLimiter(config.startRateLimitPerMinute), config.startRateLimitPerMinute),
+    ],
     logging: {
       debug: (...args) => log.debug(args),
       info: (...args) => log.info(args),
@@ -98,9 +136,9 @@ export function createApp(partial: Partial<Config> = {}): App {
     : null;
 
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
-    '/graphql': (req, res) => void yoga(req, res),
-    '/health': (_req, res) => void check(res, () => store.ping()),
-    '/ready': (_req, res) => void check(res, () => store.ping()),
+    '/graphql': (req, res) => void (refuseRequest(req, res, { open: auth.open, maxBytes: config.maxRequestBytes }) || yoga(req, res)),
+    '/health': (_req, res) => void check(res, { database: () => store.ping() }),
+    '/ready': (_req, res) => void check(res, { database: () => store.ping(), ...(redis && { redis: () => redis.ping() }) }),
     '/metrics': (_req, res) =>
       void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text)),
   };
@@ -118,33 +156,52 @@ export function createApp(partial: Partial<Config> = {}): App {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(placeholderPage());
   });
 
-  /** /health and /ready: 200 once the dependencies answer, 503 saying which did not. */
-  const check = async (res: ServerResponse, probe: () => Promise<void>): Promise<void> => {
-    try {
-      await probe();
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    } catch (error) {
-      log.warn({ err: error }, 'health check: the database did not answer');
-      res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"unavailable","database":"down"}');
-    }
+  /** /health and /ready: 200 once the dependencies answer, 503 naming those that did not. */
+  const check = async (res: ServerResponse, probes: Record<string, () => Promise<void>>): Promise<void> => {
+    const names = Object.keys(probes);
+    const results = await Promise.allSettled(names.map((name) => probes[name]!()));
+    const down = names.filter((_, i) => results[i]!.status === 'rejected');
+    if (down.length === 0) return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    for (const name of down) log.warn({ err: (results[names.indexOf(name)] as PromiseRejectedResult).reason }, `health check: ${name} did not answer`);
+    const body = { status: 'unavailable', ...Object.fromEntries(down.map((name) => [name, 'down'])) };
+    res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };
 
-  const wss = new WebSocketServer({ server, path: '/graphql' });
+  const wss = new WebSocketServer({
+    server,
+    path: '/graphql',
+    maxPayload: config.maxRequestBytes,
+    verifyClient: ({ req }, done) => {
+      const refused = refusal(req, { open: auth.open });
+      if (refused) done(false, refused.status, refused.message);
+      else done(true);
+    },
+  });
   const wsServer = useServer(
     {
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      onConnect: (ctx) => authenticateConnection(auth, ctx),
       onSubscribe: async (ctx, _id, params) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
+          principal: connectionPrincipal(ctx),
         });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (error) {
+          // a syntax error (or the token limit) answers this operation; it must not close the socket
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const args: ExecutionArgs = {
           schema,
           operationName: params.operationName,
-          document: parse(params.query),
+          document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },
@@ -170,6 +227,7 @@ export function createApp(partial: Partial<Config> = {}): App {
       });
     }
     await store.close();
+    await redis?.close();
     log.flush();
   };
   return {
@@ -178,6 +236,7 @@ export function createApp(partial: Partial<Config> = {}): App {
     engine,
     log,
     async start() {
+      await store.migrate();
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => resolve());

@@ -34,11 +34,22 @@ export function createJobContext<Input>(
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
 
-  const commit = async (write: JobWrite): Promise<JobWriteResult> => {
+  // The writes of one attempt are applied one after another, in the order the job made them. A job's
+  // progress counters are absolute and computed when it writes; applied out of order (concurrent
+  // writes on a pooled database) a later count could commit with the checkpoint of an earlier page
+  // still unwritten, and a resumed attempt would count that page twice. They queue on the row lock anyway.
+  let tail: Promise<unknown> = Promise.resolve();
+  const commit = (write: JobWrite): Promise<JobWriteResult> => {
     if (pending) {
       write = { ...write, progress: write.progress ? combinePatches(pending, write.progress) : pending };
       pending = null;
     }
+    const applied = tail.then(() => apply(write));
+    tail = applied.catch(() => {});
+    return applied;
+  };
+
+  const apply = async (write: JobWrite): Promise<JobWriteResult> => {
     try {
       const { change, pageStored } = await deps.store.write(fence, write);
       if (change) deps.publish(change);

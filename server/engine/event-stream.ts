@@ -6,6 +6,13 @@ import type { ExecutionEvent } from './types.ts';
 const isTerminalEvent = (event: ExecutionEvent): boolean => event.type === 'STATUS' && isTerminal(event.status);
 
 /**
+ * With a shared store (several nodes), events cross the network by Redis and one can be lost (an
+ * outage, a re-subscribe after a reconnect). A gap is refilled when a later event shows it, but a
+ * lost last event has no later one: so a stream that heard nothing for this long re-reads the log.
+ */
+const IDLE_REFILL_MS = 2000;
+
+/**
  * The events of one execution after `afterSeq`: first replayed from the log, then live from pub/sub,
  * with no gap and no duplicate at the seam, ending after the terminal event. The live subscription
  * starts before the log is read; live events at or below the last seq sent are dropped, and a live
@@ -58,8 +65,14 @@ export async function* replayThenLive(
         }
       }
       if (ended) return;
-      await new Promise<void>((resolve) => (wake = resolve));
+      let timer: NodeJS.Timeout | undefined;
+      const woken = await new Promise<boolean>((resolve) => {
+        wake = () => resolve(true);
+        if (!store.exclusive) timer = setTimeout(() => resolve(false), IDLE_REFILL_MS);
+      });
+      clearTimeout(timer);
       wake = null;
+      if (!woken) buffer.push(...(await store.listEvents(executionId, last)));
     }
   } finally {
     await iterator.return?.();

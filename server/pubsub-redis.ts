@@ -1,0 +1,102 @@
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import type { PubSubEventTarget } from 'graphql-yoga';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createSluicePubSub, type SluicePubSub, type Topics } from './pubsub.ts';
+
+/** Pub/sub over Redis, so every node hears every other node's events and cancel doorbells. */
+export interface RedisPubSub {
+  pubsub: SluicePubSub;
+  /** Throws unless both connections are up and Redis answers (for /ready). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RedisPubSubOptions {
+  /** Put before every channel name, so one Redis can serve several Sluice systems. */
+  prefix: string;
+  log: Logger;
+  /** How long a /ready ping may take. */
+  pingTimeoutMs?: number;
+}
+
+/**
+ * Builds Sluice's pub/sub on Redis: Yoga's Redis event target over two ioredis clients (a client in
+ * subscriber mode cannot publish), with channel names prefixed. ioredis reconnects by itself and
+ * re-subscribes its channels (autoResubscribe); a publish made while Redis is away is queued and sent
+ * after the reconnect, or dropped with a warning. Neither loses anything: pub/sub is only the
+ * doorbell, the event log and the tombstone are in the database (subscribers refill from the log, the
+ * owner of a cancelled execution re-reads its status on each heartbeat).
+ */
+export function createRedisPubSub(url: string, options: RedisPubSubOptions): RedisPubSub {
+  const { prefix, log } = options;
+  const publishClient = new Redis(url, { connectionName: 'sluice-publish' });
+  // Subscriptions wait for the connection however long Redis is away, rather than failing.
+  const subscribeClient = new Redis(url, { connectionName: 'sluice-subscribe', maxRetriesPerRequest: null });
+  for (const [role, client] of [
+    ['publish', publishClient],
+    ['subscribe', subscribeClient],
+  ] as const) {
+    let down = false;
+    // An 'error' listener keeps a Redis outage from crashing the process; one warning per outage.
+    client.on('error', (error: Error) => {
+      if (!down) log.warn({ err: error, role }, 'redis: connection lost; reconnecting');
+      down = true;
+    });
+    client.on('ready', () => {
+      if (down) log.info({ role }, 'redis: reconnected');
+      down = false;
+    });
+  }
+
+  const target = createRedisEventTarget<CustomEvent>({
+    publishClient: withoutRejections(publishClient, log),
+    subscribeClient: withoutRejections(subscribeClient, log),
+  });
+  const prefixed = {
+    addEventListener: (type: string, listener: EventListenerOrEventListenerObject | null) =>
+      target.addEventListener(prefix + type, listener as never),
+    removeEventListener: (type: string, listener: EventListenerOrEventListenerObject | null) =>
+      target.removeEventListener(prefix + type, listener as never),
+    dispatchEvent: (event: CustomEvent) => target.dispatchEvent(new CustomEvent(prefix + event.type, { detail: event.detail })),
+  };
+
+  const pingTimeoutMs = options.pingTimeoutMs ?? 1000;
+  return {
+    pubsub: createSluicePubSub(prefixed as unknown as PubSubEventTarget<Topics>),
+    async ping() {
+      if (publishClient.status !== 'ready' || subscribeClient.status !== 'ready') throw new Error('redis is not connected');
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`redis did not answer within ${pingTimeoutMs} ms`)), pingTimeoutMs);
+      });
+      try {
+        await Promise.race([publishClient.ping(), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async close() {
+      await Promise.all([publishClient, subscribeClient].map((c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
+    },
+  };
+}
+
+/**
+ * The event target calls publish, subscribe and unsubscribe without awaiting them; a command that
+ * fails while Redis is away would be an unhandled rejection, which ends a Node process. This view of
+ * the client logs such failures instead.
+ */
+function withoutRejections(client: Redis, log: Logger): Redis {
+  const guarded = new Set(['publish', 'subscribe', 'unsubscribe']);
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof property !== 'string' || !guarded.has(property) || typeof value !== 'function') return value;
+      return (...args: unknown[]) =>
+        (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch((error: unknown) => {
+          log.warn({ err: error, command: property, channel: args[0] }, 'redis: command failed; the database still has the record');
+        });
+    },
+  });
+}

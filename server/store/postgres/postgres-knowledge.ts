@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { PageInput } from '../../engine/job.ts';
+import {
+  SNIPPET_CLOSE,
+  SNIPPET_OPEN,
+  type KnowledgeHit,
+  type KnowledgeSearchOptions,
+  type KnowledgeSource,
+} from '../knowledge-records.ts';
+import { searchTerms } from '../search-terms.ts';
+import { text } from './rows.ts';
+
+type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
+// Control characters never appear in stored text (the crawl stores Markdown), so they mark matches
+// unambiguously until they are turned into the public « » marks.
+const MARK_OPEN = '\u0002';
+const MARK_CLOSE = '\u0003';
+/**
+ * ts_rank_cd weights {D, C, B, A}: headings are A, body text B. 1.0 against 0.25 gives a heading
+ * match four times the weight of a body match, as the SQLite store's bm25 column weights do.
+ */
+const RANK_WEIGHTS = '{0.1, 0.2, 0.25, 1.0}';
+const HEADLINE_OPTIONS = `StartSel="${MARK_OPEN}", StopSel="${MARK_CLOSE}", MaxWords=32, MinWords=12, ShortWord=0, MaxFragments=2, FragmentDelimiter=" … "`;
+
+/**
+ * A to_tsquery text of the terms, OR-combined. searchTerms keeps only runs of letters and digits, and
+ * none of them is tsquery syntax (& | ! < > ( ) : * ' \), so user text never becomes an operator.
+ */
+export function tsQuery(query: string): string | null {
+  const terms = searchTerms(query);
+  return terms.length === 0 ? null : terms.join(' | ');
+}
+
+function publicSnippet(raw: string): string {
+  return raw
+    .replaceAll(SNIPPET_OPEN, '‹')
+    .replaceAll(SNIPPET_CLOSE, '›')
+    .replaceAll(MARK_OPEN, SNIPPET_OPEN)
+    .replaceAll(MARK_CLOSE, SNIPPET_CLOSE);
+}
+
+/** Ranked passages (ts_rank_cd, headings weighted up), best first, at most `perPage` of one page. */
+export async function searchKnowledge(
+  db: Queryable,
+  query: string,
+  limit: number,
+  options: KnowledgeSearchOptions = {},
+): Promise<KnowledgeHit[]> {
+  const match = tsQuery(query);
+  if (!match) return [];
+  // The headline (the costly part) is made only for the rows that are returned.
+  const { rows } = await db.query<{
+    id: number;
+    heading: string | null;
+    text: string;
+    score: number;
+    snippet: string;
+    url: string;
+    title: string;
+  }>(
+    `WITH q AS (SELECT to_tsquery('english', $1) AS query),
+     ranked AS (
+       SELECT c.id, c.page_id, c.heading, c.text, ts_rank_cd('${RANK_WEIGHTS}', c.tsv, q.query) AS score
+       FROM chunks c, q WHERE c.tsv @@ q.query
+     ), numbered AS (
+       SELECT *, row_number() OVER (PARTITION BY page_id ORDER BY score DESC, id) AS n FROM ranked
+     ), top AS (
+       SELECT * FROM numbered WHERE n <= $2 ORDER BY score DESC, id LIMIT $3
+     )
+     SELECT top.id, top.heading, top.text, top.score, ts_headline('english', top.text, q.query, $4) AS snippet, p.url, p.title
+     FROM top JOIN pages p ON p.id = top.page_id CROSS JOIN q
+     ORDER BY top.score DESC, top.id`,
+    [match, options.perPage ?? 1, limit, HEADLINE_OPTIONS],
+  );
+  return rows.map((r) => ({
+    chunkId: r.id,
+    url: r.url,
+    title: r.title,
+    heading: r.heading || null,
+    snippet: publicSnippet(r.snippet),
+    text: r.text,
+    score: r.score,
+  }));
+}
+
+const SOURCE_COLUMNS = `s.id, s.url, s.title, s.created_at, s.last_crawled_at, s.last_execution_id,
+  (SELECT count(*) FROM pages p WHERE p.source_id = s.id) AS pages,
+  (SELECT count(*) FROM chunks c JOIN pages p ON p.id = c.page_id WHERE p.source_id = s.id) AS chunks`;
+
+type SourceRow = {
+  id: string;
+  url: string;
+  title: string;
+  created_at: number;
+  last_crawled_at: number | null;
+  last_execution_id: string | null;
+  pages: number;
+  chunks: number;
+};
+
+const toSource = (r: SourceRow): KnowledgeSource => ({
+  id: r.id,
+  url: r.url,
+  title: r.title,
+  pages: r.pages,
+  chunks: r.chunks,
+  createdAt: r.created_at,
+  lastCrawledAt: r.last_crawled_at,
+  lastExecutionId: r.last_execution_id,
+});
+
+/** Every source, the most recently crawled first. */
+export async function listSources(db: Queryable): Promise<KnowledgeSource[]> {
+  const { rows } = await db.query<SourceRow>(
+    `SELECT ${SOURCE_COLUMNS} FROM sources s ORDER BY coalesce(s.last_crawled_at, s.created_at) DESC, s.url`,
+  );
+  return rows.map(toSource);
+}
+
+export async function getSource(db: Queryable, id: string): Promise<KnowledgeSource | null> {
+  const { rows } = await db.query<SourceRow>(`SELECT ${SOURCE_COLUMNS} FROM sources s WHERE s.id = $1`, [id]);
+  return rows[0] ? toSource(rows[0]) : null;
+}
+
+/** Deletes a source; its pages and chunks go with it (ON DELETE CASCADE), index entries included. */
+export async function deleteSource(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM sources WHERE id = $1', [id]);
+  return rowCount === 1;
+}
+
+/**
+ * Stores a page with its chunks inside the caller's transaction; false when the same URL is stored
+ * with the same content hash already. Upserts, so two nodes crawling one URL at once cannot collide.
+ */
+export async function upsertPage(db: Queryable, page: PageInput, executionId: string, now: number): Promise<boolean> {
+  const source = await db.query<{ id: string }>(
+    `INSERT INTO sources (id, url, title, created_at, last_crawled_at, last_execution_id) VALUES ($1, $2, $3, $4, $4, $5)
+     ON CONFLICT (url) DO UPDATE SET last_crawled_at = excluded.last_crawled_at, last_execution_id = excluded.last_execution_id
+     RETURNING id`,
+    [randomUUID(), page.sourceUrl, new URL(page.sourceUrl).host, now, executionId],
+  );
+  const stored = await db.query<{ id: number }>(
+    `INSERT INTO pages AS p (source_id, url, title, content_hash, markdown, execution_id, fetched_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (url) DO UPDATE SET source_id = excluded.source_id, title = excluded.title, content_hash = excluded.content_hash,
+       markdown = excluded.markdown, execution_id = excluded.execution_id, fetched_at = excluded.fetched_at
+     WHERE p.content_hash IS DISTINCT FROM excluded.content_hash
+     RETURNING id`,
+    [source.rows[0]!.id, page.url, text(page.title), page.contentHash, text(page.markdown), executionId, now],
+  );
+  const pageId = stored.rows[0]?.id;
+  if (pageId === undefined) return false;
+  await db.query('DELETE FROM chunks WHERE page_id = $1', [pageId]);
+  await db.query(
+    `INSERT INTO chunks (page_id, ord, heading, text)
+     SELECT $1, u.ord - 1, u.heading, u.text FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(heading, text, ord)`,
+    [pageId, page.chunks.map((c) => text(c.heading)), page.chunks.map((c) => text(c.text))],
+  );
+  return true;
+}

@@ -1,0 +1,382 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import type { JobWrite } from '../../engine/job.ts';
+import { initialProgress } from '../../engine/progress.ts';
+import type { TransitionName } from '../../engine/status.ts';
+import { StoreUnavailableError, type Execution, type ExecutionEvent, type Fence } from '../../engine/types.ts';
+import type {
+  ChatMessage,
+  ChatSession,
+  KnowledgeHit,
+  KnowledgeSearchOptions,
+  KnowledgeSource,
+  NewChatMessage,
+} from '../knowledge-records.ts';
+import { planTransition, planWrite, type Planned } from '../plan.ts';
+import type { Change, ExecutionFilter, NewExecution, Store, TransitionOptions } from '../store.ts';
+import { migrate } from './migrations.ts';
+import * as chat from './postgres-chat.ts';
+import * as knowledge from './postgres-knowledge.ts';
+import { isConnectionError, json, pgTypes, text, toEvent, toExecution, type Row } from './rows.ts';
+
+type Client = pg.PoolClient;
+
+export interface PostgresStoreOptions {
+  /** Connections of this node's pool. */
+  maxConnections?: number;
+  /** Shown in pg_stat_activity, to tell the nodes apart. */
+  applicationName?: string;
+  /** A connection failed while idle (e.g. the server restarted); the pool replaces it on the next query. */
+  onError?: (error: Error) => void;
+}
+
+/**
+ * The shared store for several nodes: PostgreSQL through a pg Pool. Each multi-statement operation
+ * runs in one transaction on one client; a transition locks the row (SELECT ... FOR UPDATE), plans
+ * the move with plan.ts and writes it with an UPDATE that repeats the status and attempt condition.
+ * Claims skip rows another node has locked (FOR UPDATE SKIP LOCKED), so no execution is claimed twice.
+ */
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+  /** Other nodes share this database: only executions whose lease ran out are orphans. */
+  readonly exclusive = false;
+  readonly pool: pg.Pool;
+  private migrated: Promise<void> | null = null;
+
+  constructor(connectionString: string, options: PostgresStoreOptions = {}) {
+    this.pool = new pg.Pool({
+      connectionString,
+      max: options.maxConnections ?? 20,
+      application_name: options.applicationName ?? 'sluice',
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+      types: pgTypes,
+    });
+    // Without a listener an idle client's error (server restart, network) would crash the process.
+    this.pool.on('error', (error) => options.onError?.(error));
+  }
+
+  async migrate(): Promise<void> {
+    this.migrated ??= (async () => {
+      const client = await this.pool.connect();
+      try {
+        await migrate(client);
+      } finally {
+        client.release();
+      }
+    })().catch((error: unknown) => {
+      this.migrated = null;
+      throw error;
+    });
+    return this.migrated;
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async createExecution(input: NewExecution): Promise<Change> {
+    const now = Date.now();
+    const progress = initialProgress();
+    return this.tx(async (c) => {
+      const { rows } = await c.query<Row>(
+        `INSERT INTO executions (id, kind, status, title, session_id, input, created_at, attempt, last_seq, progress, created_by)
+         VALUES ($1, $2, 'QUEUED', $3, $4, $5, $6, 1, 1, $7, $8) RETURNING *`,
+        [randomUUID(), input.kind, text(input.title), input.sessionId, json(input.input), now, json(progress), input.createdBy],
+      );
+      const execution = toExecution(rows[0]!);
+      const event: ExecutionEvent = {
+        executionId: execution.id,
+        seq: 1,
+        at: now,
+        type: 'STATUS',
+        status: 'QUEUED',
+        progress: execution.progress,
+        message: null,
+      };
+      await insertEvent(c, event);
+      return { execution, events: [event] };
+    });
+  }
+
+  async getExecution(id: string): Promise<Execution | null> {
+    const { rows } = await this.query<Row>('SELECT * FROM executions WHERE id = $1', [id]);
+    return rows[0] ? toExecution(rows[0]) : null;
+  }
+
+  async listExecutions(filter: ExecutionFilter): Promise<Execution[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown): string => `$${params.push(value)}`;
+    if (filter.statuses?.length) where.push(`status = ANY(${param(filter.statuses)})`);
+    if (filter.kind) where.push(`kind = ${param(filter.kind)}`);
+    if (filter.sessionId) where.push(`session_id = ${param(filter.sessionId)}`);
+    const sql = `SELECT * FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY ord ${filter.oldestFirst ? 'ASC' : 'DESC'} LIMIT ${param(filter.limit ?? null)}`;
+    const { rows } = await this.query<Row>(sql, params);
+    return rows.map(toExecution);
+  }
+
+  async listEvents(executionId: string, afterSeq: number, limit?: number): Promise<ExecutionEvent[]> {
+    const { rows } = await this.query<Row>(
+      'SELECT * FROM execution_events WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+      [executionId, afterSeq, limit === undefined || limit < 0 ? null : limit],
+    );
+    return rows.map(toEvent);
+  }
+
+  async transition(id: string, name: TransitionName, options: TransitionOptions = {}): Promise<Change | null> {
+    return this.txLocking(id, async (c, row) => {
+      if (!row) return null;
+      const planned = planTransition(row, name, options, Date.now());
+      if (!planned) return null;
+      await save(c, row, planned);
+      return { execution: planned.next, events: [planned.event!] };
+    });
+  }
+
+  async claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]> {
+    if (limit <= 0) return [];
+    return this.tx(async (c) => {
+      // Rows another node is claiming right now are skipped, not waited for: no claim twice, no queue.
+      const { rows } = await c.query<Row>(
+        `SELECT * FROM executions WHERE status = 'QUEUED' ORDER BY ord LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [limit],
+      );
+      const now = Date.now();
+      const changes: Change[] = [];
+      for (const row of rows.map(toExecution)) {
+        const planned = planTransition(row, 'claim', { nodeId, leaseMs }, now);
+        if (!planned) continue;
+        await save(c, row, planned);
+        changes.push({ execution: planned.next, events: [planned.event!] });
+      }
+      return changes;
+    });
+  }
+
+  async write(fence: Fence, write: JobWrite): Promise<{ change: Change | null; pageStored: boolean | null }> {
+    return this.txLocking(fence.executionId, async (c, row) => {
+      const now = Date.now();
+      const planned = planWrite(row, fence, write, now);
+      const pageStored = write.page ? await knowledge.upsertPage(c, write.page, fence.executionId, now) : null;
+      if (write.message) await chat.writeChatMessageText(c, write.message);
+      await writeCheckpoint(c, fence.executionId, write.checkpoint ?? {});
+      await save(c, row!, planned);
+      return { change: { execution: planned.next, events: planned.event ? [planned.event] : [] }, pageStored };
+    });
+  }
+
+  async loadCheckpoint(executionId: string): Promise<Map<string, unknown>> {
+    const { rows } = await this.query<{ key: string; value: unknown }>(
+      'SELECT key, value FROM checkpoints WHERE execution_id = $1',
+      [executionId],
+    );
+    return new Map(rows.map((r) => [r.key, r.value]));
+  }
+
+  async renewLeases(nodeId: string, ids: readonly string[], leaseMs: number): Promise<Execution[]> {
+    if (ids.length === 0) return [];
+    // One statement: renew what is still ours, and read every given row as it is now (the re-read
+    // through which a cancel whose message was lost reaches its node).
+    const { rows } = await this.query<Row>(
+      `WITH renewed AS (
+         UPDATE executions SET lease_until = $3
+         WHERE id = ANY($1) AND node = $2 AND status IN ('RUNNING', 'CANCELLING')
+         RETURNING *
+       )
+       SELECT * FROM renewed
+       UNION ALL
+       SELECT * FROM executions WHERE id = ANY($1) AND id NOT IN (SELECT id FROM renewed)`,
+      [ids, nodeId, Date.now() + leaseMs],
+    );
+    return rows.map(toExecution);
+  }
+
+  async listOrphans(now: number, all: boolean): Promise<Execution[]> {
+    const { rows } = await this.query<Row>(
+      `SELECT * FROM executions WHERE status IN ('RUNNING', 'CANCELLING') AND ($1 OR lease_until IS NULL OR lease_until < $2)
+       ORDER BY ord`,
+      [all, now],
+    );
+    return rows.map(toExecution);
+  }
+
+  searchKnowledge(query: string, limit: number, options?: KnowledgeSearchOptions): Promise<KnowledgeHit[]> {
+    return knowledge.searchKnowledge(this.pool, query, limit, options);
+  }
+
+  listSources(): Promise<KnowledgeSource[]> {
+    return knowledge.listSources(this.pool);
+  }
+
+  getSource(id: string): Promise<KnowledgeSource | null> {
+    return knowledge.getSource(this.pool, id);
+  }
+
+  deleteSource(id: string): Promise<boolean> {
+    return knowledge.deleteSource(this.pool, id);
+  }
+
+  createChatSession(title: string): Promise<ChatSession> {
+    return chat.createChatSession(this.pool, title);
+  }
+
+  getChatSession(id: string): Promise<ChatSession | null> {
+    return chat.getChatSession(this.pool, id);
+  }
+
+  listChatSessions(limit: number): Promise<ChatSession[]> {
+    return chat.listChatSessions(this.pool, limit);
+  }
+
+  addChatMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]> {
+    return this.tx((c) => chat.addChatMessages(c, sessionId, messages));
+  }
+
+  setChatMessageExecution(messageId: string, executionId: string): Promise<void> {
+    return chat.setChatMessageExecution(this.pool, messageId, executionId);
+  }
+
+  listChatMessages(sessionId: string, last?: number): Promise<ChatMessage[]> {
+    return chat.listChatMessages(this.pool, sessionId, last);
+  }
+
+  /**
+   * Runs `fn` in one transaction on one client. A connection that broke before COMMIT was sent left
+   * nothing behind (the server rolls the transaction back), so the whole transaction is tried once
+   * more on a fresh connection: after a server restart the pool's old connections fail one by one.
+   * A failure at COMMIT is in doubt and is not retried. The broken client is destroyed, not reused.
+   */
+  private tx<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+    return this.txLocking(null, (client) => fn(client));
+  }
+
+  /**
+   * A transaction that starts by locking one execution row (SELECT ... FOR UPDATE) and hands it to
+   * `fn`. BEGIN and the lock go in one round trip (a simple-protocol query, the id as an escaped
+   * literal): on a busy machine every round trip to the server costs a context switch.
+   */
+  private async txLocking<T>(lockId: string | null, fn: (client: Client, row: Execution | null) => Promise<T>, retries = 1): Promise<T> {
+    let committing = false;
+    try {
+      return await this.once(lockId, fn, () => (committing = true));
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
+      if (!committing && retries > 0) return this.txLocking(lockId, fn, retries - 1);
+      throw new StoreUnavailableError(error);
+    }
+  }
+
+  private async once<T>(lockId: string | null, fn: (client: Client, row: Execution | null) => Promise<T>, onCommit: () => void): Promise<T> {
+    const client = await this.pool.connect();
+    // A checked-out client has no pool listener; its connection error is also thrown by the query.
+    const ignore = (): void => {};
+    client.on('error', ignore);
+    let broken: Error | undefined;
+    try {
+      let row: Execution | null = null;
+      if (lockId === null) await client.query('BEGIN');
+      else {
+        const lock = `BEGIN; SELECT * FROM executions WHERE id = ${client.escapeLiteral(lockId)} FOR UPDATE`;
+        const [, locked] = (await client.query(lock)) as unknown as [pg.QueryResult, pg.QueryResult<Row>];
+        row = locked.rows[0] ? toExecution(locked.rows[0]) : null;
+      }
+      const result = await fn(client, row);
+      onCommit();
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw error;
+    } finally {
+      client.off('error', ignore);
+      client.release(broken);
+    }
+  }
+
+  /** One idempotent statement outside a transaction, tried once more on a fresh connection if the connection broke. */
+  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(sql, params);
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
+      return this.pool.query<R>(sql, params).catch((again: unknown) => {
+        throw isConnectionError(again) ? new StoreUnavailableError(again) : again;
+      });
+    }
+  }
+}
+
+async function insertEvent(c: Client, e: ExecutionEvent): Promise<void> {
+  await c.query(
+    `INSERT INTO execution_events (execution_id, seq, at, type, status, progress, message) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    eventParams(e),
+  );
+}
+
+/** Writes a planned row, conditional on the row still being what the plan was made from. */
+async function save(c: Client, prev: Execution, { next, event }: Planned): Promise<void> {
+  const update = `UPDATE executions SET
+       status = $2, result = $3, started_at = $4, finished_at = $5, cancel_requested_at = $6, cancel_reason = $7,
+       error = $8, attempt = $9, last_seq = $10, node = $11, lease_until = $12, progress = $13, cancelled_by = $14
+     WHERE id = $1 AND status = $15 AND attempt = $16`;
+  // With an event, one statement writes both (one round trip); it inserts the event only if the row matched.
+  const { rowCount } = await c.query(
+    event
+      ? `WITH updated AS (${update} RETURNING id)
+         INSERT INTO execution_events (execution_id, seq, at, type, status, progress, message)
+         SELECT id, $17, $18, $19, $20, $21, $22 FROM updated`
+      : update,
+    [
+      next.id,
+      next.status,
+      next.result === null ? null : json(next.result),
+      next.startedAt,
+      next.finishedAt,
+      next.cancelRequestedAt,
+      next.cancelReason === null ? null : text(next.cancelReason),
+      next.error === null ? null : text(next.error),
+      next.attempt,
+      next.lastSeq,
+      next.node,
+      next.leaseUntil,
+      json(next.progress),
+      next.cancelledBy,
+      prev.status,
+      prev.attempt,
+      ...(event ? eventParams(event).slice(1) : []),
+    ],
+  );
+  if (rowCount !== 1) throw new Error(`execution ${next.id} changed underneath a transaction`);
+}
+
+const eventParams = (e: ExecutionEvent): unknown[] => [
+  e.executionId,
+  e.seq,
+  e.at,
+  e.type,
+  e.status,
+  json(e.progress),
+  e.message === null ? null : text(e.message),
+];
+
+async function writeCheckpoint(c: Client, executionId: string, entries: Record<string, unknown>): Promise<void> {
+  const keys = Object.keys(entries);
+  if (keys.length === 0) return;
+  const removed = keys.filter((k) => entries[k] === null);
+  const kept = keys.filter((k) => entries[k] !== null);
+  if (removed.length) await c.query('DELETE FROM checkpoints WHERE execution_id = $1 AND key = ANY($2)', [executionId, removed]);
+  if (kept.length)
+    await c.query(
+      `INSERT INTO checkpoints (execution_id, key, value)
+       SELECT $1, u.key, u.value::jsonb FROM unnest($2::text[], $3::text[]) AS u(key, value)
+       ON CONFLICT (execution_id, key) DO UPDATE SET value = excluded.value`,
+      [executionId, kept, kept.map((k) => json(entries[k]))],
+    );
+}
+
