@@ -38,7 +38,10 @@ export function createJobContext<Input>(
   // progress counters are absolute and computed when it writes; applied out of order (concurrent
   // writes on a pooled database) a later count could commit with the checkpoint of an earlier page
   // still unwritten, and a resumed attempt would count that page twice. They queue on the row lock anyway.
+  // For the same reason, once one write has failed none after it may land: they were computed
+  // assuming it would (a later counter includes the failed page), so the attempt's writes end there.
   let tail: Promise<unknown> = Promise.resolve();
+  let failed: unknown = null;
   const commit = (write: JobWrite): Promise<JobWriteResult> => {
     if (pending) {
       write = { ...write, progress: write.progress ? combinePatches(pending, write.progress) : pending };
@@ -50,11 +53,13 @@ export function createJobContext<Input>(
   };
 
   const apply = async (write: JobWrite): Promise<JobWriteResult> => {
+    if (failed) throw failed;
     try {
       const { change, pageStored } = await deps.store.write(fence, write);
       if (change) deps.publish(change);
       return { pageStored, progress: change?.execution.progress ?? execution.progress };
     } catch (error) {
+      failed = error;
       if (error instanceof Error && error.name === 'FencedError') deps.onFenced();
       throw error;
     }

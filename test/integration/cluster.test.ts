@@ -133,12 +133,13 @@ describe('cluster: several nodes on PostgreSQL and Redis', () => {
     const pages = 60;
     const s = await site({ pages, delayMs: 40 });
     const c = await cluster();
-    const b = await c.node('node-b');
     const child = await startChildNode(c, 'node-child');
     cleanups.push(() => child.kill());
     const id = await startCrawl(child.url, { url: s.url, maxPages: pages, maxDepth: 5 });
-    const watcher = watch(b, id);
     await s.waitFor(() => s.requestCount() >= 15);
+    // Node B joins once the child runs the crawl, so the child is sure to be its owner.
+    const b = await c.node('node-b');
+    const watcher = watch(b, id);
     expect((await b.gql(EXECUTION, { id })).data!.execution.node).toBe('node-child');
     await child.kill('SIGKILL');
     const killedAt = performance.now();

@@ -1,22 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { PageInput } from '../../engine/job.ts';
-import {
-  SNIPPET_CLOSE,
-  SNIPPET_OPEN,
-  type KnowledgeHit,
-  type KnowledgeSearchOptions,
-  type KnowledgeSource,
-} from '../knowledge-records.ts';
+import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource } from '../knowledge-records.ts';
+import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
 import { searchTerms } from '../search-terms.ts';
 import { text } from './rows.ts';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
-// Control characters never appear in stored text (the crawl stores Markdown), so they mark matches
-// unambiguously until they are turned into the public « » marks.
-const MARK_OPEN = '\u0002';
-const MARK_CLOSE = '\u0003';
 /**
  * ts_rank_cd weights {D, C, B, A}: headings are A, body text B. 1.0 against 0.25 gives a heading
  * match four times the weight of a body match, as the SQLite store's bm25 column weights do.
@@ -33,14 +24,6 @@ export function tsQuery(query: string): string | null {
   return terms.length === 0 ? null : terms.join(' | ');
 }
 
-function publicSnippet(raw: string): string {
-  return raw
-    .replaceAll(SNIPPET_OPEN, '‹')
-    .replaceAll(SNIPPET_CLOSE, '›')
-    .replaceAll(MARK_OPEN, SNIPPET_OPEN)
-    .replaceAll(MARK_CLOSE, SNIPPET_CLOSE);
-}
-
 /** Ranked passages (ts_rank_cd, headings weighted up), best first, at most `perPage` of one page. */
 export async function searchKnowledge(
   db: Queryable,
@@ -51,15 +34,7 @@ export async function searchKnowledge(
   const match = tsQuery(query);
   if (!match) return [];
   // The headline (the costly part) is made only for the rows that are returned.
-  const { rows } = await db.query<{
-    id: number;
-    heading: string | null;
-    text: string;
-    score: number;
-    snippet: string;
-    url: string;
-    title: string;
-  }>(
+  const { rows } = await db.query<HitRow>(
     `WITH q AS (SELECT to_tsquery('english', $1) AS query),
      ranked AS (
        SELECT c.id, c.page_id, c.heading, c.text, ts_rank_cd('${RANK_WEIGHTS}', c.tsv, q.query) AS score
@@ -74,42 +49,8 @@ export async function searchKnowledge(
      ORDER BY top.score DESC, top.id`,
     [match, options.perPage ?? 1, limit, HEADLINE_OPTIONS],
   );
-  return rows.map((r) => ({
-    chunkId: r.id,
-    url: r.url,
-    title: r.title,
-    heading: r.heading || null,
-    snippet: publicSnippet(r.snippet),
-    text: r.text,
-    score: r.score,
-  }));
+  return rows.map(toHit);
 }
-
-const SOURCE_COLUMNS = `s.id, s.url, s.title, s.created_at, s.last_crawled_at, s.last_execution_id,
-  (SELECT count(*) FROM pages p WHERE p.source_id = s.id) AS pages,
-  (SELECT count(*) FROM chunks c JOIN pages p ON p.id = c.page_id WHERE p.source_id = s.id) AS chunks`;
-
-type SourceRow = {
-  id: string;
-  url: string;
-  title: string;
-  created_at: number;
-  last_crawled_at: number | null;
-  last_execution_id: string | null;
-  pages: number;
-  chunks: number;
-};
-
-const toSource = (r: SourceRow): KnowledgeSource => ({
-  id: r.id,
-  url: r.url,
-  title: r.title,
-  pages: r.pages,
-  chunks: r.chunks,
-  createdAt: r.created_at,
-  lastCrawledAt: r.last_crawled_at,
-  lastExecutionId: r.last_execution_id,
-});
 
 /** Every source, the most recently crawled first. */
 export async function listSources(db: Queryable): Promise<KnowledgeSource[]> {

@@ -17,7 +17,13 @@ import type { Change, ExecutionFilter, NewExecution, Store, TransitionOptions } 
 import { migrate } from './migrations.ts';
 import * as chat from './postgres-chat.ts';
 import * as knowledge from './postgres-knowledge.ts';
-import { isConnectionError, json, pgTypes, text, toEvent, toExecution, type Row } from './rows.ts';
+import { toEvent as eventOf, toExecution as executionOf, type Row } from '../rows.ts';
+import { isConnectionError, json, pgTypes, text } from './rows.ts';
+
+// pg parses jsonb columns itself.
+const asIs = (value: unknown): unknown => value;
+const toExecution = (r: Row): Execution => executionOf(r, asIs);
+const toEvent = (r: Row): ExecutionEvent => eventOf(r, asIs);
 
 type Client = pg.PoolClient;
 

@@ -1,32 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { ChatMessage, ChatSession, NewChatMessage } from '../knowledge-records.ts';
-
-type SessionRow = { id: string; title: string; created_at: number; updated_at: number };
-type MessageRow = {
-  id: string;
-  session_id: string;
-  role: ChatMessage['role'];
-  text: string;
-  execution_id: string | null;
-  status: ChatMessage['status'];
-  created_at: number;
-};
-
-const toSession = (r: SessionRow): ChatSession => ({ id: r.id, title: r.title, createdAt: r.created_at, updatedAt: r.updated_at });
-const toMessage = (r: MessageRow): ChatMessage => ({
-  id: r.id,
-  sessionId: r.session_id,
-  role: r.role,
-  text: r.text,
-  executionId: r.execution_id,
-  status: r.status ?? null,
-  createdAt: r.created_at,
-});
-
-// The status is read from the execution row, so a cancelled answer reads as stopped without the engine knowing of chat.
-const MESSAGE_SELECT = `SELECT m.id, m.session_id, m.ord, m.role, m.text, m.execution_id, m.created_at, e.status
-  FROM chat_messages m LEFT JOIN executions e ON e.id = m.execution_id`;
+import { MESSAGE_SELECT, toMessage, toSession, type MessageRow, type SessionRow } from '../rows.ts';
 
 export function createChatSession(db: Database.Database, title: string): ChatSession {
   const now = Date.now();

@@ -1,17 +1,8 @@
 import type Database from 'better-sqlite3';
-import {
-  SNIPPET_CLOSE,
-  SNIPPET_OPEN,
-  type KnowledgeHit,
-  type KnowledgeSearchOptions,
-  type KnowledgeSource,
-} from '../knowledge-records.ts';
+import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource } from '../knowledge-records.ts';
+import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
 import { searchTerms } from '../search-terms.ts';
 
-// Control characters never appear in stored text (the crawl stores Markdown), so they mark matches
-// unambiguously until they are turned into the public « » marks.
-const MARK_OPEN = '\u0002';
-const MARK_CLOSE = '\u0003';
 /** bm25 weights of the chunks_fts columns (heading, text): a match in a heading counts more. */
 const HEADING_WEIGHT = 4.0;
 const TEXT_WEIGHT = 1.0;
@@ -22,14 +13,6 @@ export function ftsQuery(query: string): string | null {
   const terms = searchTerms(query);
   if (terms.length === 0) return null;
   return terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(' OR ');
-}
-
-function publicSnippet(raw: string): string {
-  return raw
-    .replaceAll(SNIPPET_OPEN, '‹')
-    .replaceAll(SNIPPET_CLOSE, '›')
-    .replaceAll(MARK_OPEN, SNIPPET_OPEN)
-    .replaceAll(MARK_CLOSE, SNIPPET_CLOSE);
 }
 
 /** Ranked passages (bm25, headings weighted up), best first, at most `perPage` of one page. */
@@ -58,51 +41,9 @@ export function searchKnowledge(
        ORDER BY score DESC, numbered.id
        LIMIT ?`,
     )
-    .all(match, options.perPage ?? 1, limit) as {
-    id: number;
-    heading: string | null;
-    text: string;
-    score: number;
-    snippet: string;
-    url: string;
-    title: string;
-  }[];
-  return rows.map((r) => ({
-    chunkId: r.id,
-    url: r.url,
-    title: r.title,
-    heading: r.heading || null,
-    snippet: publicSnippet(r.snippet),
-    text: r.text,
-    score: r.score,
-  }));
+    .all(match, options.perPage ?? 1, limit) as HitRow[];
+  return rows.map(toHit);
 }
-
-const SOURCE_COLUMNS = `s.id, s.url, s.title, s.created_at, s.last_crawled_at, s.last_execution_id,
-  (SELECT count(*) FROM pages p WHERE p.source_id = s.id) AS pages,
-  (SELECT count(*) FROM chunks c JOIN pages p ON p.id = c.page_id WHERE p.source_id = s.id) AS chunks`;
-
-type SourceRow = {
-  id: string;
-  url: string;
-  title: string;
-  created_at: number;
-  last_crawled_at: number | null;
-  last_execution_id: string | null;
-  pages: number;
-  chunks: number;
-};
-
-const toSource = (r: SourceRow): KnowledgeSource => ({
-  id: r.id,
-  url: r.url,
-  title: r.title,
-  pages: r.pages,
-  chunks: r.chunks,
-  createdAt: r.created_at,
-  lastCrawledAt: r.last_crawled_at,
-  lastExecutionId: r.last_execution_id,
-});
 
 /** Every source, the most recently crawled first. */
 export function listSources(db: Database.Database): KnowledgeSource[] {

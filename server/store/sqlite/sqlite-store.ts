@@ -16,51 +16,16 @@ import type {
   KnowledgeSource,
   NewChatMessage,
 } from '../knowledge-records.ts';
+import { toEvent, toExecution, type Row } from '../rows.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
 import * as chat from './sqlite-chat.ts';
 import * as knowledge from './sqlite-knowledge.ts';
 
-type Row = Record<string, unknown>;
 
 const json = (value: unknown): string => JSON.stringify(value ?? null);
 const parse = (text: unknown): unknown => (typeof text === 'string' ? JSON.parse(text) : null);
-
-function toExecution(r: Row): Execution {
-  return {
-    id: r.id as string,
-    kind: r.kind as Execution['kind'],
-    status: r.status as Execution['status'],
-    title: r.title as string,
-    sessionId: (r.session_id as string | null) ?? null,
-    input: parse(r.input),
-    result: parse(r.result),
-    createdAt: r.created_at as number,
-    startedAt: (r.started_at as number | null) ?? null,
-    finishedAt: (r.finished_at as number | null) ?? null,
-    cancelRequestedAt: (r.cancel_requested_at as number | null) ?? null,
-    cancelReason: (r.cancel_reason as string | null) ?? null,
-    error: (r.error as string | null) ?? null,
-    attempt: r.attempt as number,
-    lastSeq: r.last_seq as number,
-    node: (r.node as string | null) ?? null,
-    leaseUntil: (r.lease_until as number | null) ?? null,
-    progress: parse(r.progress) as Execution['progress'],
-    createdBy: (r.created_by as string | null) ?? null,
-    cancelledBy: (r.cancelled_by as string | null) ?? null,
-  };
-}
-
-function toEvent(r: Row): ExecutionEvent {
-  return {
-    executionId: r.execution_id as string,
-    seq: r.seq as number,
-    at: r.at as number,
-    type: r.type as ExecutionEvent['type'],
-    status: r.status as ExecutionEvent['status'],
-    progress: parse(r.progress) as ExecutionEvent['progress'],
-    message: (r.message as string | null) ?? null,
-  };
-}
+const execution = (r: Row): Execution => toExecution(r, parse);
+const event = (r: Row): ExecutionEvent => toEvent(r, parse);
 
 /** The embedded store: one SQLite file (WAL) under the data folder; no server to install. */
 export class SqliteStore implements Store {
@@ -192,11 +157,11 @@ export class SqliteStore implements Store {
     const sql = `SELECT * FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY ord ${filter.oldestFirst ? 'ASC' : 'DESC'} LIMIT ?`;
     params.push(filter.limit ?? -1);
-    return (this.db.prepare(sql).all(...params) as Row[]).map(toExecution);
+    return (this.db.prepare(sql).all(...params) as Row[]).map(execution);
   }
 
   async listEvents(executionId: string, afterSeq: number, limit = -1): Promise<ExecutionEvent[]> {
-    return (this.stmt.listEvents.all(executionId, afterSeq, limit) as Row[]).map(toEvent);
+    return (this.stmt.listEvents.all(executionId, afterSeq, limit) as Row[]).map(event);
   }
 
   async transition(id: string, name: TransitionName, options: TransitionOptions = {}): Promise<Change | null> {
@@ -215,7 +180,7 @@ export class SqliteStore implements Store {
   async claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]> {
     if (limit <= 0) return [];
     return this.db.transaction(() => {
-      const rows = (this.stmt.queued.all(limit) as Row[]).map(toExecution);
+      const rows = (this.stmt.queued.all(limit) as Row[]).map(execution);
       return rows
         .map((row) => this.transitionSync(row.id, 'claim', { nodeId, leaseMs }))
         .filter((c): c is Change => c !== null);
@@ -258,7 +223,7 @@ export class SqliteStore implements Store {
   }
 
   async listOrphans(now: number, all: boolean): Promise<Execution[]> {
-    return (this.stmt.orphans.all(all ? 1 : 0, now) as Row[]).map(toExecution);
+    return (this.stmt.orphans.all(all ? 1 : 0, now) as Row[]).map(execution);
   }
 
   async searchKnowledge(query: string, limit: number, options?: KnowledgeSearchOptions): Promise<KnowledgeHit[]> {
@@ -303,7 +268,7 @@ export class SqliteStore implements Store {
 
   private read(id: string): Execution | null {
     const row = this.stmt.getExecution.get(id) as Row | undefined;
-    return row ? toExecution(row) : null;
+    return row ? execution(row) : null;
   }
 
   /** Writes a planned row, conditional on the row still being what the plan was made from. */
