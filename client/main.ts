@@ -13,7 +13,7 @@ app.use(pinia);
 
 const connection = useConnectionStore(pinia);
 // Same origin: the server serves this app at / and the API at /graphql (HTTP and WebSocket).
-// Auth (a later issue) plugs in here: pass getAuthorization: () => `Bearer ${token}`.
+// The token (when the server asks for one) comes from the auth store, for requests and the socket.
 connection.connect({ url: '/graphql' });
 app.use(urql, connection.client());
 app.use(createAppRouter());

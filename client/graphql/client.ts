@@ -1,12 +1,32 @@
-import { Client, fetchExchange, subscriptionExchange } from '@urql/core';
+import { Client, fetchExchange, mapExchange, subscriptionExchange, type CombinedError } from '@urql/core';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+
+/** graphql-ws close code the server uses for a missing or wrong token; the graphql-ws client never retries it. */
+export const WS_UNAUTHORIZED = 4401;
+
+/** A FORBIDDEN answer: the token is valid but lacks the scope a root field needs. */
+export interface ForbiddenError {
+  message: string;
+  /** The root field refused, e.g. "startCrawl". */
+  field?: string;
+  /** The scope it needs, e.g. "execute". */
+  requiredScope?: string;
+}
 
 /** What the connection reports to whoever watches it (the connection store). */
 export interface ConnectionListeners {
   /** The socket is open and acknowledged; `wasRetry` is true after a reconnect. */
   onConnected?: (wasRetry: boolean) => void;
-  /** The socket closed; graphql-ws is retrying with backoff. */
-  onClosed?: () => void;
+  /** The socket closed; graphql-ws is retrying with backoff (unless the close was a 4401). */
+  onClosed?: (code: number | undefined) => void;
+  /**
+   * The server wants a (valid) token: an HTTP answer with code UNAUTHENTICATED, or the socket closed
+   * with 4401. `message` is the server's reason; `sent` the Authorization the refused request or
+   * socket carried, so a late answer to a request sent before a token was set can be told apart.
+   */
+  onUnauthenticated?: (message: string, sent: string | undefined) => void;
+  /** An answer with code FORBIDDEN: the token lacks a scope. */
+  onForbidden?: (error: ForbiddenError) => void;
 }
 
 export interface GraphqlClientOptions extends ConnectionListeners {
@@ -17,7 +37,7 @@ export interface GraphqlClientOptions extends ConnectionListeners {
   /**
    * The auth seam: returns the value of the Authorization header ("Bearer <token>"), or undefined
    * while the API is open. It is read on every request and on every (re)connect, so a token set
-   * later takes effect without rebuilding the clients.
+   * later takes effect without rebuilding the clients (restart() the socket to use it there at once).
    */
   getAuthorization?: () => string | undefined;
   /** A WebSocket implementation for Node (tests); browsers use the global one. */
@@ -26,9 +46,20 @@ export interface GraphqlClientOptions extends ConnectionListeners {
   keepAliveMs?: number;
 }
 
+/** The server's answer to a token: accepted, or refused with its code and message. */
+export type AuthorizationCheck = { ok: true } | { ok: false; code: string; message: string };
+
 export interface GraphqlClients {
   client: Client;
-  ws: WsClient;
+  /** The current socket client; restart() replaces it. */
+  readonly ws: WsClient;
+  /**
+   * Closes the socket and opens a new one (with the Authorization read afresh). Subscriptions of
+   * the old socket complete; their owners subscribe again.
+   */
+  restart(): Promise<void>;
+  /** Asks the server whether it accepts an Authorization value, without using it for anything else. */
+  checkAuthorization(authorization: string): Promise<AuthorizationCheck>;
   /** Closes the socket and every subscription; used by tests and on app teardown. */
   dispose(): Promise<void>;
 }
@@ -49,28 +80,69 @@ function toWsUrl(url: string): string {
   return absolute.toString();
 }
 
+function closeCode(event: unknown): number | undefined {
+  return typeof event === 'object' && event !== null && 'code' in event && typeof event.code === 'number' ? event.code : undefined;
+}
+
+function closeReason(event: unknown): string {
+  return typeof event === 'object' && event !== null && 'reason' in event && typeof event.reason === 'string' ? event.reason : '';
+}
+
 /**
  * Creates the app's one graphql-ws connection (reconnecting forever with backoff, keep-alive pings)
  * and the urql client that sends queries and mutations over HTTP and subscriptions over that socket.
+ * Answers that say the token is missing, wrong (UNAUTHENTICATED, 4401) or lacks a scope (FORBIDDEN)
+ * are reported to the listeners; the stores still get them as errors.
  */
 export function createGraphqlClients(options: GraphqlClientOptions): GraphqlClients {
   const { getAuthorization } = options;
-  const ws = createWsClient({
-    url: options.wsUrl ?? toWsUrl(options.url),
-    webSocketImpl: options.webSocketImpl,
-    keepAlive: options.keepAliveMs ?? 10_000,
-    retryAttempts: Number.POSITIVE_INFINITY,
-    shouldRetry: () => true,
-    retryWait: backoff,
-    connectionParams: () => {
-      const authorization = getAuthorization?.();
-      return authorization ? { authorization } : {};
-    },
-    on: {
-      connected: (_socket, _payload, wasRetry) => options.onConnected?.(wasRetry),
-      closed: () => options.onClosed?.(),
-    },
-  });
+
+  // Each socket client gets a number; events of one that restart() replaced are not reported.
+  let generation = 0;
+  const createWs = (): WsClient => {
+    const mine = ++generation;
+    const current = () => mine === generation;
+    let sent: string | undefined;
+    return createWsClient({
+      url: options.wsUrl ?? toWsUrl(options.url),
+      webSocketImpl: options.webSocketImpl,
+      keepAlive: options.keepAliveMs ?? 10_000,
+      retryAttempts: Number.POSITIVE_INFINITY,
+      // graphql-ws never retries a 4401 whatever this says: a wrong token stays wrong until it changes.
+      shouldRetry: () => true,
+      retryWait: backoff,
+      connectionParams: () => {
+        const authorization = getAuthorization?.();
+        sent = authorization;
+        return authorization ? { authorization } : {};
+      },
+      on: {
+        connected: (_socket, _payload, wasRetry) => {
+          if (current()) options.onConnected?.(wasRetry);
+        },
+        closed: (event) => {
+          if (!current()) return;
+          const code = closeCode(event);
+          options.onClosed?.(code);
+          if (code === WS_UNAUTHORIZED) options.onUnauthenticated?.(closeReason(event) || 'Unauthorized', sent);
+        },
+      },
+    });
+  };
+  let ws = createWs();
+
+  const inspect = (error: CombinedError | undefined): void => {
+    for (const graphQLError of error?.graphQLErrors ?? []) {
+      const { code, field, requiredScope } = graphQLError.extensions ?? {};
+      if (code === 'FORBIDDEN') {
+        options.onForbidden?.({
+          message: graphQLError.message,
+          ...(typeof field === 'string' ? { field } : {}),
+          ...(typeof requiredScope === 'string' ? { requiredScope } : {}),
+        });
+      }
+    }
+  };
 
   const client = new Client({
     url: options.url,
@@ -81,7 +153,22 @@ export function createGraphqlClients(options: GraphqlClientOptions): GraphqlClie
       const authorization = getAuthorization?.();
       return authorization ? { headers: { authorization } } : {};
     },
+    // A 401 (UNAUTHENTICATED) is reported here, where the Authorization it was sent with is known.
+    fetch: async (input, init) => {
+      const response = await fetch(input, init);
+      if (response.status === 401) {
+        const sent = new Headers(init?.headers).get('authorization') ?? undefined;
+        void response
+          .clone()
+          .json()
+          .then((body: { errors?: { message?: string }[] }) => body.errors?.[0]?.message)
+          .catch(() => undefined)
+          .then((message) => options.onUnauthenticated?.(message ?? 'Unauthorized', sent));
+      }
+      return response;
+    },
     exchanges: [
+      mapExchange({ onResult: (result) => inspect(result.error) }),
       fetchExchange,
       subscriptionExchange({
         forwardSubscription(request) {
@@ -97,5 +184,41 @@ export function createGraphqlClients(options: GraphqlClientOptions): GraphqlClie
     ],
   });
 
-  return { client, ws, dispose: () => ws.dispose() as Promise<void> };
+  async function checkAuthorization(authorization: string): Promise<AuthorizationCheck> {
+    const url = new URL(options.url, typeof location === 'undefined' ? undefined : location.href);
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization },
+        // Needs no scope: any token the server knows passes.
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+    } catch (error) {
+      return { ok: false, code: 'NETWORK', message: `Cannot reach the server (${error instanceof Error ? error.message : String(error)})` };
+    }
+    if (response.ok) return { ok: true };
+    const body = (await response.json().catch(() => null)) as { errors?: { message?: string; extensions?: { code?: string } }[] } | null;
+    const first = body?.errors?.[0];
+    return {
+      ok: false,
+      code: first?.extensions?.code ?? `HTTP_${response.status}`,
+      message: first?.message ?? `The server answered ${response.status} ${response.statusText}`.trim(),
+    };
+  }
+
+  return {
+    client,
+    get ws() {
+      return ws;
+    },
+    async restart() {
+      const old = ws;
+      ws = createWs();
+      // A socket still connecting may reject its dispose (e.g. with the 4401 it was about to get).
+      await Promise.resolve(old.dispose()).catch(() => undefined);
+    },
+    checkAuthorization,
+    dispose: () => Promise.resolve(ws.dispose()).catch(() => undefined),
+  };
 }

@@ -99,7 +99,7 @@ export const ChatSessionsQuery = gql<{ chatSessions: ChatSessionSummary[] }, { l
 
 export const ChatSessionQuery = gql<{ chatSession: ChatSession | null }, { id: string }>(`
   query ChatSession($id: ID!) {
-    chatSession(id: $id) { id title messages { id role text executionId createdAt } }
+    chatSession(id: $id) { id title messages { id role text executionId status createdAt } }
   }
 `);
 

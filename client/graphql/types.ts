@@ -103,6 +103,8 @@ export interface ChatMessage {
   role: string;
   text: string;
   executionId: string | null;
+  /** Of the execution writing an assistant message (CANCELLED: it stopped where the text ends); null for user messages. */
+  status: ExecutionStatus | null;
   createdAt: string;
 }
 

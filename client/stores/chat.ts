@@ -4,6 +4,7 @@ import { ChatSessionQuery, ChatSessionsQuery, SendChatMessageMutation } from '..
 import { toAppError } from '../graphql/errors.ts';
 import { isTerminal, type ChatSession, type ChatSessionSummary, type Execution, type ExecutionStatus } from '../graphql/types.ts';
 import { idleState, type AsyncState } from '../lib/async.ts';
+import { useAuthStore } from './auth.ts';
 import { useConnectionStore } from './connection.ts';
 import { displayStatus, useExecutionsStore } from './executions.ts';
 
@@ -22,6 +23,7 @@ const SESSION_LIMIT = 30;
 /** Chat sessions and their messages; answers stream from the executions store's jobProgress. */
 export const useChatStore = defineStore('chat', () => {
   const connection = useConnectionStore();
+  const auth = useAuthStore();
   const executions = useExecutionsStore();
 
   const sessions = ref<ChatSessionSummary[]>([]);
@@ -56,7 +58,9 @@ export const useChatStore = defineStore('chat', () => {
         role: message.role === 'user' ? 'user' : 'assistant',
         text: streamed ?? message.text,
         executionId: message.executionId,
-        status: entry ? displayStatus(entry) : null,
+        // Live while the executions store follows the answer; else the status the server sent with
+        // the message, so an answer stopped before a reload still says Cancelled.
+        status: entry ? displayStatus(entry) : message.role === 'user' ? null : message.status,
         createdAt: message.createdAt,
       });
     }
@@ -151,6 +155,18 @@ export const useChatStore = defineStore('chat', () => {
     () => ({ id: sessionId.value, ended: sessionExecutions.value.filter((entry) => isTerminal(entry.execution.status)).length }),
     (now, before) => {
       if (now.id && now.id === before?.id && now.ended > before.ended) void open(now.id);
+    },
+  );
+
+  // Signed out: forget the conversations the previous token could read.
+  watch(
+    () => connection.epoch,
+    () => {
+      if (auth.signedIn) return;
+      sessions.value = [];
+      sessionsState.value = idleState();
+      session.value = null;
+      sessionState.value = idleState();
     },
   );
 

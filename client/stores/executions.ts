@@ -20,6 +20,7 @@ import {
 } from '../graphql/types.ts';
 import { idleState, type AsyncState } from '../lib/async.ts';
 import { kindWord, statusWord } from '../lib/format.ts';
+import { useAuthStore } from './auth.ts';
 import { useClockStore } from './clock.ts';
 import { useConnectionStore } from './connection.ts';
 import { useNotificationsStore } from './notifications.ts';
@@ -123,6 +124,7 @@ export function elapsedMs(entry: ExecutionEntry, now: number): number | null {
  */
 export const useExecutionsStore = defineStore('executions', () => {
   const connection = useConnectionStore();
+  const auth = useAuthStore();
   const toasts = useToastsStore();
   const notifications = useNotificationsStore();
   const clock = useClockStore();
@@ -349,6 +351,23 @@ export const useExecutionsStore = defineStore('executions', () => {
   );
 
   /**
+   * After a sign-in or sign-out the socket is new and its subscriptions are gone: subscribe again
+   * (jobProgress from the last seq seen) and ask what is active. A sign-out also forgets what the
+   * previous token could see.
+   */
+  async function resume(): Promise<void> {
+    const wasStarted = changes !== null || active.value.status !== 'idle';
+    stop();
+    if (!auth.signedIn) entries.clear();
+    if (wasStarted) await start();
+  }
+
+  watch(
+    () => connection.epoch,
+    () => void resume(),
+  );
+
+  /**
    * Stop: "Stopping…" at once, then the server's truth. On failure the entry returns to what the
    * server last said and the error is returned (cancel() toasts it; cancelMany() sums them up).
    */
@@ -374,7 +393,8 @@ export const useExecutionsStore = defineStore('executions', () => {
   /** Stops one execution; a failure rolls back and says why in a toast. */
   async function cancel(id: string): Promise<boolean> {
     const error = await requestCancel(id);
-    if (error) {
+    // FORBIDDEN has its own toast (naming the scope), from the connection store.
+    if (error && error.code !== 'FORBIDDEN') {
       const title = entries.get(id)?.execution.title ?? id;
       toasts.push({ tone: 'error', title: 'Could not stop', message: `${title}: ${error.message}` });
     }
@@ -385,7 +405,7 @@ export const useExecutionsStore = defineStore('executions', () => {
   async function cancelMany(ids: string[]): Promise<number> {
     const errors = await Promise.all(ids.map((id) => requestCancel(id)));
     const failed = errors.filter((error): error is AppError => error !== null);
-    if (failed.length > 0) {
+    if (failed.some((error) => error.code !== 'FORBIDDEN')) {
       toasts.push({
         tone: 'error',
         title: `Could not stop ${failed.length} of ${ids.length}`,

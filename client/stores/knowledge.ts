@@ -8,6 +8,7 @@ import {
 import { toAppError } from '../graphql/errors.ts';
 import type { KnowledgeHit, KnowledgeSource } from '../graphql/types.ts';
 import { idleState, type AsyncState } from '../lib/async.ts';
+import { useAuthStore } from './auth.ts';
 import { useConnectionStore } from './connection.ts';
 import { useExecutionsStore } from './executions.ts';
 import { useToastsStore } from './toasts.ts';
@@ -17,6 +18,7 @@ const SEARCH_LIMIT = 20;
 /** The knowledge base: its sources (what was crawled), search, and deleting a source. */
 export const useKnowledgeStore = defineStore('knowledge', () => {
   const connection = useConnectionStore();
+  const auth = useAuthStore();
   const executions = useExecutionsStore();
   const toasts = useToastsStore();
 
@@ -68,8 +70,11 @@ export const useKnowledgeStore = defineStore('knowledge', () => {
     const result = await connection.client().mutation(DeleteKnowledgeSourceMutation, { id }).toPromise();
     deleting.value = deleting.value.filter((candidate) => candidate !== id);
     if (result.error || !result.data?.deleteKnowledgeSource) {
-      const message = result.error ? toAppError(result.error).message : 'The server did not delete it.';
-      toasts.push({ tone: 'error', title: 'Could not delete source', message });
+      const error = result.error ? toAppError(result.error) : null;
+      // FORBIDDEN has its own toast (naming the scope), from the connection store.
+      if (error?.code !== 'FORBIDDEN') {
+        toasts.push({ tone: 'error', title: 'Could not delete source', message: error?.message ?? 'The server did not delete it.' });
+      }
       return false;
     }
     sources.value = sources.value.filter((candidate) => candidate.id !== id);
@@ -83,6 +88,18 @@ export const useKnowledgeStore = defineStore('knowledge', () => {
     () => executions.list({ kind: 'CRAWL', statuses: ['SUCCEEDED', 'CANCELLED', 'FAILED'] }).length,
     () => {
       if (sourcesState.value.status === 'ready') void loadSources();
+    },
+  );
+
+  // Signed out: forget what the previous token could read.
+  watch(
+    () => connection.epoch,
+    () => {
+      if (auth.signedIn) return;
+      sources.value = [];
+      sourcesState.value = idleState();
+      hits.value = [];
+      searchState.value = idleState();
     },
   );
 

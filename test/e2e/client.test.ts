@@ -271,6 +271,16 @@ describe.skipIf(!existsSync(CHROMIUM))('Sluice in a browser', () => {
     expect(stoppedText).not.toContain('word40');
     await waitUntil(() => llm.openStreams() === 0);
     await shot(page, 'chat-stopped');
+
+    // After a reload the stopped answer still says Cancelled (the status comes with the message),
+    // keeps the text it had, and offers no Stop; the finished one shows no badge.
+    await page.reload();
+    const reloaded = page.getByTestId('chat-assistant').nth(1);
+    await reloaded.getByText('Cancelled').waitFor();
+    expect(await reloaded.locator('.text').innerText()).toBe(stoppedText);
+    expect(await reloaded.getByRole('button', { name: 'Stop' }).count()).toBe(0);
+    expect(await page.getByTestId('chat-assistant').first().getByText('Cancelled').count()).toBe(0);
+    await shot(page, 'chat-stopped-after-reload');
     await page.close();
   });
 

@@ -7,6 +7,7 @@ import { createPinia, setActivePinia } from 'pinia';
 import { watch } from 'vue';
 import WebSocket from 'ws';
 import { createApp } from '../../server/app.ts';
+import type { Config } from '../../server/config.ts';
 import { useConnectionStore } from '../../client/stores/connection.ts';
 import { useExecutionsStore } from '../../client/stores/executions.ts';
 import { useToastsStore } from '../../client/stores/toasts.ts';
@@ -17,10 +18,10 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** Starts the real app on port 0 with a throw-away data folder. */
-export async function startServer(): Promise<TestServer> {
+/** Starts the real app on port 0 with a throw-away data folder (and, say, `apiTokens`). */
+export async function startServer(config: Partial<Config> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-client-test-'));
-  const app = createApp({ port: 0, host: '127.0.0.1', dataDir, allowPrivateNetworks: true, logLevel: 'silent' });
+  const app = createApp({ port: 0, host: '127.0.0.1', dataDir, allowPrivateNetworks: true, logLevel: 'silent', ...config });
   const { url } = await app.start();
   return {
     url,
