@@ -2,21 +2,20 @@ import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { useServer } from 'graphql-ws/use/ws';
 import { pino, type Logger } from 'pino';
 import sirv from 'sirv';
-import { WebSocketServer } from 'ws';
 import { resolveConfig, type Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import type { JobDefinition } from './engine/job.ts';
 import type { ExecutionKind } from './engine/types.ts';
-import { authenticateConnection, connectionPrincipal, createAuthenticator, principalOf, useHttpAuthentication } from './http/auth.ts';
+import { createAuthenticator, principalOf, useHttpAuthentication } from './http/auth.ts';
+import { attachGraphqlWs } from './http/graphql-ws.ts';
+import { answerHealth } from './http/health.ts';
 import { Metrics, useOperationMetrics } from './http/metrics.ts';
-import { corsFor, refusal, refuseRequest } from './http/request-guard.ts';
+import { corsFor, refuseRequest } from './http/request-guard.ts';
 import { placeholderPage } from './http/placeholder.ts';
 import { chatJob } from './jobs/chat/chat-job.ts';
 import { crawlJob } from './jobs/crawl/crawl-job.ts';
@@ -137,8 +136,8 @@ export function createApp(partial: Partial<Config> = {}): App {
 
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
     '/graphql': (req, res) => void (refuseRequest(req, res, { open: auth.open, maxBytes: config.maxRequestBytes }) || yoga(req, res)),
-    '/health': (_req, res) => void check(res, { database: () => store.ping() }),
-    '/ready': (_req, res) => void check(res, { database: () => store.ping(), ...(redis && { redis: () => redis.ping() }) }),
+    '/health': (_req, res) => void answerHealth(res, { database: () => store.ping() }, log),
+    '/ready': (_req, res) => void answerHealth(res, { database: () => store.ping(), ...(redis && { redis: () => redis.ping() }) }, log),
     '/metrics': (_req, res) =>
       void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text)),
   };
@@ -156,70 +155,13 @@ export function createApp(partial: Partial<Config> = {}): App {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(placeholderPage());
   });
 
-  /** /health and /ready: 200 once the dependencies answer, 503 naming those that did not. */
-  const check = async (res: ServerResponse, probes: Record<string, () => Promise<void>>): Promise<void> => {
-    const names = Object.keys(probes);
-    const results = await Promise.allSettled(names.map((name) => probes[name]!()));
-    const down = names.filter((_, i) => results[i]!.status === 'rejected');
-    if (down.length === 0) return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    for (const name of down) log.warn({ err: (results[names.indexOf(name)] as PromiseRejectedResult).reason }, `health check: ${name} did not answer`);
-    const body = { status: 'unavailable', ...Object.fromEntries(down.map((name) => [name, 'down'])) };
-    res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  };
-
-  const wss = new WebSocketServer({
-    server,
-    path: '/graphql',
-    maxPayload: config.maxRequestBytes,
-    verifyClient: ({ req }, done) => {
-      const refused = refusal(req, { open: auth.open });
-      if (refused) done(false, refused.status, refused.message);
-      else done(true);
-    },
-  });
-  const wsServer = useServer(
-    {
-      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
-      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
-      onConnect: (ctx) => authenticateConnection(auth, ctx),
-      onSubscribe: async (ctx, _id, params) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-          principal: connectionPrincipal(ctx),
-        });
-        let document;
-        try {
-          document = parse(params.query);
-        } catch (error) {
-          // a syntax error (or the token limit) answers this operation; it must not close the socket
-          if (error instanceof GraphQLError) return [error];
-          throw error;
-        }
-        const args: ExecutionArgs = {
-          schema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-        const errors = validate(args.schema, args.document);
-        return errors.length ? errors : args;
-      },
-    },
-    wss,
-    10_000,
-  );
+  const closeGraphqlWs = attachGraphqlWs(server, yoga, auth, config.maxRequestBytes);
 
   let started = false;
   let stopping: Promise<void> | null = null;
   const shutdown = async (): Promise<void> => {
     if (started) await engine.stop();
-    await wsServer.dispose();
-    wss.close();
+    await closeGraphqlWs();
     if (server.listening) {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
