@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createPubSub, type PubSub } from 'graphql-yoga';
 import type { Execution, ExecutionEvent } from './engine/types.ts';
 
@@ -16,8 +17,13 @@ export type Topics = {
 
 export type SluicePubSub = PubSub<Topics>;
 
+type EventTargetOf<C> = C extends { eventTarget?: infer T } ? T : never;
+
 /** In-process pub/sub by default; pass a distributed event target (Redis) to span several nodes. */
-export function createSluicePubSub(eventTarget?: Parameters<typeof createPubSub<Topics>>[0] extends infer C
-  ? C extends { eventTarget?: infer T } ? T : never : never): SluicePubSub {
-  return createPubSub<Topics>(eventTarget ? { eventTarget } : undefined);
+export function createSluicePubSub(eventTarget?: EventTargetOf<Parameters<typeof createPubSub<Topics>>[0]>): SluicePubSub {
+  if (eventTarget) return createPubSub<Topics>({ eventTarget });
+  // Every watcher of an execution listens on its topic; thousands are normal, not a leak.
+  const target = new EventTarget();
+  setMaxListeners(0, target);
+  return createPubSub<Topics>({ eventTarget: target as EventTargetOf<Parameters<typeof createPubSub<Topics>>[0]> });
 }

@@ -23,7 +23,10 @@ export async function* replayThenLive(
   pubsub: SluicePubSub,
   executionId: string,
   afterSeq: number,
+  /** Counts this stream as live from its first read until it ends or its subscriber leaves (metrics). */
+  track?: () => () => void,
 ): AsyncGenerator<ExecutionEvent> {
+  const release = track?.();
   const iterator = pubsub.subscribe('execution:event', executionId)[Symbol.asyncIterator]();
   const buffer: ExecutionEvent[] = [];
   let ended = false;
@@ -75,6 +78,7 @@ export async function* replayThenLive(
       if (!woken) buffer.push(...(await store.listEvents(executionId, last)));
     }
   } finally {
+    release?.();
     await iterator.return?.();
   }
 }

@@ -26,8 +26,9 @@ function checkReason(reason: string | null | undefined): string | null {
   return reason;
 }
 
-/** Passes a stream through, calling `release` when it ends or its subscriber leaves. */
-async function* tracked<T>(source: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {
+/** Passes a stream through, counted as live from its first read until it ends or its subscriber leaves. */
+async function* tracked<T>(source: AsyncIterable<T>, track: () => () => void): AsyncGenerator<T> {
+  const release = track();
   try {
     yield* source;
   } finally {
@@ -179,14 +180,14 @@ builder.subscriptionFields((t) => ({
       const afterSeq = args.afterSeq ?? 0;
       if (afterSeq < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
       if (!(await ctx.store.getExecution(id))) throw notFound(`no execution has id "${id}"`);
-      return tracked(replayThenLive(ctx.store, ctx.pubsub, id, afterSeq), ctx.metrics.trackSubscription('jobProgress'));
+      return replayThenLive(ctx.store, ctx.pubsub, id, afterSeq, () => ctx.metrics.trackSubscription('jobProgress'));
     },
     resolve: (event) => event,
   }),
   executionChanged: t.field({
     type: ExecutionRef,
     description: 'Every status change of any execution: the live form of activeExecutions',
-    subscribe: (_, __, ctx) => tracked(ctx.pubsub.subscribe('execution:changed'), ctx.metrics.trackSubscription('executionChanged')),
+    subscribe: (_, __, ctx) => tracked(ctx.pubsub.subscribe('execution:changed'), () => ctx.metrics.trackSubscription('executionChanged')),
     resolve: (execution) => execution,
   }),
 }));
