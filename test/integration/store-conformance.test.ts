@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { JobWrite } from '../../server/engine/job.ts';
 import { FencedError, type Execution } from '../../server/engine/types.ts';
 import type { Store } from '../../server/store/store.ts';
@@ -248,8 +248,13 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
 
   describe('chat', () => {
     it('keeps sessions and their messages in order, newest session first', async () => {
+      // Activity is ordered by time: give each step its own millisecond, as real use does.
+      vi.useFakeTimers({ toFake: ['Date'], now: 1_000 });
+      onTestFinished(() => void vi.useRealTimers());
       const a = await store.createChatSession('first');
+      vi.setSystemTime(2_000);
       const b = await store.createChatSession('second');
+      vi.setSystemTime(3_000);
       expect(await store.getChatSession(a.id)).toEqual(a);
       expect(await store.getChatSession('nope')).toBeNull();
       const [q, r] = await store.addChatMessages(a.id, [
