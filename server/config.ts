@@ -62,7 +62,7 @@ export function defaultConfig(): Config {
     maxRequestBytes: 100 * 1024,
     maxConcurrent: 8,
     cancelGraceMs: 5000,
-    leaseMs: 4000,
+    leaseMs: 3000,
     heartbeatMs: 1000,
     progressIntervalMs: 200,
     clientDir: resolve('client/dist'),
