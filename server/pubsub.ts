@@ -15,15 +15,35 @@ export type Topics = {
   'execution:cancel': [nodeId: string, request: { executionId: string }];
 };
 
-export type SluicePubSub = PubSub<Topics>;
+type Payload<K extends keyof Topics> = Topics[K] extends [string, infer P] ? P : Topics[K][0];
+
+/**
+ * Yoga's pub/sub plus `listen`: a plain listener called synchronously for each message of one
+ * topic and id, with no Repeater between. Streams that keep their own bounded buffer use it (a
+ * Repeater throws once 1,024 pushes are waiting for a slow reader, inside the publisher's call).
+ */
+export interface SluicePubSub extends PubSub<Topics> {
+  /** `id` is the routing id of topics that have one ('execution:event', 'execution:cancel'), else null. */
+  listen<K extends keyof Topics>(topic: K, id: string | null, listener: (payload: Payload<K>) => void): () => void;
+}
 
 type EventTargetOf<C> = C extends { eventTarget?: infer T } ? T : never;
+type Target = EventTargetOf<Parameters<typeof createPubSub<Topics>>[0]>;
 
 /** In-process pub/sub by default; pass a distributed event target (Redis) to span several nodes. */
-export function createSluicePubSub(eventTarget?: EventTargetOf<Parameters<typeof createPubSub<Topics>>[0]>): SluicePubSub {
-  if (eventTarget) return createPubSub<Topics>({ eventTarget });
+export function createSluicePubSub(eventTarget?: Target): SluicePubSub {
+  const target = eventTarget ?? new EventTarget();
   // Every watcher of an execution listens on its topic; thousands are normal, not a leak.
-  const target = new EventTarget();
-  setMaxListeners(0, target);
-  return createPubSub<Topics>({ eventTarget: target as EventTargetOf<Parameters<typeof createPubSub<Topics>>[0]> });
+  if (!eventTarget) setMaxListeners(0, target as EventTarget);
+  const pubsub = createPubSub<Topics>({ eventTarget: target as Target });
+  return {
+    ...pubsub,
+    listen(topic, id, listener) {
+      // createPubSub names a topic with an id "<topic>:<id>" and puts the payload in `detail`.
+      const type = id === null ? topic : `${topic}:${id}`;
+      const handler = (event: Event): void => listener((event as CustomEvent).detail);
+      target.addEventListener(type, handler as never);
+      return () => target.removeEventListener(type, handler as never);
+    },
+  };
 }

@@ -66,7 +66,7 @@ class StopSignal extends Error {
 export class Engine {
   private readonly running = new Map<string, Running>();
   private readonly timers: NodeJS.Timeout[] = [];
-  private cancelListener: AsyncIterator<unknown> | null = null;
+  private stopListening: () => void = () => {};
   private pumping: Promise<void> | null = null;
   private pumpAgain = false;
   private draining = false;
@@ -96,7 +96,7 @@ export class Engine {
   async stop(): Promise<void> {
     this.draining = true;
     this.timers.forEach((t) => clearInterval(t));
-    await this.cancelListener?.return?.();
+    this.stopListening();
     await this.pumping;
     const all = [...this.running.values()];
     for (const r of all) this.abortLocal(r, 'shutdown', 'node shutting down');
@@ -171,16 +171,10 @@ export class Engine {
   }
 
   private listenForCancels(): void {
-    const iterator = this.pubsub.subscribe('execution:cancel', this.config.nodeId)[Symbol.asyncIterator]();
-    this.cancelListener = iterator;
-    void (async () => {
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) return;
-        const local = this.running.get(next.value.executionId);
-        if (local) this.abortLocal(local, 'cancel', 'cancelled');
-      }
-    })();
+    this.stopListening = this.pubsub.listen('execution:cancel', this.config.nodeId, ({ executionId }) => {
+      const local = this.running.get(executionId);
+      if (local) this.abortLocal(local, 'cancel', 'cancelled');
+    });
   }
 
   private abortLocal(r: Running, cause: StopCause, message: string): void {

@@ -1,5 +1,5 @@
 import { badInput, notFound } from '../errors.ts';
-import { replayThenLive } from '../engine/event-stream.ts';
+import { latestChanges, replayThenLive } from '../engine/event-stream.ts';
 import type { Progress } from '../engine/progress.ts';
 import { ACTIVE_STATUSES, EXECUTION_STATUSES } from '../engine/status.ts';
 import { EVENT_TYPES, EXECUTION_KINDS, type Execution, type ExecutionEvent } from '../engine/types.ts';
@@ -24,16 +24,6 @@ function checkReason(reason: string | null | undefined): string | null {
   if (reason == null) return null;
   if (reason.length > MAX_REASON_LENGTH) throw badInput(`reason must be at most ${MAX_REASON_LENGTH} characters`, 'reason');
   return reason;
-}
-
-/** Passes a stream through, counted as live from its first read until it ends or its subscriber leaves. */
-async function* tracked<T>(source: AsyncIterable<T>, track: () => () => void): AsyncGenerator<T> {
-  const release = track();
-  try {
-    yield* source;
-  } finally {
-    release();
-  }
 }
 
 const ProgressRef = builder.objectRef<Progress>('Progress').implement({
@@ -187,7 +177,7 @@ builder.subscriptionFields((t) => ({
   executionChanged: t.field({
     type: ExecutionRef,
     description: 'Every status change of any execution: the live form of activeExecutions',
-    subscribe: (_, __, ctx) => tracked(ctx.pubsub.subscribe('execution:changed'), () => ctx.metrics.trackSubscription('executionChanged')),
+    subscribe: (_, __, ctx) => latestChanges(ctx.pubsub, () => ctx.metrics.trackSubscription('executionChanged')),
     resolve: (execution) => execution,
   }),
 }));

@@ -1,0 +1,95 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { latestChanges, replayThenLive } from '../../server/engine/event-stream.ts';
+import type { ExecutionEvent } from '../../server/engine/types.ts';
+import { createSluicePubSub, type SluicePubSub } from '../../server/pubsub.ts';
+import type { Change, Store } from '../../server/store/store.ts';
+import { sqliteFixture } from '../helpers/stores.ts';
+
+let store: Store;
+let dispose: () => Promise<void>;
+let pubsub: SluicePubSub;
+beforeEach(async () => {
+  ({ store, dispose } = await sqliteFixture.open());
+  pubsub = createSluicePubSub();
+});
+afterEach(async () => dispose());
+
+const publish = (change: Change | null): void => {
+  for (const event of change?.events ?? []) pubsub.publish('execution:event', event.executionId, event);
+};
+
+async function runningExecution(): Promise<{ id: string; attempt: number }> {
+  const created = await store.createExecution({ kind: 'CRAWL', title: 't', sessionId: null, input: {}, createdBy: null });
+  publish(created);
+  const [claimed] = await store.claim('n', 1, 60_000);
+  publish(claimed!);
+  return { id: created.execution.id, attempt: claimed!.execution.attempt };
+}
+
+async function writeLogs(fence: { executionId: string; attempt: number }, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) publish((await store.write(fence, { event: { type: 'LOG', message: `line ${i}` } })).change);
+}
+
+describe('replayThenLive', () => {
+  it('a subscriber that falls far behind the live stream reads the rest from the log: nothing lost, nothing twice', async () => {
+    const { id, attempt } = await runningExecution();
+    const stream = replayThenLive(store, pubsub, id, 0);
+    const first = await stream.next(); // live listener in place, replay under way
+    expect(first.value).toMatchObject({ seq: 1, status: 'QUEUED' });
+    // 2,500 live events while the subscriber reads nothing (more than the live buffer holds).
+    await writeLogs({ executionId: id, attempt }, 2500);
+    publish(await store.transition(id, 'succeed', { attempt }));
+    const seqs = [1];
+    for await (const event of stream) seqs.push((event as ExecutionEvent).seq);
+    expect(seqs).toEqual(Array.from({ length: 2503 }, (_, i) => i + 1));
+  });
+
+  it('replays a long history a page at a time and then continues live', async () => {
+    const { id, attempt } = await runningExecution();
+    await writeLogs({ executionId: id, attempt }, 1200);
+    const stream = replayThenLive(store, pubsub, id, 100);
+    const seqs: number[] = [];
+    for (;;) {
+      const next = await stream.next();
+      seqs.push(next.value!.seq);
+      if (next.value!.seq === 1202) break;
+    }
+    publish(await store.transition(id, 'requestCancel'));
+    publish(await store.transition(id, 'finishCancel'));
+    for await (const event of stream) seqs.push(event.seq);
+    expect(seqs).toEqual(Array.from({ length: 1104 }, (_, i) => i + 101));
+  });
+
+  it('refills a gap from the log when a live message was lost', async () => {
+    const { id, attempt } = await runningExecution();
+    const stream = replayThenLive(store, pubsub, id, 0);
+    await stream.next();
+    await stream.next(); // seq 2, RUNNING
+    await store.write({ executionId: id, attempt }, { event: { type: 'LOG', message: 'never published' } });
+    publish((await store.write({ executionId: id, attempt }, { event: { type: 'LOG', message: 'published' } })).change);
+    publish(await store.transition(id, 'succeed', { attempt }));
+    const rest: (string | null)[] = [];
+    for await (const event of stream) rest.push(event.message);
+    expect(rest).toEqual(['never published', 'published', null]);
+  });
+});
+
+describe('latestChanges', () => {
+  it('hands a slow subscriber the newest row per execution, never a backlog', async () => {
+    const stream = latestChanges(pubsub);
+    const ids = ['a', 'b', 'c'];
+    const first = stream.next();
+    pubsub.publish('execution:changed', { id: 'a', status: 'QUEUED' } as never);
+    expect((await first).value).toMatchObject({ id: 'a', status: 'QUEUED' });
+    // 3,000 changes while the subscriber reads nothing: no error in the publisher, bounded memory.
+    for (let i = 0; i < 3000; i++) pubsub.publish('execution:changed', { id: ids[i % 3], status: `S${i}` } as never);
+    const seen = [];
+    for (let i = 0; i < 3; i++) seen.push((await stream.next()).value);
+    expect(seen).toEqual([
+      { id: 'a', status: 'S2997' },
+      { id: 'b', status: 'S2998' },
+      { id: 'c', status: 'S2999' },
+    ]);
+    await stream.return(undefined);
+  });
+});
