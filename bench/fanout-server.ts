@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import type { ExecutionArgs } from 'graphql';
+import { setMaxListeners } from 'node:events';
 import { createPubSub, createSchema, createYoga } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -134,7 +135,10 @@ interface BaselineEvent {
 const progress = () => ({ stage: 'answering', percent: null, pagesDiscovered: 0, pagesFetched: 0, pagesFailed: 0, pagesSkipped: 0, bytesFetched: 0, chunksStored: 0 });
 
 async function baseline(): Promise<void> {
-  const pubsub = createPubSub<{ event: [topic: string, event: BaselineEvent] }>();
+  // Same listener setting as Sluice's pub/sub, so neither prints MaxListenersExceededWarning.
+  const target = new EventTarget();
+  setMaxListeners(0, target);
+  const pubsub = createPubSub<{ event: [topic: string, event: BaselineEvent] }>({ eventTarget: target as never });
   const schema = createSchema<{ req: IncomingMessage; res: ServerResponse }>({
     typeDefs: BASELINE_SDL,
     resolvers: {
