@@ -389,6 +389,15 @@ async function main(): Promise<void> {
         `${problems ? '; PROBLEMS above' : ''} -> ${met ? 'met' : 'NOT met'}`,
     );
   }
+  // The averages above carry one-time costs (compiled queries, caches, JIT code) spread over the
+  // subscribers; the slope between the two largest levels is what one more idle subscriber costs.
+  if (levels.length >= 2) {
+    const [small, large] = [...levels].sort((x, y) => x - y).slice(-2) as [number, number];
+    for (const system of ['sluice', 'baseline'] as const) {
+      const heapAt = (n: number) => median(results.filter((x) => x.r.n === n && x.r.system === system).map((x) => x.r.heapPerSub)) * n;
+      console.log(`marginal heap per idle subscriber, ${system}: ${kib((heapAt(large) - heapAt(small)) / (large - small))} (from ${small} to ${large})`);
+    }
+  }
   console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   if (!ok) process.exitCode = 1;
 }

@@ -1,64 +1,15 @@
 // The Vue client against a server with API tokens, in a real Chromium: the token dialog, a wrong
 // token, the right one, Start and Stop with it (cancelledBy is the token's name), sign-out, and a
 // read-only token that gets a FORBIDDEN toast naming the scope.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app.ts';
 import { startSite, type Site } from '../fixtures/site.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { DESKTOP, hasChromium, horizontalOverflow, launchBrowser, PHONE, shot } from './browser.ts';
 import { ensureClientBuilt } from './build-client.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = resolve('test-artifacts');
 const UI_TOKEN = 'ui-token-0123456789abcdef';
 const VIEWER_TOKEN = 'viewer-token-0123456789ab';
-
-interface Server {
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function startServer(clientDir: string): Promise<Server> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-e2e-auth-'));
-  const app = createApp({
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    allowPrivateNetworks: true,
-    clientDir,
-    logLevel: 'silent',
-    apiTokens: [
-      { name: 'ui', token: UI_TOKEN, scopes: ['admin'] },
-      { name: 'viewer', token: VIEWER_TOKEN, scopes: ['read'] },
-    ],
-  });
-  const { url } = await app.start();
-  return {
-    url,
-    async stop() {
-      await app.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** A GraphQL query from the test itself, with a token. */
-async function graphql(server: Server, token: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
-  const response = await fetch(`${server.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as any;
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false });
-}
 
 /** Fills the token dialog and presses Continue. */
 async function enterToken(page: Page, token: string): Promise<void> {
@@ -67,21 +18,23 @@ async function enterToken(page: Page, token: string): Promise<void> {
   await dialog.getByRole('button', { name: 'Continue' }).click();
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('Sluice in a browser, with API tokens', () => {
-  let server: Server;
+describe.skipIf(!hasChromium)('Sluice in a browser, with API tokens', () => {
+  let server: TestApp;
   let site: Site;
   let browser: Browser;
 
   beforeAll(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
     const clientDir = await ensureClientBuilt();
     [server, site, browser] = await Promise.all([
-      startServer(clientDir),
-      startSite({ pages: 300, delayMs: 1_500 }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      startTestApp({
+        clientDir,
+        apiTokens: [
+          { name: 'ui', token: UI_TOKEN, scopes: ['admin'] },
+          { name: 'viewer', token: VIEWER_TOKEN, scopes: ['read'] },
+        ],
       }),
+      startSite({ pages: 300, delayMs: 1_500 }),
+      launchBrowser(),
     ]);
   }, 180_000);
 
@@ -92,7 +45,7 @@ describe.skipIf(!existsSync(CHROMIUM))('Sluice in a browser, with API tokens', (
   });
 
   it('asks for a token, refuses a wrong one, and with the right one Start and Stop work', { timeout: 90_000 }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext(DESKTOP);
     const page = await context.newPage();
     await page.goto(`${server.url}/crawl`);
 
@@ -141,8 +94,11 @@ describe.skipIf(!existsSync(CHROMIUM))('Sluice in a browser, with API tokens', (
     // Stop: Cancelled, and the server records who stopped it.
     await card.getByRole('button', { name: 'Stop' }).click();
     await card.getByText('Cancelled').waitFor({ timeout: 10_000 });
-    const { executions } = await graphql(server, UI_TOKEN, '{ executions(kind: CRAWL, limit: 1) { id status createdBy cancelledBy } }');
-    expect(executions[0]).toMatchObject({ status: 'CANCELLED', createdBy: 'ui', cancelledBy: 'ui' });
+    const { data, errors } = await server.gql('{ executions(kind: CRAWL, limit: 1) { id status createdBy cancelledBy } }', {}, {
+      authorization: `Bearer ${UI_TOKEN}`,
+    });
+    expect(errors).toBeUndefined();
+    expect(data!.executions[0]).toMatchObject({ status: 'CANCELLED', createdBy: 'ui', cancelledBy: 'ui' });
 
     // Sign out: the token is forgotten and the dialog is back.
     await page.getByRole('button', { name: 'Sign out' }).click();
@@ -153,7 +109,7 @@ describe.skipIf(!existsSync(CHROMIUM))('Sluice in a browser, with API tokens', (
   });
 
   it('a read-only token sees the app, and Start crawl shows a FORBIDDEN toast naming the scope', { timeout: 60_000 }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext(DESKTOP);
     const page = await context.newPage();
     await page.goto(`${server.url}/crawl`);
     await enterToken(page, VIEWER_TOKEN);
@@ -173,12 +129,11 @@ describe.skipIf(!existsSync(CHROMIUM))('Sluice in a browser, with API tokens', (
   });
 
   it('the dialog fits a phone-sized screen', async () => {
-    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+    const phone = await browser.newContext(PHONE);
     const page = await phone.newPage();
     await page.goto(`${server.url}/chat`);
     await page.getByRole('dialog', { name: 'API token required' }).getByRole('button', { name: 'Continue' }).waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    expect(overflow).toBeLessThanOrEqual(0);
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await shot(page, 'auth-dialog-phone');
     await phone.close();
   });

@@ -1,47 +1,15 @@
 // The Vue client in a real Chromium against the real server and a slow local web site.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app.ts';
 import { startSite, type Site } from '../fixtures/site.ts';
+import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { DESKTOP, hasChromium, horizontalOverflow, launchBrowser, PHONE, shot } from './browser.ts';
 import { ensureClientBuilt } from './build-client.ts';
-import { startSlowLlm, type SlowLlm } from './slow-llm.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = resolve('test-artifacts');
-
-interface Server {
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function startServer(clientDir: string, llmBaseUrl: string): Promise<Server> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-e2e-'));
-  const app = createApp({
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    allowPrivateNetworks: true,
-    clientDir,
-    logLevel: 'silent',
-    llmBaseUrl,
-    llmModel: 'slow-test-model',
-  });
-  const { url } = await app.start();
-  return {
-    url,
-    async stop() {
-      await app.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false });
-}
+/** Every answer: a sentence citing [1], then word0 … word39, one token every 100 ms. */
+const ANSWER = { tokens: wordTokens(40, ['Sluice gates [1] control the flow ']), delayMs: 100 };
+const LAST_WORD = 'word39';
 
 /** Number in the counter labelled `label` (e.g. "Fetched") of the first execution card. */
 async function counter(page: Page, label: string): Promise<number> {
@@ -82,8 +50,8 @@ async function watchForStopping(page: Page): Promise<void> {
   });
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('Sluice in a browser', () => {
-  let server: Server;
+describe.skipIf(!hasChromium)('Sluice in a browser', () => {
+  let server: TestApp;
   let site: Site;
   let fastSite: Site;
   let llm: SlowLlm;
@@ -91,27 +59,15 @@ describe.skipIf(!existsSync(CHROMIUM))('Sluice in a browser', () => {
   let context: BrowserContext;
 
   beforeAll(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
     const clientDir = await ensureClientBuilt();
-    llm = await startSlowLlm();
+    llm = await startSlowLlm(ANSWER);
     [server, site, fastSite, browser] = await Promise.all([
-      startServer(clientDir, llm.url),
+      startTestApp({ clientDir, llmBaseUrl: llm.url, llmModel: 'slow-test-model' }),
       startSite({ pages: 300, delayMs: 1_500 }),
       startSite({ pages: 6 }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
-      }),
+      launchBrowser(),
     ]);
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    context = await browser.newContext(DESKTOP);
   }, 180_000);
 
   afterAll(async () => {
@@ -229,14 +185,13 @@ describe.skipIf(!existsSync(CHROMIUM))('Sluice in a browser', () => {
   });
 
   it('is usable on a phone-sized screen', async () => {
-    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+    const phone = await browser.newContext(PHONE);
     const page = await phone.newPage();
     await page.goto(`${server.url}/crawl`);
     await page.getByLabel('URL').waitFor();
     await page.getByRole('link', { name: 'Executions' }).waitFor();
     await shot(page, 'phone-crawl');
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    expect(overflow).toBeLessThanOrEqual(0);
+    expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await phone.close();
   });
 
@@ -257,7 +212,7 @@ describe.skipIf(!existsSync(CHROMIUM))('Sluice in a browser', () => {
     await page.waitForFunction(() => (document.querySelector('[data-testid="chat-assistant"]:last-of-type')?.textContent ?? '').includes('word5'));
     await shot(page, 'chat-streaming');
     // Let this one finish: the whole answer, no Stop any more.
-    await answer.getByText(`word${40}`).waitFor({ timeout: 20_000 });
+    await answer.getByText(LAST_WORD).waitFor({ timeout: 20_000 });
     await answer.getByRole('button', { name: 'Stop' }).waitFor({ state: 'detached' });
 
     // A second question; stop its answer half-way.
@@ -268,8 +223,8 @@ describe.skipIf(!existsSync(CHROMIUM))('Sluice in a browser', () => {
     await second.getByRole('button', { name: 'Stop' }).click();
     await second.getByText('Cancelled').waitFor({ timeout: 10_000 });
     const stoppedText = await second.locator('.text').innerText();
-    expect(stoppedText).not.toContain('word40');
-    await waitUntil(() => llm.openStreams() === 0);
+    expect(stoppedText).not.toContain(LAST_WORD);
+    await llm.waitFor(() => llm.openStreams() === 0);
     await shot(page, 'chat-stopped');
 
     // After a reload the stopped answer still says Cancelled (the status comes with the message),
@@ -307,12 +262,3 @@ describe.skipIf(!existsSync(CHROMIUM))('Sluice in a browser', () => {
     await page.close();
   });
 });
-
-/** Resolves once a condition outside the browser holds; checked on a short interval. */
-async function waitUntil(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

@@ -4,9 +4,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPinia, setActivePinia } from 'pinia';
 import { startSite, type Site } from '../fixtures/site.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { TOKEN_STORAGE_KEY, useAuthStore } from '../../client/stores/auth.ts';
 import { useCrawlStore } from '../../client/stores/crawl.ts';
-import { freshStores, startServer, until, type TestServer } from './client-helpers.ts';
+import { freshStores, until } from './client-helpers.ts';
 
 const UI = { name: 'ui', token: 'ui-token-0123456789abcdef', scopes: ['admin' as const] };
 const VIEWER = { name: 'viewer', token: 'viewer-token-0123456789ab', scopes: ['read' as const] };
@@ -77,12 +78,12 @@ describe('auth store', () => {
 });
 
 describe('with SLUICE_API_TOKENS', () => {
-  let server: TestServer;
+  let server: TestApp;
   let site: Site;
   let stores: ReturnType<typeof freshStores>;
 
   beforeAll(async () => {
-    [server, site] = await Promise.all([startServer({ apiTokens: [UI, VIEWER] }), startSite({ pages: 40, delayMs: 250 })]);
+    [server, site] = await Promise.all([startTestApp({ apiTokens: [UI, VIEWER] }), startSite({ pages: 40, delayMs: 250 })]);
   });
 
   afterAll(async () => {

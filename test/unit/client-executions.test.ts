@@ -1,17 +1,18 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { watch } from 'vue';
 import { startSite, type Site } from '../fixtures/site.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { useCrawlStore } from '../../client/stores/crawl.ts';
 import { displayStatus, type ExecutionEntry } from '../../client/stores/executions.ts';
 import type { ExecutionEvent, Progress } from '../../client/graphql/types.ts';
-import { fakeExecution, freshStores, startServer, until, type TestServer } from './client-helpers.ts';
+import { fakeExecution, freshStores, until } from './client-helpers.ts';
 
-let server: TestServer;
+let server: TestApp;
 let site: Site;
 let stores: ReturnType<typeof freshStores>;
 
 beforeAll(async () => {
-  [server, site] = await Promise.all([startServer(), startSite({ pages: 60, delayMs: 250 })]);
+  [server, site] = await Promise.all([startTestApp(), startSite({ pages: 60, delayMs: 250 })]);
 });
 
 afterAll(async () => {

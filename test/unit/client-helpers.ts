@@ -1,39 +1,16 @@
-// Shared set-up of the client store tests: the real server in-process, a slow local site, and a
-// Pinia whose connection store talks to that server over real HTTP and graphql-ws.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Shared set-up of the client store tests: a Pinia whose connection store talks to the real server
+// (started in-process with startTestApp) over real HTTP and graphql-ws.
 import { createPinia, setActivePinia } from 'pinia';
 import { watch } from 'vue';
 import WebSocket from 'ws';
-import { createApp } from '../../server/app.ts';
-import type { Config } from '../../server/config.ts';
 import { useConnectionStore } from '../../client/stores/connection.ts';
 import { useExecutionsStore } from '../../client/stores/executions.ts';
 import { useToastsStore } from '../../client/stores/toasts.ts';
 import type { Execution } from '../../client/graphql/types.ts';
-
-export interface TestServer {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** Starts the real app on port 0 with a throw-away data folder (and, say, `apiTokens`). */
-export async function startServer(config: Partial<Config> = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-client-test-'));
-  const app = createApp({ port: 0, host: '127.0.0.1', dataDir, allowPrivateNetworks: true, logLevel: 'silent', ...config });
-  const { url } = await app.start();
-  return {
-    url,
-    async stop() {
-      await app.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
+import type { TestApp } from '../helpers/app.ts';
 
 /** A fresh Pinia connected to the server, as main.ts does in the browser. */
-export function freshStores(server: TestServer) {
+export function freshStores(server: Pick<TestApp, 'url'>) {
   setActivePinia(createPinia());
   const connection = useConnectionStore();
   connection.connect({ url: `${server.url}/graphql`, webSocketImpl: WebSocket, keepAliveMs: 2_000 });
