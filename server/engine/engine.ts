@@ -83,7 +83,7 @@ export class Engine {
   /** Recovers what a dead process left behind, then starts taking work. */
   async start(): Promise<void> {
     await this.recoverOrphans(this.store.exclusive);
-    this.listenForCancels();
+    this.listen();
     this.timers.push(setInterval(() => void this.heartbeat(), this.config.heartbeatMs));
     this.kick();
   }
@@ -170,11 +170,19 @@ export class Engine {
     else if (execution.node) this.pubsub.publish('execution:cancel', execution.node, { executionId: execution.id });
   }
 
-  private listenForCancels(): void {
-    this.stopListening = this.pubsub.listen('execution:cancel', this.config.nodeId, ({ executionId }) => {
+  /** Cancels rung for this node; work queued on any node (claimed here at once if there is room). */
+  private listen(): void {
+    const stopCancels = this.pubsub.listen('execution:cancel', this.config.nodeId, ({ executionId }) => {
       const local = this.running.get(executionId);
       if (local) this.abortLocal(local, 'cancel', 'cancelled');
     });
+    const stopQueued = this.pubsub.listen('execution:changed', null, (execution) => {
+      if (execution.status === 'QUEUED') this.kick();
+    });
+    this.stopListening = () => {
+      stopCancels();
+      stopQueued();
+    };
   }
 
   private abortLocal(r: Running, cause: StopCause, message: string): void {

@@ -129,6 +129,25 @@ describe('cluster: several nodes on PostgreSQL and Redis', () => {
     for (let i = 0; i < 20; i++) expect(s.requests.filter((p) => p === `/?c=${i}`)).toHaveLength(1);
   });
 
+  it('work queued on a full node starts on a node with room at once, not at its next heartbeat', async () => {
+    const slow = { headers: { 'content-type': 'text/html' }, body: '<title>slow</title><p>slow</p>', delayMs: 60_000 };
+    const s = await site({ routes: { '/?n=1': slow, '/?n=2': slow } });
+    const c = await cluster();
+    // Heartbeats far apart: only the doorbell can make B claim the second crawl within the test.
+    const slowBeat = { maxConcurrent: 1, heartbeatMs: 60_000, leaseMs: 120_000 };
+    const a = await c.node('node-a', slowBeat);
+    const b = await c.node('node-b', slowBeat);
+    const first = await startCrawl(a, { url: `${s.url}/?n=1` });
+    await s.waitFor(() => s.inFlight() === 1);
+    const firstOwner = (await a.gql(EXECUTION, { id: first })).data!.execution.node as string;
+    const full = firstOwner === 'node-a' ? a : b;
+    const other = full === a ? 'node-b' : 'node-a';
+    const second = await startCrawl(full, { url: `${s.url}/?n=2` });
+    const started = await watch(full, second).until((e) => e.status === 'RUNNING');
+    expect(started.message).toBe(`started on ${other}`);
+    await s.waitFor(() => s.inFlight() === 2);
+  });
+
   it('kill -9 of a node in the middle of a crawl: another node takes it over (attempt 2) and finishes it without re-fetching', async () => {
     const pages = 60;
     const s = await site({ pages, delayMs: 40 });
