@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { DEFAULT_CRAWL_LIMITS } from './jobs/crawl/input.ts';
 import { apiTokenProblem } from './security/tokens.ts';
 
 /** API tokens (SLUICE_API_TOKENS); enforced by the auth layer. */
@@ -37,6 +38,13 @@ export interface Config {
   clientDir: string;
   logLevel: string;
   /** OpenAI-compatible endpoint for chat answers (SLUICE_LLM_BASE_URL, e.g. https://api.openai.com/v1); null: answers are composed from passages. */
+  /** Crawl caps: the most a caller may ask for (pages, depth) and what every request may take. */
+  crawlMaxPages: number;
+  crawlMaxDepth: number;
+  crawlMaxBodyBytes: number;
+  crawlMaxRedirects: number;
+  crawlMaxDurationMs: number;
+  crawlTimeoutMs: number;
   llmBaseUrl: string | null;
   llmModel: string | null;
   llmApiKey: string | null;
@@ -67,16 +75,37 @@ export function defaultConfig(): Config {
     progressIntervalMs: 200,
     clientDir: resolve('client/dist'),
     logLevel: 'info',
+    crawlMaxPages: DEFAULT_CRAWL_LIMITS.maxPagesCap,
+    crawlMaxDepth: DEFAULT_CRAWL_LIMITS.maxDepthCap,
+    crawlMaxBodyBytes: DEFAULT_CRAWL_LIMITS.maxBodyBytes,
+    crawlMaxRedirects: DEFAULT_CRAWL_LIMITS.maxRedirects,
+    crawlMaxDurationMs: DEFAULT_CRAWL_LIMITS.maxDurationMs,
+    crawlTimeoutMs: DEFAULT_CRAWL_LIMITS.requestTimeoutMs,
     llmBaseUrl: null,
     llmModel: null,
     llmApiKey: null,
   };
 }
 
+/** Crawl caps that operators may set, with their variable and the bounds a safe value stays in. */
+const CRAWL_CAPS = {
+  crawlMaxPages: ['SLUICE_CRAWL_MAX_PAGES', 1, 100_000],
+  crawlMaxDepth: ['SLUICE_CRAWL_MAX_DEPTH', 0, 50],
+  crawlMaxBodyBytes: ['SLUICE_CRAWL_MAX_BODY_BYTES', 1024, 50 * 1024 * 1024],
+  crawlMaxRedirects: ['SLUICE_CRAWL_MAX_REDIRECTS', 0, 20],
+  crawlMaxDurationMs: ['SLUICE_CRAWL_MAX_DURATION_MS', 1000, 24 * 60 * 60 * 1000],
+  crawlTimeoutMs: ['SLUICE_CRAWL_TIMEOUT_MS', 100, 120_000],
+} as const satisfies Partial<Record<keyof Config, readonly [string, number, number]>>;
+
 /** Fills in defaults for what is not given (tests pass only what they care about). */
 export function resolveConfig(partial: Partial<Config> = {}): Config {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const config = { ...defaultConfig(), ...defined } as Config;
+  for (const [key, [name, min, max]] of Object.entries(CRAWL_CAPS)) {
+    const value = config[key as keyof typeof CRAWL_CAPS];
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; it is "${value}"`);
+  }
   const tokenProblem = apiTokenProblem(config.apiTokens);
   if (tokenProblem) throw new ConfigError(`SLUICE_API_TOKENS: ${tokenProblem}`);
   if (config.heartbeatMs >= config.leaseMs)
@@ -135,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseMs: int(env, 'SLUICE_LEASE_MS', 500, 600_000),
     heartbeatMs: int(env, 'SLUICE_HEARTBEAT_MS', 100, 600_000),
     logLevel: env.LOG_LEVEL || undefined,
+    ...Object.fromEntries(Object.entries(CRAWL_CAPS).map(([key, [name, min, max]]) => [key, int(env, name, min, max)])),
     llmBaseUrl: env.SLUICE_LLM_BASE_URL || null,
     llmModel: env.SLUICE_LLM_MODEL || null,
     llmApiKey: env.SLUICE_LLM_API_KEY || null,

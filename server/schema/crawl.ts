@@ -1,5 +1,5 @@
 import { assertCrawlableUrl } from '../jobs/crawl/address.ts';
-import { parseCrawlInput } from '../jobs/crawl/input.ts';
+import { crawlLimits, parseCrawlInput } from '../jobs/crawl/input.ts';
 import { builder } from './builder.ts';
 import { ExecutionRef } from './execution.ts';
 
@@ -21,7 +21,8 @@ builder.mutationField('startCrawl', (t) =>
     description: 'Queues a crawl of a web site into the knowledge base; watch it with jobProgress',
     args: { input: t.arg({ type: StartCrawlInput, required: true }) },
     resolve: async (_, { input }, ctx) => {
-      const crawl = parseCrawlInput({ ...input, sessionId: input.sessionId == null ? null : String(input.sessionId) });
+      const raw = { ...input, sessionId: input.sessionId == null ? null : String(input.sessionId) };
+      const crawl = parseCrawlInput(raw, crawlLimits(ctx.config));
       await assertCrawlableUrl(crawl.url, ctx.config.allowPrivateNetworks);
       return ctx.engine.submit({
         kind: 'CRAWL',

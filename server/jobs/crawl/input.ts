@@ -42,6 +42,28 @@ export const DEFAULT_CRAWL_LIMITS: Readonly<CrawlLimits> = Object.freeze({
   maxRetryAfterMs: 30_000,
 });
 
+/** The limits of this server: DEFAULT_CRAWL_LIMITS with the operator's caps (SLUICE_CRAWL_*). */
+export function crawlLimits(caps: {
+  crawlMaxPages: number;
+  crawlMaxDepth: number;
+  crawlMaxBodyBytes: number;
+  crawlMaxRedirects: number;
+  crawlMaxDurationMs: number;
+  crawlTimeoutMs: number;
+}): CrawlLimits {
+  return {
+    ...DEFAULT_CRAWL_LIMITS,
+    maxPagesCap: caps.crawlMaxPages,
+    defaultMaxPages: Math.min(DEFAULT_CRAWL_LIMITS.defaultMaxPages, caps.crawlMaxPages),
+    maxDepthCap: caps.crawlMaxDepth,
+    defaultMaxDepth: Math.min(DEFAULT_CRAWL_LIMITS.defaultMaxDepth, caps.crawlMaxDepth),
+    maxBodyBytes: caps.crawlMaxBodyBytes,
+    maxRedirects: caps.crawlMaxRedirects,
+    maxDurationMs: caps.crawlMaxDurationMs,
+    requestTimeoutMs: caps.crawlTimeoutMs,
+  };
+}
+
 /** StartCrawlInput as it arrives from GraphQL (nullable optional fields). */
 export interface StartCrawlInputRaw {
   url: string;
