@@ -63,7 +63,8 @@ export function createRedisPubSub(url: string, options: RedisPubSubOptions): Red
 
   const pingTimeoutMs = options.pingTimeoutMs ?? 1000;
   return {
-    pubsub: createSluicePubSub(prefixed as unknown as PubSubEventTarget<Topics>),
+    // Commands on one connection run in order: a PING answered after the SUBSCRIBEs means they are in place.
+    pubsub: createSluicePubSub(prefixed as unknown as PubSubEventTarget<Topics>, async () => void (await subscribeClient.ping())),
     async ping() {
       if (publishClient.status !== 'ready' || subscribeClient.status !== 'ready') throw new Error('redis is not connected');
       let timer: NodeJS.Timeout | undefined;

@@ -25,19 +25,22 @@ type Payload<K extends keyof Topics> = Topics[K] extends [string, infer P] ? P :
 export interface SluicePubSub extends PubSub<Topics> {
   /** `id` is the routing id of topics that have one ('execution:event', 'execution:cancel'), else null. */
   listen<K extends keyof Topics>(topic: K, id: string | null, listener: (payload: Payload<K>) => void): () => void;
+  /** Resolves once the listeners added so far hear messages (at once in-process; Redis confirms). */
+  settled(): Promise<void>;
 }
 
 type EventTargetOf<C> = C extends { eventTarget?: infer T } ? T : never;
 type Target = EventTargetOf<Parameters<typeof createPubSub<Topics>>[0]>;
 
 /** In-process pub/sub by default; pass a distributed event target (Redis) to span several nodes. */
-export function createSluicePubSub(eventTarget?: Target): SluicePubSub {
+export function createSluicePubSub(eventTarget?: Target, settled: () => Promise<void> = async () => {}): SluicePubSub {
   const target = eventTarget ?? new EventTarget();
   // Every watcher of an execution listens on its topic; thousands are normal, not a leak.
   if (!eventTarget) setMaxListeners(0, target as EventTarget);
   const pubsub = createPubSub<Topics>({ eventTarget: target as Target });
   return {
     ...pubsub,
+    settled,
     listen(topic, id, listener) {
       // createPubSub names a topic with an id "<topic>:<id>" and puts the payload in `detail`.
       const type = id === null ? topic : `${topic}:${id}`;

@@ -84,6 +84,7 @@ export class Engine {
   async start(): Promise<void> {
     await this.recoverOrphans(this.store.exclusive);
     this.listen();
+    await this.listening();
     this.timers.push(setInterval(() => void this.heartbeat(), this.config.heartbeatMs));
     this.kick();
   }
@@ -168,6 +169,19 @@ export class Engine {
     const local = this.running.get(execution.id);
     if (local) this.abortLocal(local, 'cancel', execution.cancelReason ?? 'cancelled');
     else if (execution.node) this.pubsub.publish('execution:cancel', execution.node, { executionId: execution.id });
+  }
+
+  /**
+   * Waits (a few heartbeats at most) until this node hears cancels and queued work, so a node that
+   * says it started does not miss a doorbell rung right after. If pub/sub is away, it starts anyway:
+   * each heartbeat re-reads statuses and polls for work.
+   */
+  private async listening(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.config.heartbeatMs * 5)));
+    const ready = await Promise.race([this.pubsub.settled().then(() => true, () => false), giveUp]);
+    clearTimeout(timer);
+    if (!ready) this.log.warn('pub/sub did not confirm its subscriptions; relying on heartbeats until it does');
   }
 
   /** Cancels rung for this node; work queued on any node (claimed here at once if there is room). */
