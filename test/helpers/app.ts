@@ -134,6 +134,11 @@ export interface EventPayload {
   progress: { percent: number | null; stage: string; pagesFetched: number; pagesDiscovered: number; pagesFailed: number; pagesSkipped: number; chunksStored: number; bytesFetched: number };
 }
 
+const TERMINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'];
+
+/** A STATUS event that ends its execution. */
+export const isTerminalEvent = (e: EventPayload): boolean => e.type === 'STATUS' && TERMINAL.includes(e.status);
+
 export const START_CRAWL = /* GraphQL */ `
   mutation ($input: StartCrawlInput!) { startCrawl(input: $input) { id status title lastSeq } }
 `;

@@ -1,9 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSite, type Site } from '../fixtures/site.ts';
-import { CANCEL, collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp } from '../helpers/app.ts';
+import { CANCEL, collect, isTerminalEvent, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp } from '../helpers/app.ts';
 
-const TERMINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'];
-const isTerminalEvent = (e: EventPayload) => e.type === 'STATUS' && TERMINAL.includes(e.status);
 
 let app: TestApp | undefined;
 let site: Site | undefined;

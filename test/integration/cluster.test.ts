@@ -1,32 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import pino from 'pino';
 import { createRedisPubSub } from '../../server/pubsub-redis.ts';
 import { PostgresStore } from '../../server/store/postgres/postgres-store.ts';
-import { pagePath, startSite, type Site } from '../fixtures/site.ts';
-import { CANCEL, collect, JOB_PROGRESS, START_CRAWL, type Collector, type EventPayload, type TestApp } from '../helpers/app.ts';
+import { pagePath } from '../fixtures/site.ts';
+import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
+import { CANCEL, collect, isTerminalEvent, JOB_PROGRESS, START_CRAWL, type Collector, type EventPayload, type TestApp } from '../helpers/app.ts';
 import { createCluster, startChildNode, startPrivateRedis, type Cluster } from '../helpers/cluster.ts';
 import { freshDatabase } from '../helpers/stores.ts';
 
 const EXECUTION = `query ($id: ID!) { execution(id: $id) { status attempt node error progress { pagesFetched pagesFailed } } }`;
-const TERMINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'];
-const isTerminalEvent = (e: EventPayload) => e.type === 'STATUS' && TERMINAL.includes(e.status);
-
-let cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
-
-async function site(options: Parameters<typeof startSite>[0]): Promise<Site> {
-  const s = await startSite(options);
-  cleanups.push(() => s.close());
-  return s;
-}
 
 async function cluster(options: Parameters<typeof createCluster>[0] = {}): Promise<Cluster> {
   const c = await createCluster(options);
-  cleanups.push(() => c.close());
+  deferCleanup(() => c.close());
   return c;
 }
 
@@ -56,7 +43,7 @@ async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, 
 
 describe('cluster: several nodes on PostgreSQL and Redis', () => {
   it('started on A, watched from B and C, cancelled from another node: every watcher gets CANCELLED and the site no further request', async () => {
-    const s = await site({ pages: 200, delayMs: 60_000 });
+    const s = await siteForTest({ pages: 200, delayMs: 60_000 });
     const c = await cluster();
     const nodes = await Promise.all(['node-a', 'node-b', 'node-c'].map((n) => c.node(n)));
     const [a, b, cc] = nodes as [TestApp, TestApp, TestApp];
@@ -84,13 +71,13 @@ describe('cluster: several nodes on PostgreSQL and Redis', () => {
 
   it('keeps the per-node cap across nodes and claims no execution twice (20 crawls, 3 nodes, cap 2)', async () => {
     const page = { headers: { 'content-type': 'text/html' }, body: '<title>t</title><p>a page with no links</p>', delayMs: 150 };
-    const s = await site({ routes: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`/?c=${i}`, page])) });
+    const s = await siteForTest({ routes: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`/?c=${i}`, page])) });
     const c = await cluster();
     const nodes = await Promise.all(['node-a', 'node-b', 'node-c'].map((n) => c.node(n, { maxConcurrent: 2 })));
     // A monitor of the truth (the rows), sampled while the crawls run.
     const monitor = new pg.Client({ connectionString: c.databaseUrl });
     await monitor.connect();
-    cleanups.push(() => monitor.end());
+    deferCleanup(() => monitor.end());
     let maxTotal = 0;
     let maxPerNode = 0;
     const usedNodes = new Set<string>();
@@ -131,7 +118,7 @@ describe('cluster: several nodes on PostgreSQL and Redis', () => {
 
   it('work queued on a full node starts on a node with room at once, not at its next heartbeat', async () => {
     const slow = { headers: { 'content-type': 'text/html' }, body: '<title>slow</title><p>slow</p>', delayMs: 60_000 };
-    const s = await site({ routes: { '/?n=1': slow, '/?n=2': slow } });
+    const s = await siteForTest({ routes: { '/?n=1': slow, '/?n=2': slow } });
     const c = await cluster();
     // Heartbeats far apart: only the doorbell can make B claim the second crawl within the test.
     const slowBeat = { maxConcurrent: 1, heartbeatMs: 60_000, leaseMs: 120_000 };
@@ -150,10 +137,10 @@ describe('cluster: several nodes on PostgreSQL and Redis', () => {
 
   it('kill -9 of a node in the middle of a crawl: another node takes it over (attempt 2) and finishes it without re-fetching', async () => {
     const pages = 60;
-    const s = await site({ pages, delayMs: 40 });
+    const s = await siteForTest({ pages, delayMs: 40 });
     const c = await cluster();
     const child = await startChildNode(c, 'node-child');
-    cleanups.push(() => child.kill());
+    deferCleanup(() => child.kill());
     const id = await startCrawl(child.url, { url: s.url, maxPages: pages, maxDepth: 5 });
     await s.waitFor(() => s.requestCount() >= 15);
     // Node B joins once the child runs the crawl, so the child is sure to be its owner.
@@ -181,8 +168,8 @@ describe('cluster: several nodes on PostgreSQL and Redis', () => {
 
   it('a cancel while Redis is down still ends the execution within one heartbeat; /ready names Redis as down', async () => {
     const redis = await startPrivateRedis();
-    cleanups.push(() => redis.kill());
-    const s = await site({ pages: 50, delayMs: 60_000 });
+    deferCleanup(() => redis.kill());
+    const s = await siteForTest({ pages: 50, delayMs: 60_000 });
     const c = await cluster({ redisUrl: redis.url });
     const a = await c.node('node-a');
     const b = await c.node('node-b');
@@ -208,11 +195,11 @@ describe('cluster: several nodes on PostgreSQL and Redis', () => {
 
   it('Redis restarts: no crash, and subscriptions resume', async () => {
     const redis = await startPrivateRedis();
-    cleanups.push(() => redis.kill());
+    deferCleanup(() => redis.kill());
     const log = pino({ level: 'silent' });
     const prefix = 'restart-test:';
     const [x, y] = [createRedisPubSub(redis.url, { prefix, log }), createRedisPubSub(redis.url, { prefix, log })];
-    cleanups.push(() => Promise.all([x.close(), y.close()]));
+    deferCleanup(() => Promise.all([x.close(), y.close()]));
     const received: string[] = [];
     const waiters: (() => void)[] = [];
     void (async () => {
@@ -239,9 +226,9 @@ describe('cluster: several nodes on PostgreSQL and Redis', () => {
 
   it('two nodes starting at once on an empty database both come up (the migrations race)', async () => {
     const db = await freshDatabase();
-    cleanups.push(() => db.drop());
+    deferCleanup(() => db.drop());
     const stores = Array.from({ length: 4 }, () => new PostgresStore(db.url, { maxConnections: 2 }));
-    cleanups.push(() => Promise.all(stores.map((st) => st.close())));
+    deferCleanup(() => Promise.all(stores.map((st) => st.close())));
     await Promise.all(stores.map((st) => st.migrate()));
     const c = await cluster();
     const [a, b] = await Promise.all([c.node('node-a'), c.node('node-b')]);
@@ -252,7 +239,7 @@ describe('cluster: several nodes on PostgreSQL and Redis', () => {
 
   it('PostgreSQL drops every connection in the middle of a crawl: the crawl still ends SUCCEEDED, its log whole', async () => {
     const pages = 40;
-    const s = await site({ pages, delayMs: 30 });
+    const s = await siteForTest({ pages, delayMs: 30 });
     const c = await cluster();
     const a = await c.node('node-a');
     const id = await startCrawl(a, { url: s.url, maxPages: pages, maxDepth: 5 });

@@ -1,36 +1,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseCrawlInput } from '../../server/jobs/crawl/input.ts';
 import { SqliteStore } from '../../server/store/sqlite/sqlite-store.ts';
-import { pagePath, startSite, type Site } from '../fixtures/site.ts';
+import { pagePath, type Site } from '../fixtures/site.ts';
+import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
 import { CANCEL, collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp } from '../helpers/app.ts';
 import { tempDir } from '../helpers/stores.ts';
 
 const EXECUTION = `query ($id: ID!) { execution(id: $id) { status attempt error progress { pagesFetched pagesFailed } } }`;
 
-let cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
-
-async function site(options: Parameters<typeof startSite>[0]): Promise<Site> {
-  const s = await startSite(options);
-  cleanups.push(() => s.close());
-  return s;
-}
-
 async function app(dataDir: string, overrides = {}): Promise<TestApp> {
   const t = await startTestApp({ dataDir, ...overrides });
-  cleanups.push(() => t.stop({ remove: false }));
+  deferCleanup(() => t.stop({ remove: false }));
   return t;
 }
 
 function data(): string {
   const dir = tempDir();
-  cleanups.push(() => dir.remove());
+  deferCleanup(() => dir.remove());
   return dir.path;
 }
 
@@ -48,7 +37,7 @@ async function startChild(dataDir: string): Promise<{ child: ChildProcess; url: 
     env: { ...process.env, PORT: '0', SLUICE_DATA_DIR: dataDir, SLUICE_ALLOW_PRIVATE_NETWORKS: 'true', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  cleanups.push(() => {
+  deferCleanup(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
   const lines = createInterface({ input: child.stdout! });
@@ -62,7 +51,7 @@ async function startChild(dataDir: string): Promise<{ child: ChildProcess; url: 
 describe('recovery', () => {
   it('a graceful stop releases a running crawl, and the next start resumes it without re-fetching', async () => {
     const pages = 40;
-    const s = await site({ pages, delayMs: 30 });
+    const s = await siteForTest({ pages, delayMs: 30 });
     const dir = data();
     const first = await app(dir);
     const id = (await first.gql(START_CRAWL, { input: { url: s.url, maxPages: pages, maxDepth: 5 } })).data!.startCrawl.id;
@@ -82,7 +71,7 @@ describe('recovery', () => {
 
   it('kill -9 in the middle of a crawl, then a restart resumes it from its checkpoint', async () => {
     const pages = 60;
-    const s = await site({ pages, delayMs: 40 });
+    const s = await siteForTest({ pages, delayMs: 40 });
     const dir = data();
     const { child, url } = await startChild(dir);
     const res = await fetch(`${url}/graphql`, {
@@ -108,7 +97,7 @@ describe('recovery', () => {
   });
 
   it('a restart never revives a cancelled crawl', async () => {
-    const s = await site({ pages: 30, delayMs: 60_000 });
+    const s = await siteForTest({ pages: 30, delayMs: 60_000 });
     const dir = data();
     const first = await app(dir);
     const id = (await first.gql(START_CRAWL, { input: { url: s.url } })).data!.startCrawl.id;
@@ -126,7 +115,7 @@ describe('recovery', () => {
   });
 
   it('at start-up, a CANCELLING execution of a dead process ends CANCELLED and a RUNNING one resumes', async () => {
-    const s = await site({ pages: 3 });
+    const s = await siteForTest({ pages: 3 });
     const dir = data();
     const store = new SqliteStore(join(dir, 'sluice.db'));
     const cancelling = (await store.createExecution({ kind: 'CRAWL', title: 'a', sessionId: null, input: parseCrawlInput({ url: `${s.url}/page/1` }), createdBy: null })).execution;

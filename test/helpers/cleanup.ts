@@ -1,0 +1,23 @@
+import { afterEach } from 'vitest';
+import { startSite, type Site, type SiteOptions } from '../fixtures/site.ts';
+
+let cleanups: (() => unknown)[] = [];
+
+// One afterEach for every test file that imports this module: undo in reverse order of set-up.
+afterEach(async () => {
+  const pending = cleanups.reverse();
+  cleanups = [];
+  for (const cleanup of pending) await cleanup();
+});
+
+/** Runs `cleanup` after the current test, after everything set up later has been undone. */
+export function deferCleanup(cleanup: () => unknown): void {
+  cleanups.push(cleanup);
+}
+
+/** A local test site, closed after the current test. */
+export async function siteForTest(options: SiteOptions): Promise<Site> {
+  const site = await startSite(options);
+  deferCleanup(() => site.close());
+  return site;
+}
