@@ -1,4 +1,5 @@
 import picomatch from 'picomatch';
+import type { Config } from '../../config.ts';
 import { badInput } from '../../errors.ts';
 import { normalizeUrl } from './urls.ts';
 
@@ -43,14 +44,9 @@ export const DEFAULT_CRAWL_LIMITS: Readonly<CrawlLimits> = Object.freeze({
 });
 
 /** The limits of this server: DEFAULT_CRAWL_LIMITS with the operator's caps (SLUICE_CRAWL_*). */
-export function crawlLimits(caps: {
-  crawlMaxPages: number;
-  crawlMaxDepth: number;
-  crawlMaxBodyBytes: number;
-  crawlMaxRedirects: number;
-  crawlMaxDurationMs: number;
-  crawlTimeoutMs: number;
-}): CrawlLimits {
+export function crawlLimits(
+  caps: Pick<Config, 'crawlMaxPages' | 'crawlMaxDepth' | 'crawlMaxBodyBytes' | 'crawlMaxRedirects' | 'crawlMaxDurationMs' | 'crawlTimeoutMs'>,
+): CrawlLimits {
   return {
     ...DEFAULT_CRAWL_LIMITS,
     maxPagesCap: caps.crawlMaxPages,

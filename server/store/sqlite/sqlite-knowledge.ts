@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource } from '../knowledge-records.ts';
 import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
 import { searchTerms } from '../search-terms.ts';
+import { statement } from './statements.ts';
 
 /** bm25 weights of the chunks_fts columns (heading, text): a match in a heading counts more. */
 const HEADING_WEIGHT = 4.0;
@@ -24,8 +25,7 @@ export function searchKnowledge(
 ): KnowledgeHit[] {
   const match = ftsQuery(query);
   if (!match) return [];
-  const rows = db
-    .prepare(
+  const rows = statement(db, 
       `WITH ranked AS (
          SELECT c.id, c.page_id, c.heading, c.text,
                 -bm25(chunks_fts, ${HEADING_WEIGHT}, ${TEXT_WEIGHT}) AS score,
@@ -47,14 +47,13 @@ export function searchKnowledge(
 
 /** Every source, the most recently crawled first. */
 export function listSources(db: Database.Database): KnowledgeSource[] {
-  const rows = db
-    .prepare(`SELECT ${SOURCE_COLUMNS} FROM sources s ORDER BY coalesce(s.last_crawled_at, s.created_at) DESC, s.url`)
+  const rows = statement(db, `SELECT ${SOURCE_COLUMNS} FROM sources s ORDER BY coalesce(s.last_crawled_at, s.created_at) DESC, s.url`)
     .all() as SourceRow[];
   return rows.map(toSource);
 }
 
 export function getSource(db: Database.Database, id: string): KnowledgeSource | null {
-  const row = db.prepare(`SELECT ${SOURCE_COLUMNS} FROM sources s WHERE s.id = ?`).get(id) as SourceRow | undefined;
+  const row = statement(db, `SELECT ${SOURCE_COLUMNS} FROM sources s WHERE s.id = ?`).get(id) as SourceRow | undefined;
   return row ? toSource(row) : null;
 }
 
@@ -62,8 +61,8 @@ export function getSource(db: Database.Database, id: string): KnowledgeSource | 
 export function deleteSource(db: Database.Database, id: string): boolean {
   return db.transaction(() => {
     // Chunks first, explicitly, so the FTS delete trigger runs for each of them.
-    db.prepare('DELETE FROM chunks WHERE page_id IN (SELECT id FROM pages WHERE source_id = ?)').run(id);
-    db.prepare('DELETE FROM pages WHERE source_id = ?').run(id);
-    return db.prepare('DELETE FROM sources WHERE id = ?').run(id).changes === 1;
+    statement(db, 'DELETE FROM chunks WHERE page_id IN (SELECT id FROM pages WHERE source_id = ?)').run(id);
+    statement(db, 'DELETE FROM pages WHERE source_id = ?').run(id);
+    return statement(db, 'DELETE FROM sources WHERE id = ?').run(id).changes === 1;
   })();
 }

@@ -18,6 +18,7 @@ import type {
 } from '../knowledge-records.ts';
 import { toEvent, toExecution, type Row } from '../rows.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
+import { statement } from './statements.ts';
 import * as chat from './sqlite-chat.ts';
 import * as knowledge from './sqlite-knowledge.ts';
 
@@ -102,7 +103,7 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.db.prepare('SELECT 1').get();
+    statement(this.db, 'SELECT 1').get();
   }
 
   async createExecution(input: NewExecution): Promise<Change> {
@@ -157,7 +158,7 @@ export class SqliteStore implements Store {
     const sql = `SELECT * FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY ord ${filter.oldestFirst ? 'ASC' : 'DESC'} LIMIT ?`;
     params.push(filter.limit ?? -1);
-    return (this.db.prepare(sql).all(...params) as Row[]).map(execution);
+    return (statement(this.db, sql).all(...params) as Row[]).map(execution);
   }
 
   async listEvents(executionId: string, afterSeq: number, limit = -1): Promise<ExecutionEvent[]> {
