@@ -42,6 +42,9 @@ export interface EngineObserver {
   onRecovered(outcome: 'resumed' | 'interrupted' | 'cancelled'): void;
 }
 
+/** The cancel transition: whichever of these applies to the row as it is (see planTransition). */
+const CANCEL = ['cancelQueued', 'requestCancel'] as const;
+
 const NO_OBSERVER: EngineObserver = { onChange() {}, onCancelRequested() {}, onGraceExceeded() {}, onRecovered() {} };
 
 export interface CancelOutcome {
@@ -129,19 +132,23 @@ export class Engine {
    */
   async cancel(id: string, reason: string | null, by: string | null): Promise<CancelOutcome> {
     const requestedAt = performance.now();
-    const change =
-      (await this.store.transition(id, 'cancelQueued', { reason, by })) ??
-      (await this.store.transition(id, 'requestCancel', { reason, by }));
-    if (change) {
-      this.observer.onCancelRequested(id, requestedAt);
-      this.publish(change);
-      if (change.execution.status === 'CANCELLING') this.deliverCancel(change.execution);
-      return { accepted: true, execution: change.execution };
+    for (;;) {
+      // One decision under the row's lock: QUEUED ends at once, RUNNING gets its tombstone. Whatever
+      // moves the row meanwhile (a claim, a release back to QUEUED) cannot fall between two tries.
+      const change = await this.store.transition(id, CANCEL, { reason, by });
+      if (change) {
+        this.observer.onCancelRequested(id, requestedAt);
+        this.publish(change);
+        if (change.execution.status === 'CANCELLING') this.deliverCancel(change.execution);
+        return { accepted: true, execution: change.execution };
+      }
+      const current = await this.store.getExecution(id);
+      if (!current) throw notFound(`no execution has id "${id}"`);
+      // Already stopping: the tombstone is written, so a second cancel is accepted again (idempotent).
+      if (current.status === 'CANCELLING') return { accepted: true, execution: current };
+      if (isTerminal(current.status)) return { accepted: false, execution: current };
+      // Still QUEUED or RUNNING: it moved between our transition and this read; decide again.
     }
-    const current = await this.store.getExecution(id);
-    if (!current) throw notFound(`no execution has id "${id}"`);
-    // A second cancel of something still stopping is accepted again (idempotent); an ended one is not.
-    return { accepted: !isTerminal(current.status), execution: current };
   }
 
   /** Cancels every active execution that matches; returns the outcome of each. */

@@ -54,11 +54,29 @@ function effectsOf(row: Execution, name: TransitionName, o: TransitionOptions, n
   }
 }
 
-/** Plans a named transition; null when the row's status (or attempt, when fenced) does not allow it. */
-export function planTransition(row: Execution, name: TransitionName, options: TransitionOptions, now: number): Planned | null {
-  const { from, to } = TRANSITIONS[name];
-  if (!(from as readonly ExecutionStatus[]).includes(row.status)) return null;
-  if (options.attempt !== undefined && options.attempt !== row.attempt) return null;
+/**
+ * Plans a named transition, or the first of several that applies to the row as it is now (one
+ * decision under the row's lock: a cancel is `['cancelQueued', 'requestCancel']`, so a row that moves
+ * between QUEUED and RUNNING meanwhile cannot slip between two separate attempts). Null when none
+ * applies: the row's status (or attempt, when fenced) does not allow it.
+ */
+export function planTransition(
+  row: Execution,
+  names: TransitionName | readonly TransitionName[],
+  options: TransitionOptions,
+  now: number,
+): Planned | null {
+  const name = (typeof names === 'string' ? [names] : names).find((n) => applies(row, n, options));
+  return name ? planOne(row, name, options, now) : null;
+}
+
+function applies(row: Execution, name: TransitionName, options: TransitionOptions): boolean {
+  const { from } = TRANSITIONS[name];
+  return (from as readonly ExecutionStatus[]).includes(row.status) && (options.attempt === undefined || options.attempt === row.attempt);
+}
+
+function planOne(row: Execution, name: TransitionName, options: TransitionOptions, now: number): Planned {
+  const { to } = TRANSITIONS[name];
   const { patch, progress, message } = effectsOf(row, name, options, now);
   const next: Execution = {
     ...row,

@@ -66,8 +66,11 @@ export interface Store {
   listExecutions(filter: ExecutionFilter): Promise<Execution[]>;
   listEvents(executionId: string, afterSeq: number, limit?: number): Promise<ExecutionEvent[]>;
 
-  /** Applies a named transition if the row allows it; null when it does not (row moved on or unknown). */
-  transition(id: string, name: TransitionName, options?: TransitionOptions): Promise<Change | null>;
+  /**
+   * Applies a named transition if the row allows it, or the first of a list that does, decided in
+   * one transaction under the row's lock; null when none does (row moved on or unknown).
+   */
+  transition(id: string, name: TransitionName | readonly TransitionName[], options?: TransitionOptions): Promise<Change | null>;
   /** Claims up to `limit` QUEUED executions in queue order for this node (QUEUED -> RUNNING). */
   claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]>;
   /** A job's fenced write; throws FencedError once the row is no longer RUNNING at this attempt. */

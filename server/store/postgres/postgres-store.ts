@@ -135,7 +135,7 @@ export class PostgresStore implements Store {
     return rows.map(toEvent);
   }
 
-  async transition(id: string, name: TransitionName, options: TransitionOptions = {}): Promise<Change | null> {
+  async transition(id: string, name: TransitionName | readonly TransitionName[], options: TransitionOptions = {}): Promise<Change | null> {
     return this.txLocking(id, async (c, row) => {
       if (!row) return null;
       const planned = planTransition(row, name, options, Date.now());

@@ -165,11 +165,11 @@ export class SqliteStore implements Store {
     return (this.stmt.listEvents.all(executionId, afterSeq, limit) as Row[]).map(event);
   }
 
-  async transition(id: string, name: TransitionName, options: TransitionOptions = {}): Promise<Change | null> {
+  async transition(id: string, name: TransitionName | readonly TransitionName[], options: TransitionOptions = {}): Promise<Change | null> {
     return this.db.transaction(() => this.transitionSync(id, name, options))();
   }
 
-  private transitionSync(id: string, name: TransitionName, options: TransitionOptions): Change | null {
+  private transitionSync(id: string, name: TransitionName | readonly TransitionName[], options: TransitionOptions): Change | null {
     const row = this.read(id);
     if (!row) return null;
     const planned = planTransition(row, name, options, Date.now());
