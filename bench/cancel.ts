@@ -5,11 +5,11 @@
 // path (fenced write + publish after commit), no cancel involved.
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import type { Change } from '../server/store/store.ts';
 import { startSite, type Site } from '../test/fixtures/site.ts';
 import { CANCEL, START_CRAWL, startTestApp, type TestApp } from '../test/helpers/app.ts';
 import { closeHttp, formatSummary, intOption, machine, ms, postGraphql, shuffled, summarize } from './lib.ts';
 import { watch, type Watcher } from './watch.ts';
+import type { Change } from '../server/executions/types.ts';
 
 const crawls = intOption('crawls', 100);
 const subscribers = intOption('subscribers', 200);

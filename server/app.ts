@@ -10,7 +10,7 @@ import sirv from 'sirv';
 import { resolveConfig, type Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import type { JobDefinition } from './engine/job.ts';
-import type { ExecutionKind } from './engine/types.ts';
+import type { ExecutionKind } from './executions/types.ts';
 import { createAuthenticator, principalOf, useHttpAuthentication } from './http/auth.ts';
 import { attachGraphqlWs } from './http/graphql-ws.ts';
 import { answerHealth } from './http/health.ts';

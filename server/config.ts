@@ -1,14 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_CRAWL_LIMITS } from './jobs/crawl/input.ts';
-import { apiTokenProblem } from './security/tokens.ts';
-
-/** API tokens (SLUICE_API_TOKENS); enforced by the auth layer. */
-export interface ApiToken {
-  name: string;
-  token: string;
-  scopes: ('read' | 'execute' | 'cancel' | 'admin')[];
-}
+import { apiTokenProblem, type ApiToken } from './security/tokens.ts';
 
 /** Everything the server is built from; `createApp` takes this, `main.ts` reads it from the environment. */
 export interface Config {

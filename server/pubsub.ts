@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { createPubSub, type PubSub } from 'graphql-yoga';
-import type { Execution, ExecutionEvent } from './engine/types.ts';
+import type { Execution, ExecutionEvent } from './executions/types.ts';
 
 /**
  * Every topic of Sluice, typed. Pub/sub is only a doorbell: the database is the record, so a lost

@@ -1,9 +1,8 @@
 import type { Logger } from 'pino';
-import type { Store } from '../store/store.ts';
-import type { JobContext, JobSettings, JobWrite, JobWriteResult } from './job.ts';
-import { combinePatches, type ProgressPatch } from './progress.ts';
-import type { Execution } from './types.ts';
-import type { Change } from '../store/store.ts';
+import type { Store, StoreWrite } from '../store/store.ts';
+import type { JobContext, JobSettings, JobWriteResult } from './job.ts';
+import { combinePatches, type ProgressPatch } from '../executions/progress.ts';
+import type { Execution, Change } from '../executions/types.ts';
 
 export interface ContextDeps {
   store: Store;
@@ -42,7 +41,7 @@ export function createJobContext<Input>(
   // assuming it would (a later counter includes the failed page), so the attempt's writes end there.
   let tail: Promise<unknown> = Promise.resolve();
   let failed: unknown = null;
-  const commit = (write: JobWrite): Promise<JobWriteResult> => {
+  const commit = (write: StoreWrite): Promise<JobWriteResult> => {
     if (pending) {
       write = { ...write, progress: write.progress ? combinePatches(pending, write.progress) : pending };
       pending = null;
@@ -52,7 +51,7 @@ export function createJobContext<Input>(
     return applied;
   };
 
-  const apply = async (write: JobWrite): Promise<JobWriteResult> => {
+  const apply = async (write: StoreWrite): Promise<JobWriteResult> => {
     if (failed) throw failed;
     try {
       const { change, pageStored } = await deps.store.write(fence, write);

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { isAbortError, notFound } from '../errors.ts';
 import type { SluicePubSub } from '../pubsub.ts';
-import type { Change, NewExecution, Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
 import { createJobContext, type RunningContext } from './context.ts';
 import type { JobDefinition, JobSettings } from './job.ts';
-import { ACTIVE_STATUSES, isTerminal } from './status.ts';
-import { StoreUnavailableError, type Execution, type ExecutionKind } from './types.ts';
+import { ACTIVE_STATUSES, isTerminal } from '../executions/status.ts';
+import { StoreUnavailableError, type Execution, type ExecutionKind, type Change, type NewExecution } from '../executions/types.ts';
 
 export interface EngineConfig {
   nodeId: string;

@@ -1,7 +1,7 @@
 import type { SluicePubSub } from '../pubsub.ts';
 import type { Store } from '../store/store.ts';
-import { isTerminal } from './status.ts';
-import type { Execution, ExecutionEvent } from './types.ts';
+import { isTerminal } from '../executions/status.ts';
+import type { Execution, ExecutionEvent } from '../executions/types.ts';
 
 const isTerminalEvent = (event: ExecutionEvent): boolean => event.type === 'STATUS' && isTerminal(event.status);
 

@@ -1,36 +1,9 @@
 import type { Logger } from 'pino';
-import type { Progress, ProgressPatch } from './progress.ts';
-import type { EventType, ExecutionKind } from './types.ts';
+import type { Progress, ProgressPatch } from '../executions/progress.ts';
+import type { ExecutionKind } from '../executions/types.ts';
 import type { ChatMessage, KnowledgeHit, KnowledgeSearchOptions } from '../store/knowledge-records.ts';
+import type { StoreWrite } from '../store/store.ts';
 import type { LookupAddress } from 'node:dns';
-
-/** A page of knowledge a job stores (crawl), with its chunks, ready for search. */
-export interface PageInput {
-  /** The site the page belongs to: the crawl's start URL origin, e.g. https://docs.example.com */
-  sourceUrl: string;
-  url: string;
-  title: string;
-  markdown: string;
-  /** sha256 of the markdown; a page whose hash is unchanged is not stored again. */
-  contentHash: string;
-  chunks: { heading: string | null; text: string }[];
-}
-
-/** Checkpoint entries: key -> JSON value; null deletes the key. */
-export type CheckpointEntries = Record<string, unknown>;
-
-/**
- * One atomic, fenced write by a job: everything in it is committed in one transaction together with
- * its event (if any), or refused as a whole once the execution has moved on (cancelled, taken over).
- */
-export interface JobWrite {
-  event?: { type: Exclude<EventType, 'STATUS'>; message: string | null };
-  progress?: ProgressPatch;
-  checkpoint?: CheckpointEntries;
-  page?: PageInput;
-  /** A chat answer's message and its full text so far (written with its TOKEN event). */
-  message?: { id: string; text: string };
-}
 
 export interface JobWriteResult {
   /** For a write with a page: false when an identical page (same URL and hash) was already stored. */
@@ -53,8 +26,8 @@ export interface JobContext<Input = unknown> {
   readonly settings: JobSettings;
   /** Coalesced: persisted and published as one PROGRESS event at most every progressIntervalMs. */
   progress(patch: ProgressPatch): void;
-  /** An atomic fenced write (see JobWrite). Throws FencedError when the execution moved on. */
-  commit(write: JobWrite): Promise<JobWriteResult>;
+  /** An atomic fenced write (see StoreWrite). Throws FencedError when the execution moved on. */
+  commit(write: StoreWrite): Promise<JobWriteResult>;
   /** A LOG event. */
   logEvent(message: string, patch?: ProgressPatch): Promise<void>;
   /** All checkpoint entries saved by earlier attempts (empty on a first run). */

@@ -1,10 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { getOperationAST, Kind } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { ACTIVE_STATUSES, isTerminal } from '../engine/status.ts';
-import type { Execution, ExecutionEvent } from '../engine/types.ts';
+import { ACTIVE_STATUSES, isTerminal } from '../executions/status.ts';
+import type { Execution, ExecutionEvent, Change } from '../executions/types.ts';
 import type { EngineObserver } from '../engine/engine.ts';
-import type { Change, Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
 
 /**
  * The Prometheus metrics of one app (its own registry, so several apps in one process — tests,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { badInput, notFound } from '../errors.ts';
-import { ACTIVE_STATUSES } from '../engine/status.ts';
-import type { Execution } from '../engine/types.ts';
+import { ACTIVE_STATUSES } from '../executions/status.ts';
+import type { Execution } from '../executions/types.ts';
 import type { ChatInput } from '../jobs/chat/chat-job.ts';
 import type { ChatMessage, ChatSession } from '../store/knowledge-records.ts';
 import { builder, type Context } from './builder.ts';

@@ -1,8 +1,8 @@
 import { badInput, notFound } from '../errors.ts';
 import { latestChanges, replayThenLive } from '../engine/event-stream.ts';
-import type { Progress } from '../engine/progress.ts';
-import { ACTIVE_STATUSES, EXECUTION_STATUSES } from '../engine/status.ts';
-import { EVENT_TYPES, EXECUTION_KINDS, type Execution, type ExecutionEvent } from '../engine/types.ts';
+import type { Progress } from '../executions/progress.ts';
+import { ACTIVE_STATUSES, EXECUTION_STATUSES } from '../executions/status.ts';
+import { EVENT_TYPES, EXECUTION_KINDS, type Execution, type ExecutionEvent } from '../executions/types.ts';
 import type { CancelOutcome } from '../engine/engine.ts';
 import { builder } from './builder.ts';
 

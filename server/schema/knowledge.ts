@@ -1,6 +1,6 @@
 import { badInput, notFound } from '../errors.ts';
-import { ACTIVE_STATUSES } from '../engine/status.ts';
-import type { Execution } from '../engine/types.ts';
+import { ACTIVE_STATUSES } from '../executions/status.ts';
+import type { Execution } from '../executions/types.ts';
 import type { KnowledgeHit, KnowledgeSource } from '../store/knowledge-records.ts';
 import { builder, type Context } from './builder.ts';
 import { checkId, ExecutionRef } from './execution.ts';

@@ -1,10 +1,16 @@
 // API tokens (SLUICE_API_TOKENS): validation at start-up, and recognising a presented token in
 // constant time. Tokens are kept only as SHA-256 digests and never logged.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiToken } from '../config.ts';
 
 export const SCOPES = ['read', 'execute', 'cancel', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
+
+/** API tokens (SLUICE_API_TOKENS); enforced by the auth layer. */
+export interface ApiToken {
+  name: string;
+  token: string;
+  scopes: Scope[];
+}
 
 /** Shortest token accepted: 16 characters; `openssl rand -hex 32` makes a good one. */
 export const MIN_TOKEN_LENGTH = 16;

@@ -1,4 +1,4 @@
-import type { ExecutionStatus } from '../engine/status.ts';
+import type { ExecutionStatus } from '../executions/status.ts';
 
 /** One ranked passage of the knowledge base that matches a search. */
 export interface KnowledgeHit {
@@ -64,3 +64,15 @@ export interface NewChatMessage {
 /** Wraps matched terms in snippets; a literal « or » in page text is shown as ‹ or › so the marks stay unambiguous. */
 export const SNIPPET_OPEN = '«';
 export const SNIPPET_CLOSE = '»';
+
+/** A page of knowledge a job stores (crawl), with its chunks, ready for search. */
+export interface PageInput {
+  /** The site the page belongs to: the crawl's start URL origin, e.g. https://docs.example.com */
+  sourceUrl: string;
+  url: string;
+  title: string;
+  markdown: string;
+  /** sha256 of the markdown; a page whose hash is unchanged is not stored again. */
+  contentHash: string;
+  chunks: { heading: string | null; text: string }[];
+}

@@ -1,4 +1,4 @@
-import type { Execution, ExecutionEvent } from '../engine/types.ts';
+import type { Execution, ExecutionEvent } from '../executions/types.ts';
 import { SNIPPET_CLOSE, SNIPPET_OPEN, type ChatMessage, type ChatSession, type KnowledgeHit, type KnowledgeSource } from './knowledge-records.ts';
 
 /**

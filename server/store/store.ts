@@ -1,6 +1,14 @@
-import type { JobWrite } from '../engine/job.ts';
-import type { ExecutionStatus, TransitionName } from '../engine/status.ts';
-import type { Execution, ExecutionEvent, ExecutionKind, Fence } from '../engine/types.ts';
+import type { TransitionName } from '../executions/status.ts';
+import type {
+  Change,
+  Execution,
+  ExecutionEvent,
+  ExecutionFilter,
+  ExecutionWrite,
+  Fence,
+  NewExecution,
+  TransitionOptions,
+} from '../executions/types.ts';
 import type {
   ChatMessage,
   ChatSession,
@@ -8,41 +16,17 @@ import type {
   KnowledgeSearchOptions,
   KnowledgeSource,
   NewChatMessage,
+  PageInput,
 } from './knowledge-records.ts';
 
-export interface NewExecution {
-  kind: ExecutionKind;
-  title: string;
-  sessionId: string | null;
-  input: unknown;
-  createdBy: string | null;
-}
-
-/** A committed change: the row as it is now and the events written with it, in seq order. */
-export interface Change {
-  execution: Execution;
-  events: ExecutionEvent[];
-}
-
-/** The extra facts a transition records. Which of them apply depends on the transition. */
-export interface TransitionOptions {
-  /** Fences the move to this attempt (worker writes: succeed, fail, requeue, interrupt). */
-  attempt?: number;
-  nodeId?: string;
-  leaseMs?: number;
-  result?: unknown;
-  error?: string;
-  reason?: string | null;
-  by?: string | null;
-}
-
-export interface ExecutionFilter {
-  statuses?: readonly ExecutionStatus[];
-  kind?: ExecutionKind | null;
-  sessionId?: string | null;
-  limit?: number;
-  /** Oldest first when true (queue order); newest first otherwise. */
-  oldestFirst?: boolean;
+/**
+ * One atomic, fenced write by a job: everything in it is committed in one transaction together with
+ * its event (if any), or refused as a whole once the execution has moved on (cancelled, taken over).
+ */
+export interface StoreWrite extends ExecutionWrite {
+  page?: PageInput;
+  /** A chat answer's message and its full text so far (written with its TOKEN event). */
+  message?: { id: string; text: string };
 }
 
 /**
@@ -74,7 +58,7 @@ export interface Store {
   /** Claims up to `limit` QUEUED executions in queue order for this node (QUEUED -> RUNNING). */
   claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]>;
   /** A job's fenced write; throws FencedError once the row is no longer RUNNING at this attempt. */
-  write(fence: Fence, write: JobWrite): Promise<{ change: Change | null; pageStored: boolean | null }>;
+  write(fence: Fence, write: StoreWrite): Promise<{ change: Change | null; pageStored: boolean | null }>;
   loadCheckpoint(executionId: string): Promise<Map<string, unknown>>;
   /** Extends the leases of this node's executions; returns the current rows of the given ids. */
   renewLeases(nodeId: string, ids: readonly string[], leaseMs: number): Promise<Execution[]>;

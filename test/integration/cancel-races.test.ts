@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../server/engine/engine.ts';
 import type { JobDefinition } from '../../server/engine/job.ts';
-import type { TransitionName } from '../../server/engine/status.ts';
+import type { TransitionName } from '../../server/executions/status.ts';
 import { createSluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
 import { postgresFixture, sqliteFixture } from '../helpers/stores.ts';

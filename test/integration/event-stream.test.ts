@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { latestChanges, replayThenLive } from '../../server/engine/event-stream.ts';
-import type { ExecutionEvent } from '../../server/engine/types.ts';
+import type { ExecutionEvent, Change } from '../../server/executions/types.ts';
 import { createSluicePubSub, type SluicePubSub } from '../../server/pubsub.ts';
-import type { Change, Store } from '../../server/store/store.ts';
+import type { Store } from '../../server/store/store.ts';
 import { sqliteFixture } from '../helpers/stores.ts';
 
 let store: Store;

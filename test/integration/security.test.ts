@@ -6,7 +6,6 @@ import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createApp } from '../../server/app.ts';
-import type { ApiToken } from '../../server/config.ts';
 import type { AddressRules } from '../../server/engine/job.ts';
 import { isDisallowedAddress } from '../../server/jobs/crawl/address.ts';
 import { crawlJob } from '../../server/jobs/crawl/crawl-job.ts';
@@ -15,6 +14,7 @@ import { startSite, type Site } from '../fixtures/site.ts';
 import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type GqlResult, type TestApp } from '../helpers/app.ts';
 import { tempDir } from '../helpers/stores.ts';
 import { createTestContext } from '../unit/crawl-test-context.ts';
+import type { ApiToken } from '../../server/security/tokens.ts';
 
 const TOKENS: ApiToken[] = [
   { name: 'admin', token: 'admin-token-0123456789abcdef', scopes: ['admin'] },

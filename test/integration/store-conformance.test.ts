@@ -1,10 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
-import type { JobWrite } from '../../server/engine/job.ts';
-import { FencedError, type Execution } from '../../server/engine/types.ts';
-import type { Store } from '../../server/store/store.ts';
+import { FencedError, type Execution } from '../../server/executions/types.ts';
+import type { Store, StoreWrite } from '../../server/store/store.ts';
 import { storeFixtures } from '../helpers/stores.ts';
 
-const page = (url: string, hash: string): JobWrite['page'] => ({
+const page = (url: string, hash: string): StoreWrite['page'] => ({
   sourceUrl: 'http://127.0.0.1:1',
   url,
   title: `title of ${url}`,
@@ -151,7 +150,7 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
 
   describe('knowledge', () => {
     const SOURCE = 'http://docs.example.test';
-    const doc = (path: string, title: string, chunks: { heading: string | null; text: string }[]): JobWrite['page'] => ({
+    const doc = (path: string, title: string, chunks: { heading: string | null; text: string }[]): StoreWrite['page'] => ({
       sourceUrl: SOURCE,
       url: `${SOURCE}${path}`,
       title,

@@ -1,14 +1,16 @@
 // A JobContext held in memory, to unit-test the crawl job alone (the engine has its own tests).
 import pino from 'pino';
-import type { JobContext, JobWrite, PageInput } from '../../server/engine/job.ts';
-import { FencedError } from '../../server/engine/types.ts';
-import { initialProgress, mergeProgress, type Progress } from '../../server/engine/progress.ts';
+import type { JobContext } from '../../server/engine/job.ts';
+import { FencedError } from '../../server/executions/types.ts';
+import { initialProgress, mergeProgress, type Progress } from '../../server/executions/progress.ts';
 import type { AddressRules } from '../../server/engine/job.ts';
 import type { CrawlInput } from '../../server/jobs/crawl/input.ts';
+import type { PageInput } from '../../server/store/knowledge-records.ts';
+import type { StoreWrite } from '../../server/store/store.ts';
 
 export interface TestContext {
   ctx: JobContext<CrawlInput>;
-  commits: JobWrite[];
+  commits: StoreWrite[];
   logs: string[];
   pages: Map<string, PageInput>;
   checkpoint: Map<string, unknown>;
@@ -26,10 +28,10 @@ export function createTestContext(
     /** Name resolution and address judging for the SSRF guard (see AddressRules). */
     addressRules?: AddressRules;
     /** Called after each commit is recorded (e.g. to abort mid-crawl). */
-    onCommit?: (write: JobWrite, index: number) => void;
+    onCommit?: (write: StoreWrite, index: number) => void;
   } = {},
 ): TestContext {
-  const commits: JobWrite[] = [];
+  const commits: StoreWrite[] = [];
   const logs: string[] = [];
   const pages = options.pages ?? new Map<string, PageInput>();
   const checkpoint = new Map(options.checkpoint ?? []);

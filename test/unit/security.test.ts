@@ -2,14 +2,14 @@ import { timingSafeEqual as mockedTimingSafeEqual } from 'node:crypto';
 import { parse } from 'graphql';
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigError, loadConfig, resolveConfig, type ApiToken } from '../../server/config.ts';
+import { ConfigError, loadConfig, resolveConfig } from '../../server/config.ts';
 import { createAuthenticator } from '../../server/http/auth.ts';
 import { isAllowedOrigin, isLoopbackName } from '../../server/http/request-guard.ts';
 import type { AddressRules } from '../../server/engine/job.ts';
 import { createGuardedLookup, refusalReason } from '../../server/jobs/crawl/address.ts';
 import { accessError, requiredScope, rootFields } from '../../server/security/access.ts';
 import { RateLimiter } from '../../server/security/rate-limit.ts';
-import { apiTokenProblem, bearerToken, hasScope, TokenRegistry, type Principal, type Scope } from '../../server/security/tokens.ts';
+import { apiTokenProblem, bearerToken, hasScope, TokenRegistry, type Principal, type Scope, type ApiToken } from '../../server/security/tokens.ts';
 
 vi.mock('node:crypto', async (importOriginal) => {
   const original = await importOriginal<typeof import('node:crypto')>();

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { initialProgress, mergeProgress } from '../../server/engine/progress.ts';
-import { EXECUTION_STATUSES, TERMINAL_STATUSES, TRANSITIONS, type ExecutionStatus, type TransitionName } from '../../server/engine/status.ts';
-import type { Execution } from '../../server/engine/types.ts';
-import { planTransition, planWrite } from '../../server/store/plan.ts';
+import { initialProgress, mergeProgress } from '../../server/executions/progress.ts';
+import { EXECUTION_STATUSES, TERMINAL_STATUSES, TRANSITIONS, type ExecutionStatus, type TransitionName } from '../../server/executions/status.ts';
+import type { Execution } from '../../server/executions/types.ts';
+import { planTransition, planWrite } from '../../server/executions/plan.ts';
 
 const row = (status: ExecutionStatus, attempt = 1): Execution => ({
   id: 'e1', kind: 'CRAWL', status, title: 't', sessionId: null, input: {}, result: null, createdAt: 1, startedAt: null,

@@ -1,5 +1,5 @@
 import type { JobContext } from '../../engine/job.ts';
-import type { ProgressPatch } from '../../engine/progress.ts';
+import type { ProgressPatch } from '../../executions/progress.ts';
 
 export interface AnswerWriterOptions {
   /** Flush once this many characters are pending... */

@@ -1,5 +1,5 @@
-import type { CheckpointEntries, JobContext, JobDefinition } from '../../engine/job.ts';
-import type { ProgressPatch } from '../../engine/progress.ts';
+import type { JobContext, JobDefinition } from '../../engine/job.ts';
+import type { ProgressPatch } from '../../executions/progress.ts';
 import { abortable, abortReason } from './abort.ts';
 import { refusalReason } from './address.ts';
 import { discoverSeeds } from './discovery.ts';
@@ -12,6 +12,7 @@ import { drain } from './pool.ts';
 import { RobotsCache } from './robots.ts';
 import { createScope, type Scope } from './scope.ts';
 import { canonicalHref, parseHttpUrl } from './urls.ts';
+import type { CheckpointEntries } from '../../executions/types.ts';
 
 /** What a finished crawl reports (the execution's result). */
 export interface CrawlResult {

@@ -1,5 +1,4 @@
 import picomatch from 'picomatch';
-import type { Config } from '../../config.ts';
 import { badInput } from '../../errors.ts';
 import { normalizeUrl } from './urls.ts';
 
@@ -43,10 +42,18 @@ export const DEFAULT_CRAWL_LIMITS: Readonly<CrawlLimits> = Object.freeze({
   maxRetryAfterMs: 30_000,
 });
 
+/** The crawl caps an operator sets (SLUICE_CRAWL_*), as the server config holds them. */
+export interface CrawlCaps {
+  crawlMaxPages: number;
+  crawlMaxDepth: number;
+  crawlMaxBodyBytes: number;
+  crawlMaxRedirects: number;
+  crawlMaxDurationMs: number;
+  crawlTimeoutMs: number;
+}
+
 /** The limits of this server: DEFAULT_CRAWL_LIMITS with the operator's caps (SLUICE_CRAWL_*). */
-export function crawlLimits(
-  caps: Pick<Config, 'crawlMaxPages' | 'crawlMaxDepth' | 'crawlMaxBodyBytes' | 'crawlMaxRedirects' | 'crawlMaxDurationMs' | 'crawlTimeoutMs'>,
-): CrawlLimits {
+export function crawlLimits(caps: CrawlCaps): CrawlLimits {
   return {
     ...DEFAULT_CRAWL_LIMITS,
     maxPagesCap: caps.crawlMaxPages,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { PageInput } from '../../engine/job.ts';
 import { chunkMarkdown } from './chunk.ts';
 import { decodeBody, extractHtml, extractText } from './extract.ts';
+import type { PageInput } from '../../store/knowledge-records.ts';
 
 const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
 const TEXT_TYPES = new Set(['text/plain', 'text/markdown', 'text/x-markdown']);

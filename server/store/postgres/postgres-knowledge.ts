@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { PageInput } from '../../engine/job.ts';
-import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource } from '../knowledge-records.ts';
+import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource, PageInput } from '../knowledge-records.ts';
 import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
 import { searchTerms } from '../search-terms.ts';
 import { text } from './rows.ts';

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { JobWrite } from '../../engine/job.ts';
-import { initialProgress } from '../../engine/progress.ts';
-import type { TransitionName } from '../../engine/status.ts';
-import { StoreUnavailableError, type Execution, type ExecutionEvent, type Fence } from '../../engine/types.ts';
+import { initialProgress } from '../../executions/progress.ts';
+import type { TransitionName } from '../../executions/status.ts';
+import { StoreUnavailableError, type Execution, type ExecutionEvent, type Fence, type Change, type ExecutionFilter, type NewExecution, type TransitionOptions } from '../../executions/types.ts';
 import type {
   ChatMessage,
   ChatSession,
@@ -12,8 +11,8 @@ import type {
   KnowledgeSource,
   NewChatMessage,
 } from '../knowledge-records.ts';
-import { planTransition, planWrite, type Planned } from '../plan.ts';
-import type { Change, ExecutionFilter, NewExecution, Store, TransitionOptions } from '../store.ts';
+import { planTransition, planWrite, type Planned } from '../../executions/plan.ts';
+import type { Store, StoreWrite } from '../store.ts';
 import { migrate } from './migrations.ts';
 import * as chat from './postgres-chat.ts';
 import * as knowledge from './postgres-knowledge.ts';
@@ -165,7 +164,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  async write(fence: Fence, write: JobWrite): Promise<{ change: Change | null; pageStored: boolean | null }> {
+  async write(fence: Fence, write: StoreWrite): Promise<{ change: Change | null; pageStored: boolean | null }> {
     return this.txLocking(fence.executionId, async (c, row) => {
       const now = Date.now();
       const planned = planWrite(row, fence, write, now);

@@ -2,20 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { JobWrite, PageInput } from '../../engine/job.ts';
-import { initialProgress } from '../../engine/progress.ts';
-import type { TransitionName } from '../../engine/status.ts';
-import type { Execution, ExecutionEvent, Fence } from '../../engine/types.ts';
-import { planTransition, planWrite, type Planned } from '../plan.ts';
-import type { Change, ExecutionFilter, NewExecution, Store, TransitionOptions } from '../store.ts';
-import type {
-  ChatMessage,
-  ChatSession,
-  KnowledgeHit,
-  KnowledgeSearchOptions,
-  KnowledgeSource,
-  NewChatMessage,
-} from '../knowledge-records.ts';
+import { initialProgress } from '../../executions/progress.ts';
+import type { TransitionName } from '../../executions/status.ts';
+import type { Execution, ExecutionEvent, Fence, Change, ExecutionFilter, NewExecution, TransitionOptions } from '../../executions/types.ts';
+import { planTransition, planWrite, type Planned } from '../../executions/plan.ts';
+import type { Store, StoreWrite } from '../store.ts';
+import type { ChatMessage, ChatSession, KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource, NewChatMessage, PageInput } from '../knowledge-records.ts';
 import { toEvent, toExecution, type Row } from '../rows.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
 import { statement } from './statements.ts';
@@ -188,7 +180,7 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async write(fence: Fence, write: JobWrite): Promise<{ change: Change | null; pageStored: boolean | null }> {
+  async write(fence: Fence, write: StoreWrite): Promise<{ change: Change | null; pageStored: boolean | null }> {
     return this.db.transaction(() => {
       const row = this.read(fence.executionId);
       const now = Date.now();

@@ -1,4 +1,4 @@
-import type { Progress } from './progress.ts';
+import type { Progress, ProgressPatch } from './progress.ts';
 import type { ExecutionStatus } from './status.ts';
 
 export const EXECUTION_KINDS = ['CRAWL', 'CHAT'] as const;
@@ -40,6 +40,56 @@ export interface ExecutionEvent {
   status: ExecutionStatus;
   progress: Progress;
   message: string | null;
+}
+
+/** A new execution, as submitted (it starts QUEUED). */
+export interface NewExecution {
+  kind: ExecutionKind;
+  title: string;
+  sessionId: string | null;
+  input: unknown;
+  createdBy: string | null;
+}
+
+/** A committed change: the row as it is now and the events written with it, in seq order. */
+export interface Change {
+  execution: Execution;
+  events: ExecutionEvent[];
+}
+
+/** The extra facts a transition records. Which of them apply depends on the transition. */
+export interface TransitionOptions {
+  /** Fences the move to this attempt (worker writes: succeed, fail, requeue, interrupt). */
+  attempt?: number;
+  nodeId?: string;
+  leaseMs?: number;
+  result?: unknown;
+  error?: string;
+  reason?: string | null;
+  by?: string | null;
+}
+
+/** Which executions to list. */
+export interface ExecutionFilter {
+  statuses?: readonly ExecutionStatus[];
+  kind?: ExecutionKind | null;
+  sessionId?: string | null;
+  limit?: number;
+  /** Oldest first when true (queue order); newest first otherwise. */
+  oldestFirst?: boolean;
+}
+
+/** Checkpoint entries: key -> JSON value; null deletes the key. */
+export type CheckpointEntries = Record<string, unknown>;
+
+/**
+ * What every fenced write by a job carries: an event, a progress patch, checkpoint entries. Stores
+ * add what their other slices record in the same transaction (a page, an answer's text).
+ */
+export interface ExecutionWrite {
+  event?: { type: Exclude<EventType, 'STATUS'>; message: string | null };
+  progress?: ProgressPatch;
+  checkpoint?: CheckpointEntries;
 }
 
 /** What a write by a worker carries, so the store can refuse it once the row has moved on. */

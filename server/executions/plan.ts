@@ -1,8 +1,13 @@
-import type { JobWrite } from '../engine/job.ts';
-import { mergeProgress, type ProgressPatch } from '../engine/progress.ts';
-import { TRANSITIONS, type ExecutionStatus, type TransitionName } from '../engine/status.ts';
-import { FencedError, type Execution, type ExecutionEvent, type Fence } from '../engine/types.ts';
-import type { TransitionOptions } from './store.ts';
+import { mergeProgress, type ProgressPatch } from './progress.ts';
+import { TRANSITIONS, type ExecutionStatus, type TransitionName } from './status.ts';
+import {
+  FencedError,
+  type Execution,
+  type ExecutionEvent,
+  type ExecutionWrite,
+  type Fence,
+  type TransitionOptions,
+} from './types.ts';
 
 /**
  * The row-level logic shared by both stores: given the row as read inside a transaction, what the
@@ -98,7 +103,7 @@ function planOne(row: Execution, name: TransitionName, options: TransitionOption
 }
 
 /** Plans a job's write; throws FencedError unless the row is RUNNING at the writer's attempt. */
-export function planWrite(row: Execution | null, fence: Fence, write: JobWrite, now: number): Planned {
+export function planWrite(row: Execution | null, fence: Fence, write: ExecutionWrite, now: number): Planned {
   if (!row || row.status !== 'RUNNING' || row.attempt !== fence.attempt) throw new FencedError(fence.executionId);
   const progress = write.progress ? mergeProgress(row.progress, write.progress) : row.progress;
   if (!write.event) return { next: { ...row, progress }, event: null };
