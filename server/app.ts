@@ -19,6 +19,7 @@ import { corsFor, refuseRequest } from './http/request-guard.ts';
 import { placeholderPage } from './http/placeholder.ts';
 import { chatJob } from './jobs/chat/chat-job.ts';
 import { crawlJob } from './jobs/crawl/crawl-job.ts';
+import { secondsSince } from './lib/timing.ts';
 import { createSluicePubSub } from './pubsub.ts';
 import { createRedisPubSub } from './pubsub-redis.ts';
 import type { Context } from './schema/builder.ts';
@@ -148,7 +149,7 @@ export function createApp(partial: Partial<Config> = {}): App {
     const started = performance.now();
     res.once('finish', () => {
       const labels = { method: req.method ?? 'GET', route: route ? path : 'static', status: String(res.statusCode) };
-      metrics.httpDuration.observe(labels, (performance.now() - started) / 1000);
+      metrics.httpDuration.observe(labels, secondsSince(started));
     });
     if (route) return route(req, res);
     if (staticFiles) return staticFiles(req, res);

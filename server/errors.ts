@@ -16,11 +16,3 @@ export function badInput(message: string, field?: string): GraphQLError {
 export function notFound(message: string): GraphQLError {
   return userError('NOT_FOUND', message);
 }
-
-/** Tells "cancelled" (an abort, from a signal or a fenced write) apart from "failed". */
-export function isAbortError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (error.name === 'AbortError' || error.name === 'FencedError') return true;
-  // undici wraps aborts of fetch bodies and sockets
-  return error.cause instanceof Error && isAbortError(error.cause);
-}

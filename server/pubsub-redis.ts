@@ -3,6 +3,7 @@ import type { PubSubEventTarget } from 'graphql-yoga';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createSluicePubSub, type SluicePubSub, type Topics } from './pubsub.ts';
+import { within } from './lib/timing.ts';
 
 /** Pub/sub over Redis, so every node hears every other node's events and cancel doorbells. */
 export interface RedisPubSub {
@@ -67,15 +68,8 @@ export function createRedisPubSub(url: string, options: RedisPubSubOptions): Red
     pubsub: createSluicePubSub(prefixed as unknown as PubSubEventTarget<Topics>, async () => void (await subscribeClient.ping())),
     async ping() {
       if (publishClient.status !== 'ready' || subscribeClient.status !== 'ready') throw new Error('redis is not connected');
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`redis did not answer within ${pingTimeoutMs} ms`)), pingTimeoutMs);
-      });
-      try {
-        await Promise.race([publishClient.ping(), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
+      const answer = await within(publishClient.ping(), pingTimeoutMs);
+      if (!answer.settled) throw new Error(`redis did not answer within ${pingTimeoutMs} ms`);
     },
     async close() {
       await Promise.all([publishClient, subscribeClient].map((c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())));

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Store, StoreWrite } from '../store/store.ts';
 import type { JobContext, JobSettings, JobWriteResult } from './job.ts';
 import { combinePatches, type ProgressPatch } from '../executions/progress.ts';
-import type { Execution, Change } from '../executions/types.ts';
+import { FencedError, type Change, type Execution } from '../executions/types.ts';
 
 export interface ContextDeps {
   store: Store;
@@ -59,7 +59,7 @@ export function createJobContext<Input>(
       return { pageStored, progress: change?.execution.progress ?? execution.progress };
     } catch (error) {
       failed = error;
-      if (error instanceof Error && error.name === 'FencedError') deps.onFenced();
+      if (error instanceof FencedError) deps.onFenced();
       throw error;
     }
   };

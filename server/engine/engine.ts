@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
-import { isAbortError, notFound } from '../errors.ts';
+import { notFound } from '../errors.ts';
+import { isAbortError } from '../lib/abort.ts';
+import { within } from '../lib/timing.ts';
 import type { SluicePubSub } from '../pubsub.ts';
 import type { Store } from '../store/store.ts';
 import { createJobContext, type RunningContext } from './context.ts';
 import type { JobDefinition, JobSettings } from './job.ts';
 import { ACTIVE_STATUSES, isTerminal } from '../executions/status.ts';
-import { StoreUnavailableError, type Execution, type ExecutionKind, type Change, type NewExecution } from '../executions/types.ts';
+import { FencedError, StoreUnavailableError, type Execution, type ExecutionKind, type Change, type NewExecution } from '../executions/types.ts';
 
 export interface EngineConfig {
   nodeId: string;
@@ -104,10 +106,7 @@ export class Engine {
     await this.pumping;
     const all = [...this.running.values()];
     for (const r of all) this.abortLocal(r, 'shutdown', 'node shutting down');
-    await Promise.race([
-      Promise.allSettled(all.map((r) => r.done)),
-      new Promise((resolve) => setTimeout(resolve, this.config.cancelGraceMs).unref()),
-    ]);
+    await within(Promise.allSettled(all.map((r) => r.done)), this.config.cancelGraceMs);
     // Code that ignored its signal past the grace period: release its row anyway (fenced off from now on).
     for (const r of all) {
       if (r.finalised) continue;
@@ -184,11 +183,8 @@ export class Engine {
    * each heartbeat re-reads statuses and polls for work.
    */
   private async listening(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const giveUp = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.config.heartbeatMs * 5)));
-    const ready = await Promise.race([this.pubsub.settled().then(() => true, () => false), giveUp]);
-    clearTimeout(timer);
-    if (!ready) this.log.warn('pub/sub did not confirm its subscriptions; relying on heartbeats until it does');
+    const ready = await within(this.pubsub.settled().then(() => true, () => false), this.config.heartbeatMs * 5);
+    if (!(ready.settled && ready.value)) this.log.warn('pub/sub did not confirm its subscriptions; relying on heartbeats until it does');
   }
 
   /** Cancels rung for this node; work queued on any node (claimed here at once if there is room). */
@@ -316,7 +312,7 @@ export class Engine {
     } else if (r.cause !== 'cancel' && r.cause !== 'lost') {
       const error = outcome.error;
       const message = error instanceof Error ? error.message : String(error);
-      if (!isAbortError(error)) r.context.log.warn({ err: error }, 'job failed');
+      if (!isAbortError(error) && !(error instanceof FencedError)) r.context.log.warn({ err: error }, 'job failed');
       change = await this.store.transition(id, 'fail', { attempt, error: message });
     }
     // Cancelled while running (or finished while a cancel was being written): the tombstone wins.

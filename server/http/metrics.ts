@@ -5,6 +5,7 @@ import { ACTIVE_STATUSES, isTerminal } from '../executions/status.ts';
 import type { Execution, ExecutionEvent, Change } from '../executions/types.ts';
 import type { EngineObserver } from '../engine/engine.ts';
 import type { Store } from '../store/store.ts';
+import { secondsSince } from '../lib/timing.ts';
 
 /**
  * The Prometheus metrics of one app (its own registry, so several apps in one process — tests,
@@ -111,7 +112,7 @@ export class Metrics implements EngineObserver {
     const clock = this.cancelClocks.get(execution.id);
     if (clock !== undefined) {
       this.cancelClocks.delete(execution.id);
-      if (event.status === 'CANCELLED') this.cancelLatency.observe((performance.now() - clock) / 1000);
+      if (event.status === 'CANCELLED') this.cancelLatency.observe(secondsSince(clock));
     }
   }
 }
@@ -129,7 +130,7 @@ export function useOperationMetrics(metrics: Metrics): Plugin {
         onExecuteDone() {
           metrics.graphqlDuration.observe(
             { operation: operation?.operation ?? 'unknown', field: first?.kind === Kind.FIELD ? first.name.value : 'unknown' },
-            (performance.now() - start) / 1000,
+            secondsSince(start),
           );
         },
       };

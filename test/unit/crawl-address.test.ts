@@ -5,6 +5,7 @@ import {
   createGuardedLookup,
   isDisallowedAddress,
   literalIp,
+  PrivateAddressError,
   refusalReason,
 } from '../../server/jobs/crawl/address.ts';
 
@@ -79,7 +80,7 @@ describe('refusing private targets', () => {
   it('the connect-time lookup drops disallowed addresses', async () => {
     const lookup = createGuardedLookup();
     const error = await new Promise<Error | null>((done) => lookup('localhost', { all: true }, (e) => done(e)));
-    expect(error?.name).toBe('PrivateAddressError');
+    expect(error).toBeInstanceOf(PrivateAddressError);
     expect(error?.message).toMatch(/SLUICE_ALLOW_PRIVATE_NETWORKS=true/);
   });
 });

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { isAbortError } from '../../server/errors.ts';
 import { crawlJob } from '../../server/jobs/crawl/crawl-job.ts';
 import { DEFAULT_CRAWL_LIMITS, parseCrawlInput, type CrawlLimits, type StartCrawlInputRaw } from '../../server/jobs/crawl/input.ts';
 import { pagePath, startSite, type Site, type SiteOptions } from '../fixtures/site.ts';
 import { createTestContext } from './crawl-test-context.ts';
+import { isAbortError } from '../../server/lib/abort.ts';
 
 const FAST_RETRIES: CrawlLimits = { ...DEFAULT_CRAWL_LIMITS, retryBaseDelayMs: 5 };
 

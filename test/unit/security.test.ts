@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, resolveConfig } from '../../server/config.ts';
 import { createAuthenticator } from '../../server/http/auth.ts';
 import { isAllowedOrigin, isLoopbackName } from '../../server/http/request-guard.ts';
 import type { AddressRules } from '../../server/engine/job.ts';
-import { createGuardedLookup, refusalReason } from '../../server/jobs/crawl/address.ts';
+import { createGuardedLookup, PrivateAddressError, refusalReason } from '../../server/jobs/crawl/address.ts';
 import { accessError, requiredScope, rootFields } from '../../server/security/access.ts';
 import { RateLimiter } from '../../server/security/rate-limit.ts';
 import { apiTokenProblem, bearerToken, hasScope, TokenRegistry, type Principal, type Scope, type ApiToken } from '../../server/security/tokens.ts';
@@ -236,14 +236,14 @@ describe('guarded lookup with an injected resolver', () => {
     ['only private ones', ['10.1.1.1', '192.168.0.1', '100.64.0.1']],
   ])('refuses a name resolving to %s', async (_name, ips) => {
     const found = await lookup({ resolve: resolveTo(...ips) }, 'evil.example');
-    expect(found.error?.name).toBe('PrivateAddressError');
+    expect(found.error).toBeInstanceOf(PrivateAddressError);
     expect(found.error?.message).toMatch(/refused to crawl evil\.example \(.*\).*SLUICE_ALLOW_PRIVATE_NETWORKS=true/);
   });
 
   it('refuses localhost names without asking the resolver', async () => {
     const resolve = vi.fn(resolveTo('93.184.216.34'));
     for (const name of ['localhost', 'localhost.', 'x.localhost', 'X.LOCALHOST.']) {
-      expect((await lookup({ resolve }, name)).error?.name).toBe('PrivateAddressError');
+      expect((await lookup({ resolve }, name)).error).toBeInstanceOf(PrivateAddressError);
     }
     expect(resolve).not.toHaveBeenCalled();
     expect(await refusalReason('http://x.localhost./', false)).toMatch(/loopback/);
@@ -253,7 +253,7 @@ describe('guarded lookup with an injected resolver', () => {
     const answers = [['93.184.216.34'], ['127.0.0.1']];
     const rules: AddressRules = { resolve: async () => answers.shift()!.map((address) => ({ address, family: 4 })) };
     expect((await lookup(rules, 'rebind.example')).error).toBeNull();
-    expect((await lookup(rules, 'rebind.example')).error?.name).toBe('PrivateAddressError');
+    expect((await lookup(rules, 'rebind.example')).error).toBeInstanceOf(PrivateAddressError);
   });
 
   it('passes resolver errors through (an unknown name is a fetch failure, not a refusal)', async () => {

@@ -1,5 +1,6 @@
 import type { JobContext, JobDefinition } from '../../engine/job.ts';
 import type { ChatMessage } from '../../store/knowledge-records.ts';
+import { nextTurn } from '../../lib/abort.ts';
 import { AnswerWriter } from './answer-writer.ts';
 import { composeAnswer, notFoundAnswer, pieces, sourcesBlock, type Citation } from './compose.ts';
 import { buildPrompt, citationsOf, streamCompletion, type LlmSettings } from './llm.ts';
@@ -64,8 +65,7 @@ async function answerFromPassages(retrieval: Retrieval, writer: AnswerWriter, si
   let done = 0;
   for (const part of parts) {
     // Let a cancel request (or anything else waiting) in between pieces.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    signal.throwIfAborted();
+    await nextTurn(signal);
     done += part.length;
     await writer.push(part, { stage: 'answering', percent: Math.floor((99 * done) / composed.text.length) });
   }

@@ -1,6 +1,6 @@
 import type { JobContext, JobDefinition } from '../../engine/job.ts';
 import type { ProgressPatch } from '../../executions/progress.ts';
-import { abortable, abortReason } from './abort.ts';
+import { abortable, abortReason } from '../../lib/abort.ts';
 import { refusalReason } from './address.ts';
 import { discoverSeeds } from './discovery.ts';
 import { Fetcher, type FetchOutcome } from './fetcher.ts';

@@ -1,7 +1,7 @@
 import { pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { Agent, request, type Dispatcher } from 'undici';
-import { abortReason, sleep } from './abort.ts';
+import { abortReason, sleep } from '../../lib/abort.ts';
 import { createGuardedLookup, findPrivateAddressError, isDisallowedAddress, literalIp, privateAddressMessage } from './address.ts';
 import type { AddressRules } from '../../engine/job.ts';
 import type { CrawlLimits } from './input.ts';

@@ -1,4 +1,4 @@
-import { sleep } from './abort.ts';
+import { sleep } from '../../lib/abort.ts';
 
 /**
  * Spaces out requests to one host by its minimum delay (robots.txt Crawl-delay). Each caller reserves

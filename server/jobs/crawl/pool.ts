@@ -1,4 +1,4 @@
-import { abortReason } from './abort.ts';
+import { abortReason } from '../../lib/abort.ts';
 
 export interface DrainOptions<T> {
   concurrency: number;

@@ -36,3 +36,20 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
+
+/** Lets other work in (a cancel request, a timer) before going on; rejects with the abort reason if the signal fired meanwhile. */
+export async function nextTurn(signal: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  throwIfAborted(signal);
+}
+
+/**
+ * Tells "cancelled" from "failed": an abort, identified as the platform does (`name` "AbortError":
+ * DOMException and undici's errors have no class of their own to test), also when undici wraps it
+ * as the cause of a fetch body or socket error.
+ */
+export function isAbortError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'AbortError') return true;
+  return error.cause instanceof Error && isAbortError(error.cause);
+}
