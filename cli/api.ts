@@ -1,5 +1,7 @@
 // A tiny GraphQL client for the CLI: queries and mutations over HTTP POST, subscriptions over
 // graphql-ws on the same path, both carrying the token from SLUICE_TOKEN.
+import type { TadaDocumentNode } from 'gql.tada';
+import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
@@ -33,6 +35,10 @@ export interface ApiOptions {
 /** The variables of a subscription; the object is re-sent as it is at each reconnect (see subscribe). */
 export type Variables = Record<string, unknown>;
 
+/** A document typed from the schema (cli/execution.ts): its result and variables types come with it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the widest document type, narrowed at each call
+export type Operation<T = any, V = any> = TadaDocumentNode<T, V>;
+
 export interface SubscriptionSink<T> {
   next(data: T): void;
   error(error: ApiError): void;
@@ -46,9 +52,9 @@ export interface SubscriptionSink<T> {
 export interface Api {
   /** The GraphQL endpoint, for messages. */
   readonly endpoint: string;
-  request<T>(query: string, variables?: Variables): Promise<T>;
+  request<T, V extends Variables>(document: Operation<T, V>, variables: V): Promise<T>;
   /** Subscribes; returns a function that stops it. Reconnects with back-off while the socket drops. */
-  subscribe<T>(query: string, variables: Variables, sink: SubscriptionSink<T>): () => void;
+  subscribe<T, V extends Variables>(document: Operation<T, V>, variables: V, sink: SubscriptionSink<T>): () => void;
   /** Closes the WebSocket, if one was opened. */
   close(): Promise<void>;
 }
@@ -72,7 +78,8 @@ export function createApi(options: ApiOptions): Api {
   const authorization = options.token ? `Bearer ${options.token}` : undefined;
   let ws: Client | undefined;
 
-  const request = async <T>(query: string, variables?: Variables): Promise<T> => {
+  const request = async <T, V extends Variables>(document: Operation<T, V>, variables: V): Promise<T> => {
+    const query = print(document);
     const timeout = AbortSignal.timeout(options.timeoutMs ?? 30_000);
     let res: Response;
     try {
@@ -108,7 +115,8 @@ export function createApi(options: ApiOptions): Api {
       shouldRetry: (e) => isCloseEvent(e) && e.code !== 4401 && e.code !== 4403,
     }));
 
-  const subscribe = <T>(query: string, variables: Variables, sink: SubscriptionSink<T>): (() => void) => {
+  const subscribe = <T, V extends Variables>(document: Operation<T, V>, variables: V, sink: SubscriptionSink<T>): (() => void) => {
+    const query = print(document);
     const client = socket();
     let connects = 0;
     let settled = false;

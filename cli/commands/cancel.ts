@@ -1,21 +1,8 @@
 // sluice cancel <id> | --session <id>: cancelExecution / cancelExecutions, and what came of it.
 import { commandHelp, kindOption, parseCommand, UsageError } from '../args.ts';
 import type { Context } from '../context.ts';
-import { EXECUTION_FIELDS, type Execution } from '../execution.ts';
+import { CANCEL_MANY, CANCEL_ONE, type CancelResult } from '../execution.ts';
 import { ExitCode } from '../exit-codes.ts';
-
-const CANCEL_ONE = `mutation Cancel($id: ID!, $reason: String) { cancelExecution(id: $id, reason: $reason) { accepted execution { ${EXECUTION_FIELDS} } } }`;
-const CANCEL_MANY = `mutation CancelMany($sessionId: ID, $kind: ExecutionKind, $reason: String) { cancelExecutions(sessionId: $sessionId, kind: $kind, reason: $reason) { cancelled executions { ${EXECUTION_FIELDS} } } }`;
-
-interface CancelResult {
-  accepted: boolean;
-  execution: Execution;
-}
-
-interface CancelManyResult {
-  cancelled: number;
-  executions: Execution[];
-}
 
 /** Runs `sluice cancel`. */
 export async function cancel(args: string[], ctx: Context): Promise<number> {
@@ -37,12 +24,12 @@ export async function cancel(args: string[], ctx: Context): Promise<number> {
   const api = ctx.api(values.url);
 
   if (id !== undefined) {
-    const { cancelExecution: result } = await api.request<{ cancelExecution: CancelResult }>(CANCEL_ONE, { id, reason: values.reason });
+    const { cancelExecution: result } = await api.request(CANCEL_ONE, { id, reason: values.reason });
     ctx.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${describeOne(result)}\n`);
     return ExitCode.SUCCEEDED;
   }
   const variables = { sessionId: values.session, kind: kindOption('cancel', values.kind), reason: values.reason };
-  const { cancelExecutions: result } = await api.request<{ cancelExecutions: CancelManyResult }>(CANCEL_MANY, variables);
+  const { cancelExecutions: result } = await api.request(CANCEL_MANY, variables);
   if (values.json) ctx.stdout.write(`${JSON.stringify(result)}\n`);
   else {
     const lines = result.executions.map((e) => `  ${e.id}  ${e.kind}  ${e.status}  ${e.title}`);

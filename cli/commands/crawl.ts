@@ -1,11 +1,10 @@
 // sluice crawl <url>: startCrawl, then print the id or (--follow) watch it to the end.
 import { commandHelp, intOption, onePositional, parseCommand, UsageError } from '../args.ts';
 import type { Context } from '../context.ts';
-import { EXECUTION_FIELDS, type Execution } from '../execution.ts';
+import { START_CRAWL } from '../execution.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { follow } from './watch.ts';
 
-const START_CRAWL = `mutation StartCrawl($input: StartCrawlInput!) { startCrawl(input: $input) { ${EXECUTION_FIELDS} } }`;
 
 /** Runs `sluice crawl`. */
 export async function crawl(args: string[], ctx: Context): Promise<number> {
@@ -36,7 +35,7 @@ export async function crawl(args: string[], ctx: Context): Promise<number> {
   };
 
   const api = ctx.api(values.url);
-  const { startCrawl: execution } = await api.request<{ startCrawl: Execution }>(START_CRAWL, { input });
+  const { startCrawl: execution } = await api.request(START_CRAWL, { input });
   if (values.json) ctx.stdout.write(`${JSON.stringify(execution)}\n`);
   else if (values.follow) ctx.stdout.write(`Crawl ${execution.id} started: ${execution.title}\n`);
   else {

@@ -1,12 +1,10 @@
 // sluice ls: active executions (or --all: history) as a table or JSON.
 import { commandHelp, intOption, kindOption, parseCommand, UsageError } from '../args.ts';
 import type { Context } from '../context.ts';
-import { EXECUTION_FIELDS, type Execution } from '../execution.ts';
+import { ACTIVE, HISTORY, type Execution } from '../execution.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { formatAge, formatPercent, table } from '../render.ts';
 
-const ACTIVE = `query Active($kind: ExecutionKind, $sessionId: ID) { activeExecutions(kind: $kind, sessionId: $sessionId) { ${EXECUTION_FIELDS} } }`;
-const HISTORY = `query History($kind: ExecutionKind, $sessionId: ID, $limit: Int) { executions(kind: $kind, sessionId: $sessionId, limit: $limit) { ${EXECUTION_FIELDS} } }`;
 
 /** Runs `sluice ls`. */
 export async function ls(args: string[], ctx: Context): Promise<number> {
@@ -30,8 +28,8 @@ export async function ls(args: string[], ctx: Context): Promise<number> {
   };
   const api = ctx.api(values.url);
   const executions = values.all
-    ? (await api.request<{ executions: Execution[] }>(HISTORY, variables)).executions
-    : (await api.request<{ activeExecutions: Execution[] }>(ACTIVE, variables)).activeExecutions;
+    ? (await api.request(HISTORY, variables)).executions
+    : (await api.request(ACTIVE, variables)).activeExecutions;
 
   if (values.json) ctx.stdout.write(`${JSON.stringify(executions, null, 2)}\n`);
   else if (executions.length === 0) ctx.stdout.write(values.all ? 'No executions.\n' : 'No active executions. (sluice ls --all shows the history.)\n');

@@ -25,7 +25,7 @@ export async function watch(args: string[], ctx: Context): Promise<number> {
 
 /** The execution, or a NOT_FOUND ApiError. */
 export async function fetchExecution(api: Api, id: string): Promise<Execution> {
-  const { execution } = await api.request<{ execution: Execution | null }>(EXECUTION_QUERY, { id });
+  const { execution } = await api.request(EXECUTION_QUERY, { id });
   if (!execution) throw new ApiError('NOT_FOUND', `no execution has id "${id}"`);
   return execution;
 }
@@ -82,7 +82,7 @@ function stream(
   on: { event(event: ExecutionEvent): void; note(text: string | undefined): void },
 ): Promise<Outcome> {
   return new Promise<Outcome>((resolve, reject) => {
-    const unsubscribe = api.subscribe<{ jobProgress: ExecutionEvent }>(JOB_PROGRESS, variables, {
+    const unsubscribe = api.subscribe(JOB_PROGRESS, variables, {
       next: ({ jobProgress: event }) => {
         if (event.seq <= variables.after) return; // seen before a reconnect
         variables.after = event.seq; // a reconnect resumes after it (see api.subscribe)

@@ -1,113 +1,146 @@
-import { gql } from '@urql/core';
-import type {
-  CancelResult,
-  ChatSession,
-  ChatSessionSummary,
-  Execution,
-  ExecutionEvent,
-  ExecutionKind,
-  ExecutionStatus,
-  KnowledgeHit,
-  KnowledgeSource,
-  StartCrawlInput,
-} from './types.ts';
+import { graphql, type ResultOf, type VariablesOf } from './tada.ts';
 
-// Every operation the client sends, in one place, typed with its data and variables.
+// Every operation the client sends, in one place, typed from schema/schema.graphql by gql.tada.
 
-const PROGRESS_FIELDS = `
-  percent stage message pagesDiscovered pagesFetched pagesFailed pagesSkipped bytesFetched chunksStored
-`;
+export const ProgressFields = graphql(`
+  fragment ProgressFields on Progress {
+    percent stage message pagesDiscovered pagesFetched pagesFailed pagesSkipped bytesFetched chunksStored
+  }
+`);
 
-/** The selection of an Execution, as a string so it can be spliced into the aliased batch cancel. */
-export const EXECUTION_FIELDS = `
-  id kind status title sessionId createdAt startedAt finishedAt durationMs
-  progress { ${PROGRESS_FIELDS} }
-  cancelRequestedAt cancelReason error lastSeq node
-`;
+export const ExecutionFields = graphql(
+  `
+  fragment ExecutionFields on Execution {
+    id kind status title sessionId createdAt startedAt finishedAt durationMs
+    progress { ...ProgressFields }
+    cancelRequestedAt cancelReason error lastSeq node
+  }
+`,
+  [ProgressFields],
+);
 
-export const ActiveExecutionsQuery = gql<{ activeExecutions: Execution[] }, { kind?: ExecutionKind | null }>(`
+export const EventFields = graphql(
+  `
+  fragment EventFields on ExecutionEvent {
+    executionId seq at type status message
+    progress { ...ProgressFields }
+  }
+`,
+  [ProgressFields],
+);
+
+export const ActiveExecutionsQuery = graphql(
+  `
   query ActiveExecutions($kind: ExecutionKind) {
-    activeExecutions(kind: $kind) { ${EXECUTION_FIELDS} }
+    activeExecutions(kind: $kind) { ...ExecutionFields }
   }
-`);
+`,
+  [ExecutionFields],
+);
 
-export const ExecutionQuery = gql<{ execution: Execution | null }, { id: string }>(`
+export const ExecutionQuery = graphql(
+  `
   query Execution($id: ID!) {
-    execution(id: $id) { ${EXECUTION_FIELDS} }
+    execution(id: $id) { ...ExecutionFields }
   }
-`);
+`,
+  [ExecutionFields],
+);
 
-export const ExecutionHistoryQuery = gql<
-  { executions: Execution[] },
-  { kind?: ExecutionKind | null; status?: ExecutionStatus[] | null; limit?: number | null }
->(`
+export const ExecutionHistoryQuery = graphql(
+  `
   query ExecutionHistory($kind: ExecutionKind, $status: [ExecutionStatus!], $limit: Int) {
-    executions(kind: $kind, status: $status, limit: $limit) { ${EXECUTION_FIELDS} }
+    executions(kind: $kind, status: $status, limit: $limit) { ...ExecutionFields }
   }
-`);
+`,
+  [ExecutionFields],
+);
 
-export const StartCrawlMutation = gql<{ startCrawl: Execution }, { input: StartCrawlInput }>(`
+export const StartCrawlMutation = graphql(
+  `
   mutation StartCrawl($input: StartCrawlInput!) {
-    startCrawl(input: $input) { ${EXECUTION_FIELDS} }
+    startCrawl(input: $input) { ...ExecutionFields }
   }
-`);
+`,
+  [ExecutionFields],
+);
 
-export const CancelExecutionMutation = gql<{ cancelExecution: CancelResult }, { id: string; reason?: string | null }>(`
+export const CancelExecutionMutation = graphql(
+  `
   mutation CancelExecution($id: ID!, $reason: String) {
-    cancelExecution(id: $id, reason: $reason) { accepted execution { ${EXECUTION_FIELDS} } }
+    cancelExecution(id: $id, reason: $reason) { accepted execution { ...ExecutionFields } }
   }
-`);
+`,
+  [ExecutionFields],
+);
 
-export const JobProgressSubscription = gql<{ jobProgress: ExecutionEvent }, { executionId: string; afterSeq?: number | null }>(`
+export const JobProgressSubscription = graphql(
+  `
   subscription JobProgress($executionId: ID!, $afterSeq: Int) {
-    jobProgress(executionId: $executionId, afterSeq: $afterSeq) {
-      executionId seq at type status message
-      progress { ${PROGRESS_FIELDS} }
-    }
+    jobProgress(executionId: $executionId, afterSeq: $afterSeq) { ...EventFields }
   }
-`);
+`,
+  [EventFields],
+);
 
-export const ExecutionChangedSubscription = gql<{ executionChanged: Execution }, Record<string, never>>(`
+export const ExecutionChangedSubscription = graphql(
+  `
   subscription ExecutionChanged {
-    executionChanged { ${EXECUTION_FIELDS} }
+    executionChanged { ...ExecutionFields }
   }
-`);
+`,
+  [ExecutionFields],
+);
 
-export const KnowledgeSourcesQuery = gql<{ knowledgeSources: KnowledgeSource[] }, Record<string, never>>(`
+export const KnowledgeSourcesQuery = graphql(`
   query KnowledgeSources {
     knowledgeSources { id url title pages chunks lastCrawledAt lastExecutionId }
   }
 `);
 
-export const SearchKnowledgeQuery = gql<{ searchKnowledge: KnowledgeHit[] }, { query: string; limit?: number | null }>(`
+export const SearchKnowledgeQuery = graphql(`
   query SearchKnowledge($query: String!, $limit: Int) {
     searchKnowledge(query: $query, limit: $limit) { url title snippet score }
   }
 `);
 
-export const DeleteKnowledgeSourceMutation = gql<{ deleteKnowledgeSource: boolean }, { id: string }>(`
+export const DeleteKnowledgeSourceMutation = graphql(`
   mutation DeleteKnowledgeSource($id: ID!) {
-    deleteKnowledgeSource(id: $id)
+    deleteKnowledgeSource(id: $id) { deleted cancelledExecutions }
   }
 `);
 
-export const ChatSessionsQuery = gql<{ chatSessions: ChatSessionSummary[] }, { limit?: number | null }>(`
+export const ChatSessionsQuery = graphql(`
   query ChatSessions($limit: Int) {
     chatSessions(limit: $limit) { id title }
   }
 `);
 
-export const ChatSessionQuery = gql<{ chatSession: ChatSession | null }, { id: string }>(`
+export const ChatSessionQuery = graphql(`
   query ChatSession($id: ID!) {
     chatSession(id: $id) { id title messages { id role text executionId status createdAt } }
   }
 `);
 
-export const SendChatMessageMutation = gql<
-  { sendChatMessage: Execution },
-  { input: { sessionId?: string | null; text: string } }
->(`
+export const SendChatMessageMutation = graphql(
+  `
   mutation SendChatMessage($input: SendChatMessageInput!) {
-    sendChatMessage(input: $input) { ${EXECUTION_FIELDS} }
+    sendChatMessage(input: $input) { ...ExecutionFields }
   }
-`);
+`,
+  [ExecutionFields],
+);
+
+/** The wire types the client reads, each derived from the selection that asks for it. */
+export type Execution = ResultOf<typeof ExecutionFields>;
+export type Progress = ResultOf<typeof ProgressFields>;
+export type ExecutionEvent = ResultOf<typeof EventFields>;
+export type ExecutionKind = Execution['kind'];
+export type ExecutionStatus = Execution['status'];
+export type ExecutionEventType = ExecutionEvent['type'];
+export type StartCrawlInput = VariablesOf<typeof StartCrawlMutation>['input'];
+export type KnowledgeSource = ResultOf<typeof KnowledgeSourcesQuery>['knowledgeSources'][number];
+export type KnowledgeHit = ResultOf<typeof SearchKnowledgeQuery>['searchKnowledge'][number];
+export type ChatSessionSummary = ResultOf<typeof ChatSessionsQuery>['chatSessions'][number];
+export type ChatSession = NonNullable<ResultOf<typeof ChatSessionQuery>['chatSession']>;
+export type ChatMessage = ChatSession['messages'][number];

@@ -1,4 +1,4 @@
-import type { ExecutionKind, ExecutionStatus } from '../graphql/types.ts';
+import type { ExecutionKind, ExecutionStatus } from '../graphql/documents.ts';
 
 // Pure formatting helpers shared by components; no state.
 

@@ -2,7 +2,7 @@ import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import { StartCrawlMutation } from '../graphql/documents.ts';
 import { toAppError } from '../graphql/errors.ts';
-import type { Execution, StartCrawlInput } from '../graphql/types.ts';
+import type { Execution, StartCrawlInput } from '../graphql/documents.ts';
 import { idleState, type AsyncState } from '../lib/async.ts';
 import { useConnectionStore } from './connection.ts';
 import { useExecutionsStore } from './executions.ts';

@@ -9,15 +9,8 @@ import {
   JobProgressSubscription,
 } from '../graphql/documents.ts';
 import { toAppError, type AppError } from '../graphql/errors.ts';
-import {
-  ACTIVE_STATUSES,
-  isTerminal,
-  type Execution,
-  type ExecutionEvent,
-  type ExecutionKind,
-  type ExecutionStatus,
-  type Progress,
-} from '../graphql/types.ts';
+import type { Execution, ExecutionEvent, ExecutionKind, ExecutionStatus, Progress } from '../graphql/documents.ts';
+import { isActive, isTerminal } from '../lib/status.ts';
 import { idleState, type AsyncState } from '../lib/async.ts';
 import { kindWord, statusWord } from '../lib/format.ts';
 import { useAuthStore } from './auth.ts';
@@ -137,7 +130,7 @@ export const useExecutionsStore = defineStore('executions', () => {
   let changes: { unsubscribe(): void } | null = null;
 
   const activeEntries = computed(() =>
-    sortNewestFirst([...entries.values()].filter((entry) => ACTIVE_STATUSES.includes(entry.execution.status))),
+    sortNewestFirst([...entries.values()].filter((entry) => isActive(entry.execution.status))),
   );
   const runningCount = computed(() => activeEntries.value.length);
 

@@ -6,7 +6,7 @@ import {
   SearchKnowledgeQuery,
 } from '../graphql/documents.ts';
 import { toAppError } from '../graphql/errors.ts';
-import type { KnowledgeHit, KnowledgeSource } from '../graphql/types.ts';
+import type { KnowledgeHit, KnowledgeSource } from '../graphql/documents.ts';
 import { idleState, type AsyncState } from '../lib/async.ts';
 import { useAuthStore } from './auth.ts';
 import { useConnectionStore } from './connection.ts';
@@ -69,7 +69,7 @@ export const useKnowledgeStore = defineStore('knowledge', () => {
     deleting.value = [...deleting.value, id];
     const result = await connection.client().mutation(DeleteKnowledgeSourceMutation, { id }).toPromise();
     deleting.value = deleting.value.filter((candidate) => candidate !== id);
-    if (result.error || !result.data?.deleteKnowledgeSource) {
+    if (result.error || !result.data?.deleteKnowledgeSource.deleted) {
       const error = result.error ? toAppError(result.error) : null;
       // FORBIDDEN has its own toast (naming the scope), from the connection store.
       if (error?.code !== 'FORBIDDEN') {

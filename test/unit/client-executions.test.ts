@@ -4,7 +4,7 @@ import { startSite, type Site } from '../fixtures/site.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { useCrawlStore } from '../../client/stores/crawl.ts';
 import { displayStatus, type ExecutionEntry } from '../../client/stores/executions.ts';
-import type { ExecutionEvent, Progress } from '../../client/graphql/types.ts';
+import type { ExecutionEvent, Progress } from '../../client/graphql/documents.ts';
 import { fakeExecution, freshStores, until } from './client-helpers.ts';
 
 let server: TestApp;

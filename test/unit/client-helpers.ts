@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { useConnectionStore } from '../../client/stores/connection.ts';
 import { useExecutionsStore } from '../../client/stores/executions.ts';
 import { useToastsStore } from '../../client/stores/toasts.ts';
-import type { Execution } from '../../client/graphql/types.ts';
+import type { Execution } from '../../client/graphql/documents.ts';
 import type { TestApp } from '../helpers/app.ts';
 
 /** A fresh Pinia connected to the server, as main.ts does in the browser. */
