@@ -3,7 +3,7 @@ import { latestChanges, replayThenLive } from '../../server/engine/event-stream.
 import type { ExecutionEvent, Change } from '../../server/executions/types.ts';
 import { createSluicePubSub, type SluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
-import { sqliteFixture } from '../helpers/stores.ts';
+import { postgresFixture, sqliteFixture } from '../helpers/stores.ts';
 
 let store: Store;
 let dispose: () => Promise<void>;
@@ -74,21 +74,74 @@ describe('replayThenLive', () => {
   });
 });
 
+describe('leaving a parked stream', () => {
+  it.each([sqliteFixture, postgresFixture])('on $name: return() while it waits for an event ends it at once, with no further log reads', async (fixture) => {
+    const own = await fixture.open();
+    try {
+      const created = await own.store.createExecution({ kind: 'CRAWL', title: 't', sessionId: null, input: {}, createdBy: null });
+      const reads = { count: 0 };
+      const counted = Object.create(own.store) as Store;
+      counted.listEvents = (...args) => (reads.count++, own.store.listEvents(...args));
+      let live = 0;
+      const stream = replayThenLive(counted, pubsub, created.execution.id, 0, () => (live++, () => live--));
+      expect((await stream.next()).value).toMatchObject({ seq: 1, status: 'QUEUED' });
+      const parked = stream.next(); // no event will come: it waits (on PostgreSQL, re-reading the log every 2 s)
+      expect(live).toBe(1);
+      await stream.return(undefined); // resolves only once the stream's body has ended
+      expect(live).toBe(0);
+      expect(await parked).toEqual({ done: true, value: undefined });
+      const readsAtLeave = reads.count;
+      expect(await stream.next()).toEqual({ done: true, value: undefined });
+      expect(reads.count).toBe(readsAtLeave);
+    } finally {
+      await own.dispose();
+    }
+  });
+
+  it('latestChanges: return() while it waits releases it at once', async () => {
+    let live = 0;
+    const stream = latestChanges(pubsub, () => (live++, () => live--));
+    const parked = stream.next();
+    await Promise.resolve();
+    expect(live).toBe(1);
+    await stream.return(undefined);
+    expect(live).toBe(0);
+    expect(await parked).toEqual({ done: true, value: undefined });
+  });
+});
+
 describe('latestChanges', () => {
+  it('keeps the change with the highest lastSeq per execution: an older change arriving later never hides the final state', async () => {
+    const stream = latestChanges(pubsub);
+    const first = stream.next();
+    pubsub.publish('execution:changed', { id: 'x', status: 'RUNNING', lastSeq: 2 } as never);
+    expect((await first).value).toMatchObject({ status: 'RUNNING' });
+    // Two nodes: node B's CANCELLED (seq 4) reaches this node before node A's CANCELLING (seq 3),
+    // while the subscriber is busy.
+    pubsub.publish('execution:changed', { id: 'x', status: 'CANCELLED', lastSeq: 4 } as never);
+    pubsub.publish('execution:changed', { id: 'x', status: 'CANCELLING', lastSeq: 3 } as never);
+    expect((await stream.next()).value).toMatchObject({ status: 'CANCELLED', lastSeq: 4 });
+    // And once CANCELLED was sent, a late CANCELLING is not sent after it.
+    pubsub.publish('execution:changed', { id: 'x', status: 'CANCELLING', lastSeq: 3 } as never);
+    pubsub.publish('execution:changed', { id: 'y', status: 'QUEUED', lastSeq: 1 } as never);
+    expect((await stream.next()).value).toMatchObject({ id: 'y' });
+    await stream.return(undefined);
+  });
+
   it('hands a slow subscriber the newest row per execution, never a backlog', async () => {
     const stream = latestChanges(pubsub);
     const ids = ['a', 'b', 'c'];
     const first = stream.next();
-    pubsub.publish('execution:changed', { id: 'a', status: 'QUEUED' } as never);
+    pubsub.publish('execution:changed', { id: 'a', status: 'QUEUED', lastSeq: -1 } as never);
     expect((await first).value).toMatchObject({ id: 'a', status: 'QUEUED' });
     // 3,000 changes while the subscriber reads nothing: no error in the publisher, bounded memory.
-    for (let i = 0; i < 3000; i++) pubsub.publish('execution:changed', { id: ids[i % 3], status: `S${i}` } as never);
+    for (let i = 0; i < 3000; i++) pubsub.publish('execution:changed', { id: ids[i % 3], status: `S${i}`, lastSeq: i } as never);
     const seen = [];
     for (let i = 0; i < 3; i++) seen.push((await stream.next()).value);
     expect(seen).toEqual([
-      { id: 'a', status: 'S2997' },
-      { id: 'b', status: 'S2998' },
-      { id: 'c', status: 'S2999' },
+      { id: 'a', status: 'S2997', lastSeq: 2997 },
+      { id: 'b', status: 'S2998', lastSeq: 2998 },
+      { id: 'c', status: 'S2999', lastSeq: 2999 },
     ]);
     await stream.return(undefined);
   });
