@@ -1,7 +1,7 @@
-import { badInput, notFound } from '../errors.ts';
+import { badInput, notFound, userError } from '../errors.ts';
 import { latestChanges, replayThenLive } from '../engine/event-stream.ts';
 import type { Progress } from '../executions/progress.ts';
-import { ACTIVE_STATUSES, EXECUTION_STATUSES } from '../executions/status.ts';
+import { ACTIVE_STATUSES, EXECUTION_STATUSES, isTerminal } from '../executions/status.ts';
 import { EVENT_TYPES, EXECUTION_KINDS, type Execution, type ExecutionEvent } from '../executions/types.ts';
 import type { CancelOutcome } from '../engine/engine.ts';
 import { builder } from './builder.ts';
@@ -169,7 +169,16 @@ builder.subscriptionFields((t) => ({
       const id = checkId(args.executionId, 'executionId');
       const afterSeq = args.afterSeq ?? 0;
       if (afterSeq < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
-      if (!(await ctx.store.getExecution(id))) throw notFound(`no execution has id "${id}"`);
+      const row = await ctx.store.getExecution(id);
+      if (!row) throw notFound(`no execution has id "${id}"`);
+      // A cursor beyond the log would wait for events that may never come: answer now instead.
+      if (afterSeq > row.lastSeq) {
+        if (isTerminal(row.status)) return (async function* () {})();
+        throw userError('BAD_USER_INPUT', `afterSeq ${afterSeq} is beyond the last event of execution "${id}": its last seq is ${row.lastSeq}`, {
+          field: 'afterSeq',
+          lastSeq: row.lastSeq,
+        });
+      }
       return replayThenLive(ctx.store, ctx.pubsub, id, afterSeq, () => ctx.metrics.trackSubscription('jobProgress'));
     },
     resolve: (event) => event,
