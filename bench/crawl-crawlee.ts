@@ -3,11 +3,15 @@
 import { performance } from 'node:perf_hooks';
 import { CheerioCrawler, Configuration, log, LogLevel } from '@crawlee/cheerio';
 import { DEFAULT_CRAWL_LIMITS } from '../server/jobs/crawl/input.ts';
+import TurndownService from 'turndown';
 import { rssSampler } from './lib.ts';
 import type { CrawlerResult } from './crawl-result.ts';
 
-const [siteUrl, maxPagesArg] = process.argv.slice(2);
+const [siteUrl, maxPagesArg, optionsArg] = process.argv.slice(2);
 const maxPages = Number(maxPagesArg ?? 2000);
+/** bench:crawl-real passes the start path, and whether to also turn the main content into Markdown. */
+const options = JSON.parse(optionsArg ?? '{}') as { start?: string; turndown?: boolean };
+const turndown = options.turndown ? new TurndownService({ headingStyle: 'atx', codeBlockStyle: 'fenced' }) : null;
 log.setLevel(LogLevel.OFF);
 const rss = rssSampler(50);
 const concurrency = DEFAULT_CRAWL_LIMITS.concurrency;
@@ -32,7 +36,8 @@ const crawler = new CheerioCrawler(
     async requestHandler({ $, request, enqueueLinks }) {
       const title = $('title').first().text().trim();
       const main = $('main').first();
-      const text = (main.length ? main : $('body')).text().replace(/\s+/g, ' ').trim();
+      const content = main.length ? main : $('body');
+      const text = turndown ? turndown.turndown(content.html() ?? '') : content.text().replace(/\s+/g, ' ').trim();
       extracted.push({ url: request.loadedUrl ?? request.url, title, text });
       await enqueueLinks({
         strategy: 'same-hostname',
@@ -46,14 +51,15 @@ const crawler = new CheerioCrawler(
 const rssBefore = process.memoryUsage().rss;
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
-const stats = await crawler.run([`${siteUrl}/`]);
+const stats = await crawler.run([`${siteUrl}${options.start ?? '/'}`]);
 const wallMs = performance.now() - started;
 const cpu = process.cpuUsage(cpuBefore);
 const result: CrawlerResult = {
-  crawler: 'crawlee',
+  crawler: turndown ? 'crawlee+turndown' : 'crawlee',
   status: stats.requestsFailed === 0 ? 'SUCCEEDED' : 'FAILED',
   pages: extracted.length,
   failed: stats.requestsFailed,
+  stored: extracted.length,
   wallMs,
   cpuMs: (cpu.user + cpu.system) / 1000,
   peakRss: rss.stop(),

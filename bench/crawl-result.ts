@@ -1,10 +1,12 @@
 /** What each crawler child reports to bench:crawl. */
 export interface CrawlerResult {
-  crawler: 'sluice' | 'crawlee';
+  crawler: 'sluice' | 'crawlee' | 'crawlee+turndown';
   status: string;
   /** Pages fetched and handled. */
   pages: number;
   failed: number;
+  /** Pages kept: stored in the knowledge base (Sluice), or extracted in memory (Crawlee). */
+  stored?: number;
   /** From the start request to the end of the crawl. */
   wallMs: number;
   /** CPU time (user + system) of the child during the crawl: less sensitive to other load than wall time. */

@@ -9,11 +9,19 @@ import { START_CRAWL } from '../test/helpers/app.ts';
 import { closeHttp, postGraphql, rssSampler } from './lib.ts';
 import type { CrawlerResult } from './crawl-result.ts';
 
-const [siteUrl, maxPagesArg] = process.argv.slice(2);
+const [siteUrl, maxPagesArg, optionsArg] = process.argv.slice(2);
 const maxPages = Number(maxPagesArg ?? 2000);
+/** bench:crawl-real passes the start path and the size of the page-processing pool. */
+const options = JSON.parse(optionsArg ?? '{}') as { start?: string; workers?: number };
 const rss = rssSampler(50);
 const dir = tempDir('sluice-bench-');
-const app = createApp({ port: 0, dataDir: dir.path, allowPrivateNetworks: true, logLevel: 'silent' });
+const app = createApp({
+  port: 0,
+  dataDir: dir.path,
+  allowPrivateNetworks: true,
+  logLevel: 'silent',
+  ...(options.workers ? { crawlWorkers: options.workers } : {}),
+});
 const { url } = await app.start();
 const ws = createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
 const rssBefore = process.memoryUsage().rss;
@@ -38,7 +46,7 @@ await new Promise<void>((subscribed) => {
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
 const res = await postGraphql<{ startCrawl: { id: string } }>(url, START_CRAWL, {
-  input: { url: `${siteUrl}/`, maxPages, maxDepth: 20, respectRobotsTxt: false },
+  input: { url: `${siteUrl}${options.start ?? '/'}`, maxPages, maxDepth: 20, respectRobotsTxt: false },
 });
 if (!res.data) throw new Error(`startCrawl: ${JSON.stringify(res.errors)}`);
 executionId = res.data.startCrawl.id;
@@ -56,12 +64,16 @@ const wallMs = performance.now() - started;
 const cpu = process.cpuUsage(cpuBefore);
 const peakRss = rss.stop();
 
-const info = await postGraphql<{ execution: { progress: { pagesFetched: number; pagesFailed: number; chunksStored: number } } }>(
+const info = await postGraphql<{
+  execution: { progress: { pagesFetched: number; pagesFailed: number; chunksStored: number } };
+  knowledgeSources: { pages: number }[];
+}>(
   url,
-  'query($id: ID!) { execution(id: $id) { progress { pagesFetched pagesFailed chunksStored } } }',
+  'query($id: ID!) { execution(id: $id) { progress { pagesFetched pagesFailed chunksStored } } knowledgeSources { pages } }',
   { id: executionId },
 );
 const progress = info.data!.execution.progress;
+const stored = info.data!.knowledgeSources.reduce((sum, s) => sum + s.pages, 0);
 const result: CrawlerResult = {
   crawler: 'sluice',
   status,
@@ -71,7 +83,8 @@ const result: CrawlerResult = {
   cpuMs: (cpu.user + cpu.system) / 1000,
   peakRss,
   rssBefore,
-  note: `${progress.chunksStored} chunks stored`,
+  stored,
+  note: `${stored} pages, ${progress.chunksStored} chunks stored`,
 };
 await ws.dispose();
 closeHttp();

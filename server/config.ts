@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_CRAWL_LIMITS } from './jobs/crawl/input.ts';
 import { apiTokenProblem, type ApiToken } from './security/tokens.ts';
@@ -38,6 +38,8 @@ export interface Config {
   crawlMaxRedirects: number;
   crawlMaxDurationMs: number;
   crawlTimeoutMs: number;
+  /** Worker threads that turn fetched pages into Markdown and chunks, shared by all crawls of this node; 0: inline on the main thread. */
+  crawlWorkers: number;
   llmBaseUrl: string | null;
   llmModel: string | null;
   llmApiKey: string | null;
@@ -74,6 +76,7 @@ export function defaultConfig(): Config {
     crawlMaxRedirects: DEFAULT_CRAWL_LIMITS.maxRedirects,
     crawlMaxDurationMs: DEFAULT_CRAWL_LIMITS.maxDurationMs,
     crawlTimeoutMs: DEFAULT_CRAWL_LIMITS.requestTimeoutMs,
+    crawlWorkers: availableParallelism(),
     llmBaseUrl: null,
     llmModel: null,
     llmApiKey: null,
@@ -157,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseMs: int(env, 'SLUICE_LEASE_MS', 500, 600_000),
     heartbeatMs: int(env, 'SLUICE_HEARTBEAT_MS', 100, 600_000),
     logLevel: env.LOG_LEVEL || undefined,
+    crawlWorkers: int(env, 'SLUICE_CRAWL_WORKERS', 0, 64),
     ...Object.fromEntries(Object.entries(CRAWL_CAPS).map(([key, [name, min, max]]) => [key, int(env, name, min, max)])),
     llmBaseUrl: env.SLUICE_LLM_BASE_URL || null,
     llmModel: env.SLUICE_LLM_MODEL || null,

@@ -1,0 +1,110 @@
+// bench:crawl-real — Sluice against Crawlee on a real documentation site nobody here wrote: the
+// PostgreSQL manual (~1,100 HTML pages, Debian's postgresql-doc-15), served from disk by a plain
+// static file server (sirv) in its own child process. Each crawl runs in a fresh child (peak RSS is
+// per crawler): Sluice through the real app (GraphQL, engine, SQLite; parse, extract, Markdown,
+// chunk, hash, store) with its page-processing pool at 1, 2 and <cores> workers; Crawlee's
+// CheerioCrawler extracting text only; and Crawlee + turndown (Markdown, still in memory only).
+// Options: --runs=N (best of N, default 1), --pages=N (maxPages, default 2000: the whole manual).
+import { execFileSync, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { CrawlerResult } from './crawl-result.ts';
+import { intOption, machine, mib, ms, runChild } from './lib.ts';
+
+const MANUAL = '/usr/share/doc/postgresql-doc-15/html';
+const START = '/index.html';
+const pages = intOption('pages', 2000);
+const runs = intOption('runs', 1);
+const targetRatio = 3;
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+interface SiteStats {
+  requests: number;
+  distinctPages: number;
+  cpuMs: number;
+}
+
+/** The manual, installed with apt-get when it is missing (never nodejs-doc: it removes Node.js here). */
+function ensureManual(): void {
+  if (existsSync(`${MANUAL}/index.html`)) return;
+  console.log(`${MANUAL} is missing: installing postgresql-doc-15 with apt-get`);
+  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql-doc-15'], { stdio: 'inherit' });
+  if (!existsSync(`${MANUAL}/index.html`)) throw new Error(`apt-get install postgresql-doc-15 did not create ${MANUAL}`);
+}
+
+function startSiteProcess(): Promise<{ url: string; stats(): Promise<SiteStats>; close(): void }> {
+  const child = fork(here('crawl-real-site.ts'), [MANUAL], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = <T>() => new Promise<T>((resolve) => child.once('message', (m) => resolve(m as T)));
+  return next<{ url: string }>().then(({ url }) => ({
+    url,
+    stats: () => {
+      const answer = next<SiteStats>();
+      child.send('stats');
+      return answer;
+    },
+    close: () => child.send('close'),
+  }));
+}
+
+interface Contender {
+  label: string;
+  file: string;
+  options: Record<string, unknown>;
+}
+
+const pagesPerSecond = (r: CrawlerResult) => (1000 * r.pages) / r.wallMs;
+
+function line(label: string, r: CrawlerResult, site: SiteStats): string {
+  return (
+    `${label.padEnd(18)} ${r.status.padEnd(9)} ${String(r.pages).padStart(5)} pages  ${pagesPerSecond(r).toFixed(1).padStart(6)} pages/s  ` +
+    `wall ${ms(r.wallMs).padStart(10)}  CPU ${(r.cpuMs / r.pages).toFixed(1).padStart(5)} ms/page  peak RSS ${mib(r.peakRss).padStart(8)}  ` +
+    `stored ${String(r.stored ?? 0).padStart(5)}  site: ${site.requests} requests, CPU ${ms(site.cpuMs)}; ${r.note}`
+  );
+}
+
+async function main(): Promise<void> {
+  ensureManual();
+  const cores = availableParallelism();
+  const workerCounts = [...new Set([1, 2, cores])];
+  const contenders: Contender[] = [
+    ...workerCounts.map((workers) => ({ label: `sluice workers=${workers}`, file: 'crawl-sluice.ts', options: { start: START, workers } })),
+    { label: 'crawlee text', file: 'crawl-crawlee.ts', options: { start: START } },
+    { label: 'crawlee+turndown', file: 'crawl-crawlee.ts', options: { start: START, turndown: true } },
+  ];
+  console.log(`bench:crawl-real  the PostgreSQL manual (${MANUAL}) on 127.0.0.1, maxPages ${pages}, best of ${runs} run(s) each`);
+  console.log(`machine: ${machine()}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const site = await startSiteProcess();
+  const best = new Map<string, CrawlerResult>();
+  try {
+    for (let run = 1; run <= runs; run++) {
+      for (const c of contenders) {
+        const result = await runChild<CrawlerResult>(here(c.file), [site.url, String(pages), JSON.stringify(c.options)]);
+        const stats = await site.stats();
+        console.log(`run ${run}  ${line(c.label, result, stats)}`);
+        const prev = best.get(c.label);
+        if (!prev || pagesPerSecond(result) > pagesPerSecond(prev)) best.set(c.label, result);
+      }
+    }
+  } finally {
+    site.close();
+  }
+  const crawlee = best.get('crawlee text')!;
+  const sluice = best.get(`sluice workers=${cores}`)!;
+  const one = best.get('sluice workers=1')!;
+  console.log('');
+  for (const [label, r] of best) {
+    console.log(
+      `best  ${label.padEnd(18)} ${pagesPerSecond(r).toFixed(1).padStart(6)} pages/s  CPU ${(r.cpuMs / r.pages).toFixed(1).padStart(5)} ms/page  ` +
+        `peak RSS ${mib(r.peakRss).padStart(8)}  ${String(r.stored ?? 0).padStart(5)} stored  (${(pagesPerSecond(r) / pagesPerSecond(crawlee)).toFixed(2)}x crawlee text)`,
+    );
+  }
+  console.log(`scaling  pages/s by workers: ${workerCounts.map((w) => `${w}: ${pagesPerSecond(best.get(`sluice workers=${w}`)!).toFixed(1)}`).join(', ')} (${(pagesPerSecond(sluice) / pagesPerSecond(one)).toFixed(2)}x from 1 to ${cores})`);
+  const ratio = pagesPerSecond(sluice) / pagesPerSecond(crawlee);
+  const rssOk = sluice.peakRss <= crawlee.peakRss;
+  console.log(`target   >= ${targetRatio}x Crawlee (text only) pages/s: ${ratio >= targetRatio ? 'met' : 'MISSED'} (${ratio.toFixed(2)}x); peak RSS <= Crawlee's: ${rssOk ? 'met' : 'MISSED'} (${mib(sluice.peakRss)} vs ${mib(crawlee.peakRss)})`);
+  console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  if (ratio < targetRatio || !rssOk) process.exitCode = 1;
+}
+
+await main();
