@@ -121,13 +121,29 @@ describe('crawlJob against the fixture site', () => {
     expect(await crawlJob.run(t.ctx.input, t.ctx)).toMatchObject({ pagesFetched: 0, pagesFailed: 1 });
   });
 
-  it('stops at maxPages and maxDepth', async () => {
+  it('stops at maxPages and maxDepth, and says the budget stopped it with how many URLs were left', async () => {
     const s = await open({ pages: 40 });
     const byPages = createTestContext(inputFor(s, { maxPages: 5 }));
-    expect(await crawlJob.run(byPages.ctx.input, byPages.ctx)).toMatchObject({ pagesFetched: 5 });
-    expect(byPages.progress()).toMatchObject({ pagesDiscovered: 5, percent: 100 });
+    const result = await crawlJob.run(byPages.ctx.input, byPages.ctx);
+    expect(result).toMatchObject({ pagesFetched: 5, stoppedBy: 'maxPages' });
+    expect(result.urlsLeft).toBeGreaterThan(0);
+    expect(pageRequests(s)).toHaveLength(5);
+    expect(byPages.progress()).toMatchObject({ percent: 100 });
+    expect(byPages.progress().message).toBe(`crawl stopped at its budget of 5 pages with ${result.urlsLeft} URLs not fetched: 5 fetched (5 stored), 0 failed, 0 skipped`);
+    expect(byPages.logs.at(-1)).toBe(byPages.progress().message);
     const byDepth = createTestContext(inputFor(s, { maxDepth: 1 }));
     expect(await crawlJob.run(byDepth.ctx.input, byDepth.ctx)).toMatchObject({ pagesFetched: 4 });
+  });
+
+  it('spends no page budget on URLs that robots.txt forbids', async () => {
+    // every page links to a forbidden URL: those are skipped unrequested and leave the budget to pages
+    const s = await open({ pages: 60, robotsTxt: 'User-agent: *\nDisallow: /private/\n', pageLinks: (i) => [`/private/${i}`] });
+    const t = createTestContext(inputFor(s, { maxPages: 60 }));
+    const result = await crawlJob.run(t.ctx.input, t.ctx);
+    expect(result).toMatchObject({ pagesFetched: 60, pagesStored: 60, pagesFailed: 0 });
+    expect(pageRequests(s)).toHaveLength(60);
+    expect(s.requests.filter((p) => p.startsWith('/private/'))).toEqual([]);
+    expect(t.progress().message).toMatch(/^crawl stopped at its budget of 60 pages with \d+ URLs not fetched: 60 fetched/);
   });
 
   it('takes seeds from the sitemap and llms.txt', async () => {

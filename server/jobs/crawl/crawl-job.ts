@@ -22,7 +22,13 @@ export interface CrawlResult {
   pagesStored: number;
   chunksStored: number;
   bytesFetched: number;
+  /** What ended the crawl with URLs still queued: its page budget, its time limit, or nothing (it ran out of URLs). */
+  stoppedBy: 'maxPages' | 'maxDuration' | null;
+  /** URLs queued and not fetched when it ended. */
+  urlsLeft: number;
 }
+
+type Counts = Pick<CrawlResult, 'pagesFetched' | 'pagesFailed' | 'pagesSkipped' | 'pagesStored' | 'chunksStored'>;
 
 /** Crawl state beyond the frontier, checkpointed under META_KEY. */
 interface Meta {
@@ -52,10 +58,15 @@ class CrawlRun {
   private readonly robots: RobotsCache;
   private readonly notedOrigins = new Set<string>();
   private frontier: Frontier;
-  private readonly counts: Omit<CrawlResult, 'bytesFetched'>;
+  private readonly counts: Counts;
   private readonly bytesBefore: number;
   private deadline = Infinity;
   private stoppedByDeadline = false;
+  /**
+   * Pages that used the budget (maxPages): fetched, failed, or taken and in flight. A URL skipped
+   * before its page was fetched (robots.txt, scope, a known redirect target) gives its place back.
+   */
+  private budgetUsed: number;
 
   constructor(
     private readonly input: CrawlInput,
@@ -72,8 +83,9 @@ class CrawlRun {
       addressRules: ctx.settings.addressRules,
     });
     this.robots = new RobotsCache(this.fetcher, this.gate, ctx.settings.userAgent, input.limits.maxRetryAfterMs);
-    this.frontier = new Frontier(input.maxDepth, input.maxPages);
+    this.frontier = new Frontier(input.maxDepth, Frontier.urlLimit(input.maxPages));
     const p = ctx.initialProgress;
+    this.budgetUsed = p.pagesFetched + p.pagesFailed;
     this.counts = { pagesFetched: p.pagesFetched, pagesFailed: p.pagesFailed, pagesSkipped: p.pagesSkipped, pagesStored: 0, chunksStored: p.chunksStored };
     this.bytesBefore = p.bytesFetched;
   }
@@ -85,7 +97,7 @@ class CrawlRun {
       if (refusal) throw new Error(refusal);
       const checkpoint = await abortable(this.ctx.loadCheckpoint(), this.signal);
       const meta = checkpoint.get(META_KEY) as Partial<Meta> | undefined;
-      this.frontier = Frontier.restore(checkpoint, this.input.maxDepth, this.input.maxPages);
+      this.frontier = Frontier.restore(checkpoint, this.input.maxDepth, Frontier.urlLimit(this.input.maxPages));
       this.counts.pagesStored = meta?.stored ?? 0;
       if (!meta?.disc) await this.discover();
       this.ctx.progress({ stage: 'fetching', message: null });
@@ -97,8 +109,9 @@ class CrawlRun {
         take: () => this.takeNext(),
         run: (item) => this.guard(this.crawlPage(item)),
       });
-      await this.finish();
-      return { ...this.counts, bytesFetched: this.bytes() };
+      const end = { stoppedBy: this.stoppedBy(), urlsLeft: this.frontier.pending };
+      await this.finish(end);
+      return { ...this.counts, bytesFetched: this.bytes(), ...end };
     } catch (error) {
       if (this.ctx.signal.aborted) throw abortReason(this.ctx.signal);
       throw error;
@@ -138,7 +151,15 @@ class CrawlRun {
       this.stoppedByDeadline = this.frontier.pending > 0;
       return undefined;
     }
-    return this.frontier.next();
+    if (this.budgetUsed >= this.input.maxPages) return undefined;
+    const item = this.frontier.next();
+    if (item) this.budgetUsed++;
+    return item;
+  }
+
+  private stoppedBy(): CrawlResult['stoppedBy'] {
+    if (this.frontier.pending === 0) return null;
+    return this.stoppedByDeadline ? 'maxDuration' : 'maxPages';
   }
 
   // A fatal error in one page (a refused write, a refused start URL) stops the other pages at once.
@@ -154,7 +175,7 @@ class CrawlRun {
   private async crawlPage(item: QueueItem): Promise<void> {
     const url = new URL(item.href);
     const disallowed = await this.robotsDisallow(url);
-    if (disallowed) return this.settle(item, 'skip', disallowed);
+    if (disallowed) return this.settle(item, 'skip', disallowed, { unfetched: true });
     const isStart = item.key === this.input.url;
     const outcome = await this.fetcher.fetch({
       url,
@@ -167,7 +188,7 @@ class CrawlRun {
         return this.store(item, outcome);
       case 'refused':
         if (isStart) throw new Error(outcome.reason);
-        return this.settle(item, 'skip', outcome.reason);
+        return this.settle(item, 'skip', outcome.reason, { unfetched: true });
       case 'skipped':
         return this.settle(item, 'skip', outcome.reason);
       case 'failed':
@@ -179,7 +200,7 @@ class CrawlRun {
     const key = canonicalHref(outcome.url);
     const entries: CheckpointEntries = {};
     if (key !== item.key && this.frontier.has(key)) {
-      return this.settle(item, 'skip', `redirects to ${key}, which this crawl already has`);
+      return this.settle(item, 'skip', `redirects to ${key}, which this crawl already has`, { unfetched: true });
     }
     let built: BuiltPage;
     try {
@@ -209,8 +230,12 @@ class CrawlRun {
     this.ctx.progress({ chunksStored: this.counts.chunksStored });
   }
 
-  /** Counts a URL as skipped or failed and records why, in one write with its checkpoint state. */
-  private async settle(item: QueueItem, state: 'skip' | 'fail', reason: string): Promise<void> {
+  /**
+   * Counts a URL as skipped or failed and records why, in one write with its checkpoint state.
+   * `unfetched`: no page was fetched for it (robots.txt, scope, a refused address), so it uses no budget.
+   */
+  private async settle(item: QueueItem, state: 'skip' | 'fail', reason: string, options: { unfetched?: boolean } = {}): Promise<void> {
+    if (options.unfetched) this.budgetUsed--;
     if (state === 'skip') this.counts.pagesSkipped++;
     else this.counts.pagesFailed++;
     const verb = state === 'skip' ? 'skipped' : 'failed';
@@ -251,11 +276,12 @@ class CrawlRun {
     if (entry) entries[key] = entry;
   }
 
-  private async finish(): Promise<void> {
+  private async finish(end: Pick<CrawlResult, 'stoppedBy' | 'urlsLeft'>): Promise<void> {
     const { pagesFetched, pagesFailed, pagesSkipped, pagesStored } = this.counts;
     const summary = `${pagesFetched} fetched (${pagesStored} stored), ${pagesFailed} failed, ${pagesSkipped} skipped`;
-    const message = this.stoppedByDeadline
-      ? `crawl stopped at its ${this.input.limits.maxDurationMs / 60_000} min limit with ${this.frontier.pending} URLs not fetched: ${summary}`
+    const limit = { maxDuration: `its ${this.input.limits.maxDurationMs / 60_000} min limit`, maxPages: `its budget of ${this.input.maxPages} pages` };
+    const message = end.stoppedBy
+      ? `crawl stopped at ${limit[end.stoppedBy]} with ${end.urlsLeft} URLs not fetched: ${summary}`
       : `crawl finished: ${summary}`;
     await this.ctx.commit({ event: { type: 'LOG', message }, progress: { ...this.patch(), stage: 'done', percent: 100, message } });
   }
@@ -267,8 +293,9 @@ class CrawlRun {
   /** Absolute counters (the store merges them monotonically) and the percent done. */
   private patch(): ProgressPatch {
     const { pagesFetched, pagesFailed, pagesSkipped, chunksStored } = this.counts;
-    const total = Math.min(this.frontier.discovered, this.input.maxPages);
-    const settled = pagesFetched + pagesFailed + pagesSkipped;
+    // skipped URLs leave the budget to others: the work left is the budget or the URLs known, whichever is less
+    const total = Math.min(this.frontier.discovered - pagesSkipped, this.input.maxPages);
+    const settled = pagesFetched + pagesFailed;
     return {
       pagesDiscovered: this.frontier.discovered,
       pagesFetched,

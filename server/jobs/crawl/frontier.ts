@@ -26,14 +26,23 @@ export class Frontier {
   private head = 0;
   private admitted = 0;
 
+  /**
+   * `maxUrls` bounds the URLs admitted (memory and checkpoint size), not the pages fetched: URLs that
+   * turn out to be forbidden by robots.txt are admitted too, so it is larger than the page budget.
+   */
   constructor(
     private readonly maxDepth: number,
-    private readonly maxPages: number,
+    private readonly maxUrls: number,
   ) {}
 
+  /** The admission bound for a crawl with this page budget: room for URLs that use no budget. */
+  static urlLimit(maxPages: number): number {
+    return maxPages * 4 + 100;
+  }
+
   /** Rebuilds a frontier from checkpoint entries (URL keys only); queued URLs are queued again, shallowest first. */
-  static restore(checkpoint: ReadonlyMap<string, unknown>, maxDepth: number, maxPages: number): Frontier {
-    const frontier = new Frontier(maxDepth, maxPages);
+  static restore(checkpoint: ReadonlyMap<string, unknown>, maxDepth: number, maxUrls: number): Frontier {
+    const frontier = new Frontier(maxDepth, maxUrls);
     const queued: QueueItem[] = [];
     for (const [key, value] of checkpoint) {
       if (!isEntry(value)) continue;
@@ -60,9 +69,9 @@ export class Frontier {
     return this.entries.has(key);
   }
 
-  /** Admits an unseen URL within the depth limit and page budget; returns the entry to checkpoint, or null. */
+  /** Admits an unseen URL within the depth limit and the URL bound; returns the entry to checkpoint, or null. */
   admit(key: string, href: string, depth: number): FrontierEntry | null {
-    if (depth > this.maxDepth || this.admitted >= this.maxPages || this.entries.has(key)) return null;
+    if (depth > this.maxDepth || this.admitted >= this.maxUrls || this.entries.has(key)) return null;
     const entry: FrontierEntry = href === key ? { d: depth, s: 'q' } : { d: depth, s: 'q', h: href };
     this.entries.set(key, entry);
     this.admitted++;
