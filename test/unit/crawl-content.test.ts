@@ -56,16 +56,69 @@ describe('extractHtml', () => {
   });
 });
 
+// A Sphinx-style page without a <main>: related bars, a sidebar, permalinks, a cookie banner.
+const SPHINX = `<!doctype html><html><head><title>Tutorial — Demo docs</title>
+<link rel="canonical" href="https://docs.example.com/en/latest/tutorial.html"></head><body>
+<div id="cookie-banner">We use cookies. <a href="/privacy">Accept</a></div>
+<div class="related" role="navigation" aria-label="related navigation"><ul><li><a href="genindex.html">index</a></li><li><a href="intro.html">previous</a> |</li></ul></div>
+<div class="document"><div class="documentwrapper"><div class="bodywrapper"><div class="body">
+<div class="section" id="tutorial"><h1>Tutorial<a class="headerlink" href="#tutorial" title="Permalink to this headline">¶</a></h1>
+<p>Install the package first, then import it. This paragraph is long enough to be the content of the page, unlike the links around it.</p>
+<div class="highlight-python notranslate"><div class="highlight"><pre><span class="kn">import</span> demo
+demo.run()</pre></div></div>
+<dl class="py function"><dt class="sig" id="demo.run"><code class="sig-name">demo.run</code>()<a class="headerlink" href="#demo.run" title="Permalink to this definition">¶</a></dt>
+<dd><p>Runs the demo and returns nothing at all, which is fine for a demo function of this kind.</p></dd></dl>
+<pre><code class="language-bash">pip install demo</code></pre>
+</div></div></div></div>
+<div class="sphinxsidebar" role="navigation" aria-label="main navigation"><div class="sphinxsidebarwrapper">
+<h4>Previous topic</h4><p class="topless"><a href="intro.html">Introduction</a></p>
+<h4>Next topic</h4><p class="topless"><a href="api.html">API</a></p>
+<div role="note" aria-label="source link"><h3>This Page</h3><ul class="this-page-menu"><li><a href="_sources/tutorial.rst.txt" rel="nofollow">Show Source</a></li></ul></div>
+</div></div></div>
+<div class="footer">&copy; Copyright 2024. Created using Sphinx.</div>
+</body></html>`;
+
+describe('extractHtml on a page without a main element', () => {
+  const page = extractHtml(SPHINX, new URL('https://docs.example.com/en/latest/tutorial.html'));
+
+  it('keeps the content and drops the chrome around it', () => {
+    expect(page.markdown).toBe(
+      [
+        '# Tutorial',
+        'Install the package first, then import it. This paragraph is long enough to be the content of the page, unlike the links around it.',
+        '```python\nimport demo\ndemo.run()\n```',
+        '**`demo.run`()**',
+        'Runs the demo and returns nothing at all, which is fine for a demo function of this kind.',
+        '```bash\npip install demo\n```',
+      ].join('\n\n'),
+    );
+    for (const chrome of ['¶', 'Permalink', 'cookies', 'Previous topic', 'Next topic', 'Show Source', 'Copyright', 'index']) {
+      expect(page.markdown).not.toContain(chrome);
+    }
+  });
+
+  it('reads rel=canonical', () => {
+    expect(page.canonical).toBe('https://docs.example.com/en/latest/tutorial.html');
+  });
+});
+
 describe('extractText and decodeBody', () => {
   it('stores markdown as is, with its first heading as title and its links', () => {
     const page = extractText('# Guide\n\nSee [API](/api).\n', 'text/markdown', new URL('https://example.com/g.md'));
     expect(page).toMatchObject({ title: 'Guide', markdown: '# Guide\n\nSee [API](/api).', links: ['https://example.com/api'] });
   });
 
-  it('decodes by header charset, then meta charset', () => {
+  it('decodes by byte order mark, then header charset, then meta charset', () => {
     const latin1 = Buffer.from('<meta charset="iso-8859-1"><p>caf\xe9</p>', 'latin1');
     expect(decodeBody(latin1, null, true)).toContain('café');
+    const equiv = Buffer.from('<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-2"><p>Gda\xf1sk \xb1</p>', 'latin1');
+    expect(decodeBody(equiv, null, true)).toContain('Gdańsk ą');
     expect(decodeBody(Buffer.from('café'), 'utf-8', false)).toBe('café');
+    // the BOM wins over a wrong header, and is not part of the text
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('<p>café</p>')]);
+    expect(decodeBody(bom, 'iso-8859-1', true)).toBe('<p>café</p>');
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('<p>café</p>', 'utf16le')]);
+    expect(decodeBody(utf16, null, true)).toBe('<p>café</p>');
   });
 });
 

@@ -1,6 +1,8 @@
-import { load, type CheerioAPI } from 'cheerio';
-import TurndownService from 'turndown';
+import type { AnyNode, Document, Element } from 'domhandler';
+import { textContent } from 'domutils';
+import { parseDocument } from 'htmlparser2';
 import { parseMarkdownLinks } from './discovery.ts';
+import { toMarkdown } from './markdown.ts';
 import { parseHttpUrl } from './urls.ts';
 
 /** What a crawl keeps of a page: its title, main content as Markdown, and the links to follow. */
@@ -13,45 +15,42 @@ export interface ExtractedPage {
   noindex: boolean;
   /** <meta name="robots" content="nofollow">: do not follow its links. */
   nofollow: boolean;
+  /** <link rel="canonical">, absolute; null when absent. */
+  canonical: string | null;
 }
 
-// Page chrome and things that never hold readable content.
-const NOISE = 'script, style, noscript, template, svg, canvas, iframe, form, nav, aside, [role="navigation"]';
-const MAIN = ['main', '[role="main"]', 'article'];
-
-const turndown = new TurndownService({
-  headingStyle: 'atx',
-  codeBlockStyle: 'fenced',
-  bulletListMarker: '-',
-  emDelimiter: '_',
-});
-turndown.addRule('image', {
-  filter: 'img',
-  // data: URIs would bloat the knowledge base with base64; an image without alt text says nothing
-  replacement: (_content, node) => {
-    const element = node as HTMLElement;
-    const alt = element.getAttribute('alt')?.trim() ?? '';
-    const src = element.getAttribute('src') ?? '';
-    return alt && !src.startsWith('data:') ? `![${alt}](${src})` : '';
-  },
-});
+// Elements that never hold readable content, or are page chrome wherever they are.
+const NOISE_TAGS = new Set([
+  'script', 'style', 'noscript', 'template', 'svg', 'canvas', 'iframe', 'form', 'nav', 'aside', 'button', 'select',
+  'input', 'textarea', 'dialog', 'object', 'embed', 'map', 'head',
+]);
+const NOISE_ROLES = new Set(['navigation', 'banner', 'contentinfo', 'search', 'complementary', 'dialog', 'alertdialog']);
+// Class and id words of site chrome: navigation bars, breadcrumbs, sidebars, "Previous/Next topic",
+// "Show source", edit links, cookie banners (Sphinx, DocBook, MkDocs, Docusaurus and common themes).
+const CHROME_WORD =
+  /^(?:nav|navbar|navheader|navfooter|navigation|breadcrumbs?|sidebar|sphinxsidebar(?:wrapper)?|related|footer|site-(?:header|footer|nav)|menu|skip-?link|edit-?(?:this-)?page|sourcelink|show-?source|prev-?next|pagination|rst-footer-buttons|headerlink|theme-doc-footer|md-sidebar|md-header|md-footer|toc-sidebar|page-nav)$/i;
+const CHROME_ANYWHERE = /cookie|consent|gdpr/i;
+const CHROME_LABEL = /breadcrumb|source link|pagination|cookie/i;
+const MAIN_SELECTORS: ((el: Element) => boolean)[] = [
+  (el) => el.name === 'main',
+  (el) => el.attribs.role === 'main',
+  (el) => el.name === 'article',
+];
+/** Share of a container's text that one child must hold for the fallback to narrow to that child. */
+const DOMINANT = 0.7;
 
 /** Parses an HTML page once: links (from the whole page, navigation included), title and main content. */
 export function extractHtml(html: string, pageUrl: URL): ExtractedPage {
-  // htmlparser2 (xmlMode off) instead of parse5: several times faster, and lenient enough for extraction
-  const $ = load(html, { xml: { xmlMode: false, decodeEntities: true } });
-  const base = parseHttpUrl($('base[href]').first().attr('href') ?? '', pageUrl) ?? pageUrl;
-  const robots = metaRobots($);
-  const links = robots.nofollow ? [] : collectLinks($, base);
-  const title = cleanText($('title').first().text()) || cleanText($('h1').first().text()) || pageUrl.href;
-
-  const root = mainContent($);
-  root.find(NOISE).remove();
-  // headers and footers inside an article hold its title and byline, elsewhere they are site chrome
-  root.find('header, footer').filter((_, el) => $(el).closest('article').length === 0).remove();
-  absolutize($, root, base);
-  const markdown = tidyMarkdown(turndown.turndown(root.html() ?? ''));
-  return { title, markdown, links, ...robots };
+  const doc = parseDocument(html, { decodeEntities: true });
+  const found = scan(doc);
+  const base = parseHttpUrl(found.baseHref ?? '', pageUrl) ?? pageUrl;
+  const robots = metaRobots(found.robots);
+  const links = robots.nofollow ? [] : collectLinks(found.anchors, base);
+  const title = cleanText(found.title ? textContent(found.title) : '') || cleanText(found.h1 ? textContent(found.h1) : '') || pageUrl.href;
+  const canonical = found.canonicalHref ? (parseHttpUrl(found.canonicalHref, base)?.href ?? null) : null;
+  const root = mainContent(found, doc);
+  const markdown = tidyMarkdown(toMarkdown(root, { base, skip: isChrome }));
+  return { title, markdown, links, canonical, ...robots };
 }
 
 /** A text/plain or text/markdown page, stored as is; Markdown links are followed. */
@@ -62,12 +61,15 @@ export function extractText(text: string, mimeType: string, pageUrl: URL): Extra
   const firstLine = markdown.split('\n').find((line) => line.trim() !== '');
   const title = cleanText(heading ?? firstLine ?? '').slice(0, 200) || pageUrl.href;
   const links = isMarkdown ? [...new Set(parseMarkdownLinks(markdown, pageUrl))] : [];
-  return { title, markdown, links, noindex: false, nofollow: false };
+  return { title, markdown, links, noindex: false, nofollow: false, canonical: null };
 }
 
-/** Decodes a body by its declared charset, else a <meta charset> near the top of an HTML page, else UTF-8. */
+/**
+ * Decodes a body by its byte order mark, else its declared charset (Content-Type), else a <meta
+ * charset> or <meta http-equiv> near the top of an HTML page, else UTF-8 (the HTML standard's order).
+ */
 export function decodeBody(body: Buffer, charset: string | null, isHtml: boolean): string {
-  let label = charset;
+  let label = bomCharset(body) ?? charset;
   if (!label && isHtml) {
     const head = body.subarray(0, 1024).toString('latin1');
     label = /<meta[^>]+charset\s*=\s*["']?([\w-]+)/i.exec(head)?.[1] ?? null;
@@ -75,47 +77,144 @@ export function decodeBody(body: Buffer, charset: string | null, isHtml: boolean
   try {
     return new TextDecoder(label ?? 'utf-8').decode(body);
   } catch {
-    return body.toString('utf8');
+    return new TextDecoder('utf-8').decode(body);
   }
 }
 
-function mainContent($: CheerioAPI) {
-  for (const selector of MAIN) {
-    const found = $(selector);
-    if (found.length === 1) return found.first();
-  }
-  const body = $('body');
-  return body.length > 0 ? body : $.root();
+function bomCharset(body: Buffer): string | null {
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) return 'utf-8';
+  if (body[0] === 0xff && body[1] === 0xfe) return 'utf-16le';
+  if (body[0] === 0xfe && body[1] === 0xff) return 'utf-16be';
+  return null;
 }
 
-function collectLinks($: CheerioAPI, base: URL): string[] {
+/** True for an element that is page chrome (navigation, sidebars, banners, hidden parts). */
+export function isChrome(el: Element): boolean {
+  if (NOISE_TAGS.has(el.name)) return true;
+  const a = el.attribs;
+  if (a.role && NOISE_ROLES.has(a.role)) return true;
+  if ('hidden' in a || a['aria-hidden'] === 'true' || /display\s*:\s*none/i.test(a.style ?? '')) return true;
+  // headers and footers inside an article hold its title and byline, elsewhere they are site chrome
+  if ((el.name === 'header' || el.name === 'footer') && !insideArticle(el)) return true;
+  if (a['aria-label'] && CHROME_LABEL.test(a['aria-label'])) return true;
+  const words = `${a.class ?? ''} ${a.id ?? ''}`;
+  if (words.trim() === '') return false;
+  if (CHROME_ANYWHERE.test(words)) return true;
+  return words.split(/\s+/).some((word) => CHROME_WORD.test(word));
+}
+
+function insideArticle(el: Element): boolean {
+  for (let p = el.parent; p; p = p.parent) if (p.type === 'tag' && ((p as Element).name === 'article' || (p as Element).name === 'main')) return true;
+  return false;
+}
+
+interface Scan {
+  title: Element | null;
+  h1: Element | null;
+  body: Element | null;
+  baseHref: string | null;
+  canonicalHref: string | null;
+  robots: string;
+  anchors: Element[];
+  /** Elements matching each MAIN_SELECTORS entry, in the same order. */
+  mains: Element[][];
+}
+
+/** One walk over the tree collects everything extraction needs (instead of one query per selector). */
+function scan(doc: Document): Scan {
+  const found: Scan = { title: null, h1: null, body: null, baseHref: null, canonicalHref: null, robots: '', anchors: [], mains: MAIN_SELECTORS.map(() => []) };
+  const visit = (nodes: AnyNode[]) => {
+    for (const node of nodes) {
+      if (node.type !== 'tag') continue;
+      const el = node as Element;
+      const a = el.attribs;
+      switch (el.name) {
+        case 'a':
+          if (a.href !== undefined) found.anchors.push(el);
+          break;
+        case 'title':
+          found.title ??= el;
+          break;
+        case 'h1':
+          found.h1 ??= el;
+          break;
+        case 'body':
+          found.body ??= el;
+          break;
+        case 'base':
+          if (a.href !== undefined) found.baseHref ??= a.href;
+          break;
+        case 'link':
+          if (a.href && /(?:^|\s)canonical(?:\s|$)/i.test(a.rel ?? '')) found.canonicalHref ??= a.href;
+          break;
+        case 'meta':
+          if ((a.name ?? '').toLowerCase() === 'robots') found.robots += ` ${(a.content ?? '').toLowerCase()}`;
+          break;
+      }
+      MAIN_SELECTORS.forEach((matches, i) => matches(el) && found.mains[i]!.push(el));
+      visit(el.children);
+    }
+  };
+  visit(doc.children);
+  return found;
+}
+
+/** The single main element (main, [role=main], article), else the dominant block of the body. */
+function mainContent(found: Scan, doc: Document): AnyNode {
+  for (const matches of found.mains) if (matches.length === 1) return matches[0]!;
+  return dominantBlock(found.body ?? doc);
+}
+
+/**
+ * Without a main element, narrows from the body to the child that holds most of the readable text
+ * (text outside links and chrome: a menu of links weighs nothing), as long as one child holds most
+ * of it and no top heading is left outside. Like Readability's scoring, but on the parsed tree.
+ */
+function dominantBlock(root: AnyNode): AnyNode {
+  const weights = new Map<AnyNode, number>();
+  const weigh = (node: AnyNode, inLink: boolean): number => {
+    let w = 0;
+    if (node.type === 'text') w = inLink ? 0 : node.data.replace(/\s+/g, ' ').trim().length;
+    else if (node.type === 'tag') {
+      const el = node as Element;
+      if (isChrome(el)) w = 0;
+      else for (const child of el.children) w += weigh(child, inLink || el.name === 'a');
+    } else if ('children' in node) for (const child of node.children) w += weigh(child, inLink);
+    weights.set(node, w);
+    return w;
+  };
+  const total = weigh(root, false);
+  let node: AnyNode = root;
+  while ('children' in node && total > 0) {
+    const current = weights.get(node) ?? 0;
+    let best: AnyNode | null = null;
+    for (const child of node.children) if (child.type === 'tag' && (weights.get(child) ?? 0) > (best ? (weights.get(best) ?? 0) : 0)) best = child;
+    if (!best || (weights.get(best) ?? 0) < DOMINANT * current) break;
+    const headingOutside = node.children.some((c) => c !== best && c.type === 'tag' && !isChrome(c as Element) && hasTopHeading(c as Element));
+    if (headingOutside) break;
+    node = best;
+  }
+  return node;
+}
+
+function hasTopHeading(el: Element): boolean {
+  if (el.name === 'h1' || el.name === 'h2') return true;
+  return el.children.some((c) => c.type === 'tag' && hasTopHeading(c as Element));
+}
+
+function collectLinks(anchors: Element[], base: URL): string[] {
   const links = new Set<string>();
-  $('a[href]').each((_, el) => {
-    const rel = $(el).attr('rel') ?? '';
-    if (/\bnofollow\b/i.test(rel)) return;
-    const url = parseHttpUrl($(el).attr('href') ?? '', base);
+  for (const el of anchors) {
+    if (/\bnofollow\b/i.test(el.attribs.rel ?? '')) continue;
+    const url = parseHttpUrl(el.attribs.href ?? '', base);
     if (url) links.add(url.href);
-  });
+  }
   return [...links];
 }
 
-function metaRobots($: CheerioAPI): { noindex: boolean; nofollow: boolean } {
-  let content = '';
-  $('meta[name]').each((_, el) => {
-    if (($(el).attr('name') ?? '').toLowerCase() === 'robots') content += ` ${($(el).attr('content') ?? '').toLowerCase()}`;
-  });
+function metaRobots(content: string): { noindex: boolean; nofollow: boolean } {
   const none = /\bnone\b/.test(content);
   return { noindex: none || /\bnoindex\b/.test(content), nofollow: none || /\bnofollow\b/.test(content) };
-}
-
-// Relative links in stored Markdown would be meaningless once read away from the page.
-function absolutize($: CheerioAPI, root: ReturnType<CheerioAPI>, base: URL): void {
-  root.find('a[href], img[src]').each((_, el) => {
-    const attr = el.tagName === 'img' ? 'src' : 'href';
-    const value = $(el).attr(attr) ?? '';
-    const url = URL.parse(value, base);
-    if (url && (url.protocol === 'http:' || url.protocol === 'https:')) $(el).attr(attr, url.href);
-  });
 }
 
 function cleanText(text: string): string {
