@@ -1,4 +1,4 @@
-import { defineStore } from 'pinia';
+import { acceptHMRUpdate, defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 
 /** sessionStorage key of the API token: kept for this tab's session, gone when the tab closes. */
@@ -81,3 +81,5 @@ export const useAuthStore = defineStore('auth', () => {
 
   return { token, prompting, refusal, signedIn, authorization, demand, accept, refuse, signOut };
 });
+
+if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useAuthStore, import.meta.hot));

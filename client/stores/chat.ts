@@ -1,13 +1,13 @@
-import { defineStore } from 'pinia';
+import { acceptHMRUpdate, defineStore } from 'pinia';
 import { computed, ref, watch } from 'vue';
 import { ChatSessionQuery, ChatSessionsQuery, SendChatMessageMutation } from '../graphql/documents.ts';
-import { toAppError } from '../graphql/errors.ts';
 import type { ChatSession, ChatSessionSummary, Execution, ExecutionStatus } from '../graphql/documents.ts';
 import { isTerminal } from '../lib/status.ts';
-import { idleState, type AsyncState } from '../lib/async.ts';
+import { idleState, intoState, type AsyncState } from '../lib/async.ts';
 import { useAuthStore } from './auth.ts';
 import { useConnectionStore } from './connection.ts';
-import { displayStatus, useExecutionsStore } from './executions.ts';
+import { displayStatus } from '../lib/reconcile.ts';
+import { useExecutionsStore } from './executions.ts';
 
 /** A message as the chat shows it: an answer still being written carries its execution's status. */
 export interface ChatBubble {
@@ -35,7 +35,11 @@ export const useChatStore = defineStore('chat', () => {
   /** The text being sent, shown at once as the user's message until the server has it. */
   const pendingText = ref<string | null>(null);
 
-  const sessionId = computed(() => session.value?.id ?? null);
+  /** The conversation asked for last (the route's): a slower answer for an earlier one is dropped. */
+  const openedId = ref<string | null>(null);
+  const sessionId = computed(() => openedId.value);
+  /** The messages shown: only those of the conversation asked for, never another's still on screen. */
+  const shown = computed(() => (session.value?.id === openedId.value ? session.value : null));
 
   /** The answers of this session the server knows about, newest last. */
   const sessionExecutions = computed(() =>
@@ -50,7 +54,7 @@ export const useChatStore = defineStore('chat', () => {
   const bubbles = computed<ChatBubble[]>(() => {
     const list: ChatBubble[] = [];
     const seen = new Set<string>();
-    for (const message of session.value?.messages ?? []) {
+    for (const message of shown.value?.messages ?? []) {
       const entry = message.executionId ? executions.get(message.executionId) : undefined;
       if (message.executionId) seen.add(message.executionId);
       const streamed = entry?.answerComplete && entry.answer.length >= message.text.length ? entry.answer : null;
@@ -93,55 +97,43 @@ export const useChatStore = defineStore('chat', () => {
   );
 
   async function loadSessions(): Promise<void> {
-    if (sessionsState.value.status !== 'ready') sessionsState.value = { status: 'loading', error: null };
-    const result = await connection.client().query(ChatSessionsQuery, { limit: SESSION_LIMIT }).toPromise();
-    if (result.error || !result.data) {
-      sessionsState.value = { status: 'error', error: toAppError(result.error ?? new Error('No data')) };
-      return;
-    }
-    sessions.value = result.data.chatSessions;
-    sessionsState.value = { status: 'ready', error: null };
+    const request = connection.client().query(ChatSessionsQuery, { limit: SESSION_LIMIT }).toPromise();
+    await intoState(sessionsState, request, (data) => (sessions.value = data.chatSessions), { quiet: true });
   }
 
   /** Opens a session (null: a new, empty conversation). */
   async function open(id: string | null): Promise<void> {
+    openedId.value = id;
     if (id === null) {
       session.value = null;
       sessionState.value = idleState();
       return;
     }
-    if (session.value?.id !== id) sessionState.value = { status: 'loading', error: null };
-    const result = await connection.client().query(ChatSessionQuery, { id }).toPromise();
-    if (result.error || !result.data) {
-      sessionState.value = { status: 'error', error: toAppError(result.error ?? new Error('No data')) };
-      return;
-    }
-    if (!result.data.chatSession) {
+    const request = connection.client().query(ChatSessionQuery, { id }).toPromise();
+    const data = await intoState(sessionState, request, (data) => (session.value = data.chatSession), {
+      quiet: session.value?.id === id,
+      current: () => openedId.value === id,
+    });
+    if (data && !data.chatSession) {
       sessionState.value = { status: 'error', error: { code: 'NOT_FOUND', message: 'This conversation does not exist.' } };
-      return;
     }
-    session.value = result.data.chatSession;
-    sessionState.value = { status: 'ready', error: null };
   }
 
   /** Sends a message in the open session (or a new one) and follows the answer. */
   async function send(text: string): Promise<Execution | null> {
     const message = text.trim();
     if (!message || sending.value.status === 'loading') return null;
-    sending.value = { status: 'loading', error: null };
     pendingText.value = message;
     const input = { sessionId: sessionId.value, text: message };
-    const result = await connection.client().mutation(SendChatMessageMutation, { input }).toPromise();
-    if (result.error || !result.data) {
-      pendingText.value = null;
-      sending.value = { status: 'error', error: toAppError(result.error ?? new Error('No answer from the server')) };
-      return null;
-    }
-    const execution = result.data.sendChatMessage;
+    const request = connection.client().mutation(SendChatMessageMutation, { input }).toPromise();
+    const data = await intoState(sending, request, (data) => executions.ingest(data.sendChatMessage, { mine: true }));
     pendingText.value = null;
-    executions.ingest(execution, { mine: true });
-    if (execution.sessionId) await open(execution.sessionId);
-    sending.value = { status: 'ready', error: null };
+    if (!data) return null;
+    const execution = data.sendChatMessage;
+    // Still on the conversation it was sent in (or a new one): show it; else the user moved on.
+    if (execution.sessionId && (openedId.value === input.sessionId || openedId.value === execution.sessionId)) {
+      await open(execution.sessionId);
+    }
     void loadSessions();
     return execution;
   }
@@ -174,7 +166,7 @@ export const useChatStore = defineStore('chat', () => {
   return {
     sessions,
     sessionsState,
-    session,
+    session: shown,
     sessionState,
     sending,
     bubbles,
@@ -185,3 +177,5 @@ export const useChatStore = defineStore('chat', () => {
     stopAnswer,
   };
 });
+
+if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useChatStore, import.meta.hot));

@@ -1,4 +1,4 @@
-import { defineStore } from 'pinia';
+import { acceptHMRUpdate, defineStore } from 'pinia';
 import { ref } from 'vue';
 
 /** A clock that ticks once a second while something shows a running time, and sleeps otherwise. */
@@ -17,3 +17,5 @@ export const useClockStore = defineStore('clock', () => {
 
   return { now, setTicking };
 });
+
+if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useClockStore, import.meta.hot));

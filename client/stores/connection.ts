@@ -1,4 +1,4 @@
-import { defineStore } from 'pinia';
+import { acceptHMRUpdate, defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { Client } from '@urql/core';
 import {
@@ -113,3 +113,5 @@ export const useConnectionStore = defineStore('connection', () => {
 
   return { state, online, reconnects, epoch, checking, connect, client, restart, signIn, signOut, disconnect };
 });
+
+if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useConnectionStore, import.meta.hot));

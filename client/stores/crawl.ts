@@ -1,9 +1,8 @@
-import { defineStore } from 'pinia';
+import { acceptHMRUpdate, defineStore } from 'pinia';
 import { ref } from 'vue';
 import { StartCrawlMutation } from '../graphql/documents.ts';
-import { toAppError } from '../graphql/errors.ts';
 import type { Execution, StartCrawlInput } from '../graphql/documents.ts';
-import { idleState, type AsyncState } from '../lib/async.ts';
+import { idleState, intoState, type AsyncState } from '../lib/async.ts';
 import { useConnectionStore } from './connection.ts';
 import { useExecutionsStore } from './executions.ts';
 
@@ -15,15 +14,9 @@ export const useCrawlStore = defineStore('crawl', () => {
 
   /** Starts a crawl; on a BAD_USER_INPUT the error (with its field) is in `starting.error`. */
   async function startCrawl(input: StartCrawlInput): Promise<Execution | null> {
-    starting.value = { status: 'loading', error: null };
-    const result = await connection.client().mutation(StartCrawlMutation, { input }).toPromise();
-    if (result.error || !result.data) {
-      starting.value = { status: 'error', error: toAppError(result.error ?? new Error('No answer from the server')) };
-      return null;
-    }
-    executions.ingest(result.data.startCrawl, { mine: true });
-    starting.value = { status: 'ready', error: null };
-    return result.data.startCrawl;
+    const request = connection.client().mutation(StartCrawlMutation, { input }).toPromise();
+    const data = await intoState(starting, request, (data) => executions.ingest(data.startCrawl, { mine: true }));
+    return data?.startCrawl ?? null;
   }
 
   function resetError(): void {
@@ -32,3 +25,5 @@ export const useCrawlStore = defineStore('crawl', () => {
 
   return { starting, startCrawl, resetError };
 });
+
+if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useCrawlStore, import.meta.hot));

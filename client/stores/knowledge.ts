@@ -1,4 +1,4 @@
-import { defineStore } from 'pinia';
+import { acceptHMRUpdate, defineStore } from 'pinia';
 import { computed, ref, watch } from 'vue';
 import {
   DeleteKnowledgeSourceMutation,
@@ -7,7 +7,7 @@ import {
 } from '../graphql/documents.ts';
 import { toAppError } from '../graphql/errors.ts';
 import type { KnowledgeHit, KnowledgeSource } from '../graphql/documents.ts';
-import { idleState, type AsyncState } from '../lib/async.ts';
+import { idleState, intoState, type AsyncState } from '../lib/async.ts';
 import { useAuthStore } from './auth.ts';
 import { useConnectionStore } from './connection.ts';
 import { useExecutionsStore } from './executions.ts';
@@ -35,14 +35,8 @@ export const useKnowledgeStore = defineStore('knowledge', () => {
   }));
 
   async function loadSources(): Promise<void> {
-    if (sourcesState.value.status !== 'ready') sourcesState.value = { status: 'loading', error: null };
-    const result = await connection.client().query(KnowledgeSourcesQuery, {}).toPromise();
-    if (result.error || !result.data) {
-      sourcesState.value = { status: 'error', error: toAppError(result.error ?? new Error('No data')) };
-      return;
-    }
-    sources.value = result.data.knowledgeSources;
-    sourcesState.value = { status: 'ready', error: null };
+    const request = connection.client().query(KnowledgeSourcesQuery, {}).toPromise();
+    await intoState(sourcesState, request, (data) => (sources.value = data.knowledgeSources), { quiet: true });
   }
 
   async function search(query: string): Promise<void> {
@@ -53,15 +47,10 @@ export const useKnowledgeStore = defineStore('knowledge', () => {
       searchState.value = idleState();
       return;
     }
-    searchState.value = { status: 'loading', error: null };
-    const result = await connection.client().query(SearchKnowledgeQuery, { query: text, limit: SEARCH_LIMIT }).toPromise();
-    if (searchedFor.value !== text) return; // a newer search has started
-    if (result.error || !result.data) {
-      searchState.value = { status: 'error', error: toAppError(result.error ?? new Error('No data')) };
-      return;
-    }
-    hits.value = result.data.searchKnowledge;
-    searchState.value = { status: 'ready', error: null };
+    const request = connection.client().query(SearchKnowledgeQuery, { query: text, limit: SEARCH_LIMIT }).toPromise();
+    await intoState(searchState, request, (data) => (hits.value = data.searchKnowledge), {
+      current: () => searchedFor.value === text, // else a newer search has started
+    });
   }
 
   async function deleteSource(id: string): Promise<boolean> {
@@ -105,3 +94,5 @@ export const useKnowledgeStore = defineStore('knowledge', () => {
 
   return { sources, sourcesState, totals, hits, searchState, searchedFor, deleting, loadSources, search, deleteSource };
 });
+
+if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useKnowledgeStore, import.meta.hot));

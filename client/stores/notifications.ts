@@ -1,4 +1,4 @@
-import { defineStore } from 'pinia';
+import { acceptHMRUpdate, defineStore } from 'pinia';
 import { ref } from 'vue';
 
 export type NotificationPermissionState = NotificationPermission | 'unsupported';
@@ -31,3 +31,5 @@ export const useNotificationsStore = defineStore('notifications', () => {
 
   return { permission, request, notify };
 });
+
+if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useNotificationsStore, import.meta.hot));

@@ -1,4 +1,4 @@
-import { defineStore } from 'pinia';
+import { acceptHMRUpdate, defineStore } from 'pinia';
 import { ref } from 'vue';
 
 export type ToastTone = 'info' | 'success' | 'warning' | 'error';
@@ -42,3 +42,5 @@ export const useToastsStore = defineStore('toasts', () => {
 
   return { toasts, push, dismiss, clear };
 });
+
+if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useToastsStore, import.meta.hot));

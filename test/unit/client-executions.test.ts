@@ -3,7 +3,7 @@ import { watch } from 'vue';
 import { startSite, type Site } from '../fixtures/site.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { useCrawlStore } from '../../client/stores/crawl.ts';
-import { displayStatus, type ExecutionEntry } from '../../client/stores/executions.ts';
+import { displayStatus, type ExecutionEntry } from '../../client/lib/reconcile.ts';
 import type { ExecutionEvent, Progress } from '../../client/graphql/documents.ts';
 import { fakeExecution, freshStores, until } from './client-helpers.ts';
 

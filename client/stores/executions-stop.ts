@@ -1,0 +1,67 @@
+import type { Client } from '@urql/core';
+import { CancelExecutionMutation, type Execution } from '../graphql/documents.ts';
+import { toAppError, type AppError } from '../graphql/errors.ts';
+import { statusWord } from '../lib/format.ts';
+import type { ExecutionEntry } from '../lib/reconcile.ts';
+import { isTerminal } from '../lib/status.ts';
+import type { useToastsStore } from './toasts.ts';
+
+export interface StopContext {
+  entries: Map<string, ExecutionEntry>;
+  ingest(snapshot: Execution): unknown;
+  client(): Client;
+  toasts: ReturnType<typeof useToastsStore>;
+}
+
+/** The Stop actions of the executions store: optimistic "Stopping…", the server's truth, rollback. */
+export function stopActions({ entries, ingest, client, toasts }: StopContext) {
+  /**
+   * Stop: "Stopping…" at once, then the server's truth. On failure the entry returns to what the
+   * server last said and the error is returned (cancel() toasts it; cancelMany() sums them up).
+   */
+  async function requestCancel(id: string): Promise<AppError | null> {
+    const entry = entries.get(id);
+    if (!entry || entry.stopping || isTerminal(entry.execution.status)) return null;
+    entry.stopping = true;
+    const result = await client().mutation(CancelExecutionMutation, { id }).toPromise();
+    entry.stopping = false;
+    if (result.error || !result.data) return toAppError(result.error ?? new Error('No answer from the server'));
+    const { accepted, execution } = result.data.cancelExecution;
+    ingest(execution);
+    if (!accepted) {
+      toasts.push({
+        tone: 'info',
+        title: `Already ${statusWord(execution.status).toLowerCase()}`,
+        message: `${execution.title} had ended before the Stop arrived.`,
+      });
+    }
+    return null;
+  }
+
+  /** Stops one execution; a failure rolls back and says why in a toast. */
+  async function cancel(id: string): Promise<boolean> {
+    const error = await requestCancel(id);
+    // FORBIDDEN has its own toast (naming the scope), from the connection store.
+    if (error && error.code !== 'FORBIDDEN') {
+      const title = entries.get(id)?.execution.title ?? id;
+      toasts.push({ tone: 'error', title: 'Could not stop', message: `${title}: ${error.message}` });
+    }
+    return error === null;
+  }
+
+  /** Stops several at once: all show "Stopping…" together; failures are summed up in one toast. */
+  async function cancelMany(ids: string[]): Promise<number> {
+    const errors = await Promise.all(ids.map((id) => requestCancel(id)));
+    const failed = errors.filter((error): error is AppError => error !== null);
+    if (failed.some((error) => error.code !== 'FORBIDDEN')) {
+      toasts.push({
+        tone: 'error',
+        title: `Could not stop ${failed.length} of ${ids.length}`,
+        message: [...new Set(failed.map((error) => error.message))].join(' · '),
+      });
+    }
+    return ids.length - failed.length;
+  }
+
+  return { cancel, cancelMany };
+}

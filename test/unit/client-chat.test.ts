@@ -1,0 +1,71 @@
+// The chat store against the real server: opening conversations quickly never shows one under the
+// other's address, nor sends into the wrong one.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Client } from '@urql/core';
+import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { useChatStore } from '../../client/stores/chat.ts';
+import { freshStores, until } from './client-helpers.ts';
+
+let server: TestApp;
+let llm: SlowLlm;
+let stores: ReturnType<typeof freshStores>;
+
+beforeAll(async () => {
+  llm = await startSlowLlm({ tokens: wordTokens(3), delayMs: 1 });
+  server = await startTestApp({ llmBaseUrl: llm.url, llmModel: 'test-model' });
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await llm?.close();
+});
+
+beforeEach(() => {
+  stores = freshStores(server);
+});
+
+afterEach(async () => {
+  await stores.dispose();
+});
+
+async function newSession(text: string): Promise<string> {
+  const result = await server.gql<{ sendChatMessage: { sessionId: string } }>(
+    'mutation($input: SendChatMessageInput!) { sendChatMessage(input: $input) { sessionId } }',
+    { input: { text } },
+  );
+  return result.data!.sendChatMessage.sessionId;
+}
+
+/** Holds the answer to the ChatSession query for `id` until `release()` (the race, on purpose). */
+function holdSessionAnswer(client: Client, id: string): { release(): void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const query = client.query.bind(client);
+  client.query = ((document, variables, context) => {
+    const source = query(document, variables, context);
+    if ((variables as { id?: string } | undefined)?.id !== id) return source;
+    const answer = source.toPromise.bind(source);
+    return Object.assign(source, { toPromise: () => gate.then(answer) });
+  }) as Client['query'];
+  return { release };
+}
+
+describe('chat conversations opened quickly', () => {
+  it('shows and sends into the one opened last, whatever order the answers come in', async () => {
+    const [first, second] = [await newSession('first question'), await newSession('second question')];
+    const chat = useChatStore();
+    const held = holdSessionAnswer(stores.connection.client(), first);
+
+    const openingFirst = chat.open(first);
+    await chat.open(second); // the second answer arrives first
+    held.release();
+    await openingFirst; // then the first one's, late
+
+    expect(chat.session?.id).toBe(second);
+    expect(chat.bubbles[0]?.text).toBe('second question');
+    const sent = await chat.send('a follow-up');
+    expect(sent?.sessionId).toBe(second);
+    await until(() => chat.bubbles.some((bubble) => bubble.text === 'a follow-up'), 10_000, 'the follow-up shown');
+  });
+});
