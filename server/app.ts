@@ -9,16 +9,14 @@ import { pino, type Logger } from 'pino';
 import sirv from 'sirv';
 import { resolveConfig, type Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
-import type { JobDefinition } from './engine/job.ts';
-import type { ExecutionKind } from './executions/types.ts';
+import type { Job } from './engine/job.ts';
 import { createAuthenticator, principalOf, useHttpAuthentication } from './http/auth.ts';
 import { attachGraphqlWs } from './http/graphql-ws.ts';
 import { answerHealth } from './http/health.ts';
 import { Metrics, useOperationMetrics } from './http/metrics.ts';
 import { corsFor, refuseRequest } from './http/request-guard.ts';
 import { placeholderPage } from './http/placeholder.ts';
-import { chatJob } from './jobs/chat/chat-job.ts';
-import { crawlJob } from './jobs/crawl/crawl-job.ts';
+import { defaultJobs } from './jobs/default-jobs.ts';
 import { secondsSince } from './lib/timing.ts';
 import { createSluicePubSub } from './pubsub.ts';
 import { createRedisPubSub } from './pubsub-redis.ts';
@@ -50,8 +48,16 @@ function createLogger(config: Config): Logger {
   return pino(options, pino.transport({ target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } }));
 }
 
+export interface AppOptions {
+  /**
+   * Job kinds to run besides (or instead of) the default crawl and chat: a job given here replaces
+   * the default of its kind. Tests register their own jobs this way.
+   */
+  jobs?: readonly Job[];
+}
+
 /** Builds the whole server from a config object; nothing happens until start(). */
-export function createApp(partial: Partial<Config> = {}): App {
+export function createApp(partial: Partial<Config> = {}, options: AppOptions = {}): App {
   const config = resolveConfig(partial);
   const log = createLogger(config);
   // Before anything is opened: a server reachable from other machines without tokens does not start.
@@ -66,33 +72,22 @@ export function createApp(partial: Partial<Config> = {}): App {
   const redis = config.redisUrl ? createRedisPubSub(config.redisUrl, { prefix: config.redisPrefix, log }) : null;
   const pubsub = redis?.pubsub ?? createSluicePubSub();
   const metrics = new Metrics(store);
-  const jobs = new Map<ExecutionKind, JobDefinition<never, unknown>>([
-    ['CRAWL', crawlJob as JobDefinition<never, unknown>],
-    ['CHAT', chatJob as JobDefinition<never, unknown>],
-  ]);
-  const engine = new Engine(
+  const given = options.jobs ?? [];
+  const llm = config.llmBaseUrl && config.llmModel ? { baseUrl: config.llmBaseUrl, model: config.llmModel, apiKey: config.llmApiKey } : undefined;
+  const jobs = [...defaultJobs(store, { allowPrivateNetworks: config.allowPrivateNetworks, llm }).filter((job) => !given.some((g) => g.kind === job.kind)), ...given];
+  const engine = new Engine({
     store,
     pubsub,
     jobs,
-    {
-      nodeId: config.nodeId,
-      maxConcurrent: config.maxConcurrent,
-      cancelGraceMs: config.cancelGraceMs,
-      leaseMs: config.leaseMs,
-      heartbeatMs: config.heartbeatMs,
-      progressIntervalMs: config.progressIntervalMs,
-      jobSettings: {
-        allowPrivateNetworks: config.allowPrivateNetworks,
-        userAgent: 'SluiceBot/0.1 (+https://github.com/sluice)',
-        llm:
-          config.llmBaseUrl && config.llmModel
-            ? { baseUrl: config.llmBaseUrl, model: config.llmModel, apiKey: config.llmApiKey }
-            : undefined,
-      },
-    },
     log,
-    metrics,
-  );
+    observer: metrics,
+    nodeId: config.nodeId,
+    maxConcurrent: config.maxConcurrent,
+    cancelGraceMs: config.cancelGraceMs,
+    leaseMs: config.leaseMs,
+    heartbeatMs: config.heartbeatMs,
+    progressIntervalMs: config.progressIntervalMs,
+  });
 
   const contextFor = (principal: Principal | null): Context => ({
     engine,

@@ -1,21 +1,26 @@
 import type { Logger } from 'pino';
-import type { Store, StoreWrite } from '../store/store.ts';
-import type { JobContext, JobSettings, JobWriteResult } from './job.ts';
+import type { Attempt, JobContext } from './job.ts';
 import { combinePatches, type ProgressPatch } from '../executions/progress.ts';
-import { FencedError, type Change, type Execution } from '../executions/types.ts';
+import { FencedError, type Change, type Execution, type ExecutionWrite, type Fence } from '../executions/types.ts';
+
+/** The store calls a job context makes. */
+export interface ContextStore {
+  write(fence: Fence, write: ExecutionWrite): Promise<{ change: Change | null }>;
+  loadCheckpoint(executionId: string): Promise<Map<string, unknown>>;
+}
 
 export interface ContextDeps {
-  store: Store;
+  store: ContextStore;
   publish(change: Change): void;
   log: Logger;
-  settings: JobSettings;
   progressIntervalMs: number;
   /** Called when a write is refused: the execution moved on, so the job must stop. */
   onFenced(): void;
 }
 
-/** A JobContext plus what the engine needs to wind it down. */
+/** A JobContext, the attempt's writer for capabilities, and what the engine needs to wind it down. */
 export interface RunningContext<Input> extends JobContext<Input> {
+  readonly writer: Attempt;
   /** Writes any coalesced progress still pending. */
   flush(): Promise<void>;
   /** Stops the coalescing timer; later progress calls are dropped. */
@@ -41,27 +46,34 @@ export function createJobContext<Input>(
   // assuming it would (a later counter includes the failed page), so the attempt's writes end there.
   let tail: Promise<unknown> = Promise.resolve();
   let failed: unknown = null;
-  const commit = (write: StoreWrite): Promise<JobWriteResult> => {
+  const enqueue: Attempt['write'] = (write, through) => {
     if (pending) {
       write = { ...write, progress: write.progress ? combinePatches(pending, write.progress) : pending };
       pending = null;
     }
-    const applied = tail.then(() => apply(write));
+    const applied = tail.then(() => apply(write, through));
     tail = applied.catch(() => {});
     return applied;
   };
 
-  const apply = async (write: StoreWrite): Promise<JobWriteResult> => {
+  const apply = async <T extends { change: Change | null }>(
+    write: ExecutionWrite,
+    through: (fence: Fence, write: ExecutionWrite) => Promise<T>,
+  ): Promise<T> => {
     if (failed) throw failed;
     try {
-      const { change, pageStored } = await deps.store.write(fence, write);
-      if (change) deps.publish(change);
-      return { pageStored, progress: change?.execution.progress ?? execution.progress };
+      const applied = await through(fence, write);
+      if (applied.change) deps.publish(applied.change);
+      return applied;
     } catch (error) {
       failed = error;
       if (error instanceof FencedError) deps.onFenced();
       throw error;
     }
+  };
+
+  const commit = async (write: ExecutionWrite): Promise<void> => {
+    await enqueue(write, (f, w) => deps.store.write(f, w));
   };
 
   const flush = async (): Promise<void> => {
@@ -79,7 +91,7 @@ export function createJobContext<Input>(
     signal,
     log: deps.log,
     initialProgress: execution.progress,
-    settings: deps.settings,
+    writer: { executionId: execution.id, attempt: execution.attempt, write: enqueue },
     progress(patch) {
       if (closed) return;
       pending = pending ? combinePatches(pending, patch) : { ...patch };
@@ -92,8 +104,6 @@ export function createJobContext<Input>(
       await commit({ event: { type: 'LOG', message }, progress: patch });
     },
     loadCheckpoint: () => deps.store.loadCheckpoint(execution.id),
-    searchKnowledge: (query, limit, options) => deps.store.searchKnowledge(query, limit, options),
-    recentMessages: (sessionId, n) => deps.store.listChatMessages(sessionId, n),
     flush,
     close() {
       closed = true;

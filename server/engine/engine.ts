@@ -5,7 +5,7 @@ import { within } from '../lib/timing.ts';
 import type { SluicePubSub } from '../pubsub.ts';
 import type { Store } from '../store/store.ts';
 import { createJobContext, type RunningContext } from './context.ts';
-import type { JobDefinition, JobSettings } from './job.ts';
+import type { Job } from './job.ts';
 import { ACTIVE_STATUSES, isTerminal } from '../executions/status.ts';
 import { FencedError, StoreUnavailableError, type Execution, type ExecutionKind, type Change, type NewExecution } from '../executions/types.ts';
 
@@ -18,7 +18,16 @@ export interface EngineConfig {
   leaseMs: number;
   heartbeatMs: number;
   progressIntervalMs: number;
-  jobSettings: JobSettings;
+}
+
+/** Everything an engine is built from. */
+export interface EngineOptions extends EngineConfig {
+  store: Store;
+  pubsub: SluicePubSub;
+  /** The job kinds this node runs, one per kind. */
+  jobs: readonly Job[];
+  log: Logger;
+  observer?: EngineObserver;
 }
 
 /** Why a running job's signal fired. */
@@ -32,6 +41,7 @@ interface Running {
   /** Set once the row reached its end here, even if the job's code has not returned yet. */
   finalised: boolean;
   graceTimer: NodeJS.Timeout | null;
+  /** Settles once the job's code has returned and its end is recorded. */
   done: Promise<void>;
 }
 
@@ -75,15 +85,22 @@ export class Engine {
   private pumping: Promise<void> | null = null;
   private pumpAgain = false;
   private draining = false;
+  private readonly store: Store;
+  private readonly pubsub: SluicePubSub;
+  private readonly jobs: ReadonlyMap<ExecutionKind, Job>;
+  private readonly config: EngineConfig;
+  private readonly log: Logger;
+  private readonly observer: EngineObserver;
 
-  constructor(
-    private readonly store: Store,
-    private readonly pubsub: SluicePubSub,
-    private readonly jobs: ReadonlyMap<ExecutionKind, JobDefinition<never, unknown>>,
-    private readonly config: EngineConfig,
-    private readonly log: Logger,
-    private readonly observer: EngineObserver = NO_OBSERVER,
-  ) {}
+  constructor(options: EngineOptions) {
+    this.store = options.store;
+    this.pubsub = options.pubsub;
+    this.jobs = new Map(options.jobs.map((job) => [job.kind, job]));
+    if (this.jobs.size !== options.jobs.length) throw new Error('two jobs are registered for the same kind');
+    this.config = options;
+    this.log = options.log;
+    this.observer = options.observer ?? NO_OBSERVER;
+  }
 
   /** Recovers what a dead process left behind, then starts taking work. */
   async start(): Promise<void> {
@@ -253,18 +270,17 @@ export class Engine {
   }
 
   private launch(execution: Execution): void {
-    const job = this.jobs.get(execution.kind) as JobDefinition<unknown, unknown>;
+    const job = this.jobs.get(execution.kind);
     const controller = new AbortController();
     const log = this.log.child({ executionId: execution.id, kind: execution.kind, attempt: execution.attempt });
-    const r = { execution, controller, cause: null, finalised: false, graceTimer: null } as unknown as Running;
-    r.context = createJobContext(execution, controller.signal, {
+    const context = createJobContext(execution, controller.signal, {
       store: this.store,
       publish: (change) => this.publish(change),
       log,
-      settings: this.config.jobSettings,
       progressIntervalMs: this.config.progressIntervalMs,
       onFenced: () => this.abortLocal(r, 'lost', 'this node no longer owns the execution'),
     });
+    const r: Running = { execution, controller, context, cause: null, finalised: false, graceTimer: null, done: Promise.resolve() };
     this.running.set(execution.id, r);
     r.done = this.runJob(job, r, log).finally(() => {
       if (r.graceTimer) clearTimeout(r.graceTimer);
@@ -273,10 +289,12 @@ export class Engine {
     });
   }
 
-  private async runJob(job: JobDefinition<unknown, unknown>, r: Running, log: Logger): Promise<void> {
+  private async runJob(job: Job | undefined, r: Running, log: Logger): Promise<void> {
     let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
     try {
-      const result = await job.run(r.execution.input, r.context);
+      // Claimed here, so its kind was submitted to a node that runs it; this one may not (a mixed cluster).
+      if (!job) throw new Error(`this node runs no job of kind ${r.execution.kind}`);
+      const result = await job.start(r.context, r.context.writer);
       await r.context.flush();
       outcome = { ok: true, result };
     } catch (error) {

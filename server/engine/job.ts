@@ -1,17 +1,8 @@
 import type { Logger } from 'pino';
 import type { Progress, ProgressPatch } from '../executions/progress.ts';
-import type { ExecutionKind } from '../executions/types.ts';
-import type { ChatMessage, KnowledgeHit, KnowledgeSearchOptions } from '../store/knowledge-records.ts';
-import type { StoreWrite } from '../store/store.ts';
-import type { LookupAddress } from 'node:dns';
+import type { Change, ExecutionKind, ExecutionWrite, Fence } from '../executions/types.ts';
 
-export interface JobWriteResult {
-  /** For a write with a page: false when an identical page (same URL and hash) was already stored. */
-  pageStored: boolean | null;
-  progress: Progress;
-}
-
-/** What the engine hands a running job. Jobs talk to nothing else. */
+/** What the engine hands a running job. With the capabilities it declared, jobs talk to nothing else. */
 export interface JobContext<Input = unknown> {
   readonly executionId: string;
   readonly kind: ExecutionKind;
@@ -22,47 +13,54 @@ export interface JobContext<Input = unknown> {
   readonly log: Logger;
   /** The progress as persisted when this attempt started (non-zero when resuming). */
   readonly initialProgress: Progress;
-  /** Settings from the server config that jobs need (e.g. allowPrivateNetworks). */
-  readonly settings: JobSettings;
   /** Coalesced: persisted and published as one PROGRESS event at most every progressIntervalMs. */
   progress(patch: ProgressPatch): void;
-  /** An atomic fenced write (see StoreWrite). Throws FencedError when the execution moved on. */
-  commit(write: StoreWrite): Promise<JobWriteResult>;
+  /** An atomic fenced write (see ExecutionWrite). Throws FencedError when the execution moved on. */
+  commit(write: ExecutionWrite): Promise<void>;
   /** A LOG event. */
   logEvent(message: string, patch?: ProgressPatch): Promise<void>;
   /** All checkpoint entries saved by earlier attempts (empty on a first run). */
   loadCheckpoint(): Promise<Map<string, unknown>>;
-  /** Reads ranked passages of the knowledge base (see Store.searchKnowledge). */
-  searchKnowledge(query: string, limit: number, options?: KnowledgeSearchOptions): Promise<KnowledgeHit[]>;
-  /** The newest `n` messages of a chat session, oldest first. */
-  recentMessages(sessionId: string, n: number): Promise<ChatMessage[]>;
-}
-
-export interface JobSettings {
-  allowPrivateNetworks: boolean;
-  /** How crawls resolve names and judge addresses; only tests set it (see AddressRules). */
-  addressRules?: AddressRules;
-  userAgent: string;
-  /** An OpenAI-compatible chat completions endpoint for chat answers; absent: answers are composed from passages. */
-  llm?: { baseUrl: string; model: string; apiKey: string | null };
-}
-
-/** A job kind: a function of its input and context. The engine knows nothing else about it. */
-export interface JobDefinition<Input = unknown, Result = unknown> {
-  kind: ExecutionKind;
-  /** Whether an attempt cut short by a dead node may resume from its checkpoint (else INTERRUPTED). */
-  resumable: boolean;
-  run(input: Input, ctx: JobContext<Input>): Promise<Result>;
 }
 
 /**
- * How jobs resolve names and judge addresses before they connect. Production uses the defaults;
- * tests inject a resolver (a "public" name that resolves to a test server) and a judge (which test
- * address counts as public), since a test cannot reach the internet.
+ * One attempt's fenced writer, from which the app builds the capabilities a job declared (a crawl
+ * stores pages, a chat writes its answer): their writes join the attempt's own, in order.
  */
-export interface AddressRules {
-  /** Every address of a host name; default: the system resolver (dns.lookup, /etc/hosts included). */
-  resolve?: (hostname: string) => Promise<LookupAddress[]>;
-  /** True when a job must not connect to `ip`; default: the private-network rules of the crawler. */
-  isDisallowed?: (ip: string) => boolean;
+export interface Attempt {
+  readonly executionId: string;
+  readonly attempt: number;
+  /**
+   * Applies one fenced write through `apply` (a store call committing it in one transaction), after
+   * every earlier write of this attempt and with the progress still coalescing merged in. A refused
+   * write ends the attempt's writes: every later one is refused too.
+   */
+  write<T extends { change: Change | null }>(write: ExecutionWrite, apply: (fence: Fence, write: ExecutionWrite) => Promise<T>): Promise<T>;
+}
+
+/** A job kind as the engine runs it: it knows nothing else about it. Made with defineJob. */
+export interface Job {
+  readonly kind: ExecutionKind;
+  /** Whether an attempt cut short by a dead node may resume from its checkpoint (else INTERRUPTED). */
+  readonly resumable: boolean;
+  /** Runs one attempt with the execution's persisted input. */
+  start(ctx: JobContext, attempt: Attempt): Promise<unknown>;
+}
+
+export interface JobSpec<Input, Result, Capabilities> {
+  kind: ExecutionKind;
+  resumable: boolean;
+  /** Builds what the job may do beyond its context, for one attempt (the app builds it from the store). */
+  capabilities?: (attempt: Attempt) => Capabilities;
+  run(input: Input, ctx: JobContext<Input>, capabilities: Capabilities): Promise<Result>;
+}
+
+/** A job kind: a function of its input, its context and the capabilities it declared. */
+export function defineJob<Input, Result = unknown, Capabilities = undefined>(spec: JobSpec<Input, Result, Capabilities>): Job {
+  return {
+    kind: spec.kind,
+    resumable: spec.resumable,
+    // The input is the JSON this kind's own service persisted when it submitted the execution.
+    start: (ctx, attempt) => spec.run(ctx.input as Input, ctx as JobContext<Input>, spec.capabilities?.(attempt) as Capabilities),
+  };
 }

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../server/engine/engine.ts';
-import type { JobDefinition } from '../../server/engine/job.ts';
+import { defineJob } from '../../server/engine/job.ts';
 import type { TransitionName } from '../../server/executions/status.ts';
 import { createSluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
@@ -11,11 +11,11 @@ import { postgresFixture, sqliteFixture } from '../helpers/stores.ts';
 // runs the competing move at the exact moment the cancel is being decided.
 
 /** A job that runs until its signal fires. */
-const untilAborted: JobDefinition<unknown, unknown> = {
+const untilAborted = defineJob({
   kind: 'CRAWL',
   resumable: true,
   run: (_input, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true })),
-};
+});
 
 const disposers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -36,21 +36,18 @@ function withHookBeforeCancel(store: Store, hook: (id: string) => Promise<void>)
 }
 
 async function engineOn(store: Store, nodeId: string): Promise<Engine> {
-  const engine = new Engine(
+  const engine = new Engine({
     store,
-    createSluicePubSub(),
-    new Map([['CRAWL', untilAborted as JobDefinition<never, unknown>]]),
-    {
-      nodeId,
-      maxConcurrent: 4,
-      cancelGraceMs: 200,
-      leaseMs: 60_000,
-      heartbeatMs: 60_000,
-      progressIntervalMs: 50,
-      jobSettings: { allowPrivateNetworks: true, userAgent: 'test' },
-    },
-    pino({ level: 'silent' }),
-  );
+    pubsub: createSluicePubSub(),
+    jobs: [untilAborted],
+    log: pino({ level: 'silent' }),
+    nodeId,
+    maxConcurrent: 4,
+    cancelGraceMs: 200,
+    leaseMs: 60_000,
+    heartbeatMs: 60_000,
+    progressIntervalMs: 50,
+  });
   await engine.start();
   disposers.push(() => engine.stop());
   return engine;

@@ -6,14 +6,13 @@ import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createApp } from '../../server/app.ts';
-import type { AddressRules } from '../../server/engine/job.ts';
+import type { AddressRules } from '../../server/jobs/crawl/address.ts';
 import { isDisallowedAddress } from '../../server/jobs/crawl/address.ts';
-import { crawlJob } from '../../server/jobs/crawl/crawl-job.ts';
 import { DEFAULT_CRAWL_LIMITS, parseCrawlInput } from '../../server/jobs/crawl/input.ts';
 import { startSite, type Site } from '../fixtures/site.ts';
 import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type GqlResult, type TestApp } from '../helpers/app.ts';
 import { tempDir } from '../helpers/stores.ts';
-import { createTestContext } from '../unit/crawl-test-context.ts';
+import { crawl as runCrawl, createTestContext } from '../helpers/crawl-test-context.ts';
 import type { ApiToken } from '../../server/security/tokens.ts';
 
 const TOKENS: ApiToken[] = [
@@ -506,7 +505,7 @@ describe('crawls connect only to public addresses, on every hop and every file',
   const crawl = async (url: string, includePatterns?: string[]) => {
     const input = parseCrawlInput({ url, maxPages: 20, includePatterns }, { ...DEFAULT_CRAWL_LIMITS, retryBaseDelayMs: 1 });
     const t = createTestContext(input, { allowPrivateNetworks: false, addressRules: rules });
-    const outcome = await crawlJob.run(input, t.ctx).then(
+    const outcome = await runCrawl(t).then(
       (result) => ({ result, error: null }),
       (error: Error) => ({ result: null, error }),
     );

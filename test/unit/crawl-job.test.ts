@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { crawlJob } from '../../server/jobs/crawl/crawl-job.ts';
 import { DEFAULT_CRAWL_LIMITS, parseCrawlInput, type CrawlLimits, type StartCrawlInputRaw } from '../../server/jobs/crawl/input.ts';
 import { pagePath, startSite, type Site, type SiteOptions } from '../fixtures/site.ts';
-import { createTestContext } from './crawl-test-context.ts';
+import { crawl, createTestContext } from '../helpers/crawl-test-context.ts';
 import { isAbortError } from '../../server/lib/abort.ts';
 
 const FAST_RETRIES: CrawlLimits = { ...DEFAULT_CRAWL_LIMITS, retryBaseDelayMs: 5 };
@@ -27,7 +26,7 @@ describe('crawlJob against the fixture site', () => {
     const s = await open({ pages: 10 });
     const input = inputFor(s);
     const t = createTestContext(input);
-    const result = await crawlJob.run(input, t.ctx);
+    const result = await crawl(t);
 
     expect(result).toMatchObject({ pagesFetched: 10, pagesStored: 10, pagesFailed: 0, pagesSkipped: 0 });
     expect(result.chunksStored).toBeGreaterThanOrEqual(30);
@@ -47,9 +46,9 @@ describe('crawlJob against the fixture site', () => {
   it('counts an unchanged page as fetched but not stored', async () => {
     const s = await open({ pages: 4 });
     const first = createTestContext(inputFor(s));
-    await crawlJob.run(first.ctx.input, first.ctx);
+    await crawl(first);
     const again = createTestContext(inputFor(s), { pages: first.pages });
-    const result = await crawlJob.run(again.ctx.input, again.ctx);
+    const result = await crawl(again);
     expect(result).toMatchObject({ pagesFetched: 4, pagesStored: 0, chunksStored: 0 });
   });
 
@@ -57,7 +56,7 @@ describe('crawlJob against the fixture site', () => {
     const s = await open({ pages: 10, robotsTxt: 'User-agent: *\nDisallow: /page/2\n\nUser-agent: OtherBot\nDisallow: /\n' });
     const input = inputFor(s);
     const t = createTestContext(input);
-    const result = await crawlJob.run(input, t.ctx);
+    const result = await crawl(t);
 
     expect(s.requests).not.toContain('/page/2');
     // /page/2's children (7, 8, 9) are only linked from it
@@ -68,7 +67,7 @@ describe('crawlJob against the fixture site', () => {
   it('ignores robots.txt when asked to', async () => {
     const s = await open({ pages: 3, robotsTxt: 'User-agent: *\nDisallow: /\n' });
     const t = createTestContext(inputFor(s, { respectRobotsTxt: false }));
-    expect(await crawlJob.run(t.ctx.input, t.ctx)).toMatchObject({ pagesFetched: 3 });
+    expect(await crawl(t)).toMatchObject({ pagesFetched: 3 });
     expect(s.requests).not.toContain('/robots.txt');
   });
 
@@ -81,7 +80,7 @@ describe('crawlJob against the fixture site', () => {
     });
     const input = inputFor(s);
     const t = createTestContext(input);
-    const result = await crawlJob.run(input, t.ctx);
+    const result = await crawl(t);
 
     expect(t.pages.get(`${s.url}/landing`)?.title).toBe('Landing');
     expect(s.requests.filter((p) => p === '/landing/')).toHaveLength(1);
@@ -94,7 +93,7 @@ describe('crawlJob against the fixture site', () => {
   it('retries a page that answers 500 twice, then 200', async () => {
     const s = await open({ pages: 5, flaky: { '/page/3': 2 } });
     const t = createTestContext(inputFor(s));
-    const result = await crawlJob.run(t.ctx.input, t.ctx);
+    const result = await crawl(t);
     expect(result).toMatchObject({ pagesFetched: 5, pagesFailed: 0 });
     expect(s.requests.filter((p) => p === '/page/3')).toHaveLength(3);
   });
@@ -102,7 +101,7 @@ describe('crawlJob against the fixture site', () => {
   it('counts failures, wrong content types and oversized pages, with a LOG for each', async () => {
     const s = await open({ pages: 2, homeLinks: ['/missing', '/image.png', '/big.html'], flaky: { '/page/1': 5 }, bigPageBytes: 200_000 });
     const t = createTestContext(inputFor(s, {}, { maxBodyBytes: 100_000 }));
-    const result = await crawlJob.run(t.ctx.input, t.ctx);
+    const result = await crawl(t);
     expect(result).toMatchObject({ pagesFetched: 1, pagesFailed: 2, pagesSkipped: 2 });
     expect(t.logs).toEqual(
       expect.arrayContaining([
@@ -118,13 +117,13 @@ describe('crawlJob against the fixture site', () => {
   it('ends normally when the start page itself fails', async () => {
     const s = await open({ pages: 0 });
     const t = createTestContext(inputFor(s));
-    expect(await crawlJob.run(t.ctx.input, t.ctx)).toMatchObject({ pagesFetched: 0, pagesFailed: 1 });
+    expect(await crawl(t)).toMatchObject({ pagesFetched: 0, pagesFailed: 1 });
   });
 
   it('stops at maxPages and maxDepth, and says the budget stopped it with how many URLs were left', async () => {
     const s = await open({ pages: 40 });
     const byPages = createTestContext(inputFor(s, { maxPages: 5 }));
-    const result = await crawlJob.run(byPages.ctx.input, byPages.ctx);
+    const result = await crawl(byPages);
     expect(result).toMatchObject({ pagesFetched: 5, stoppedBy: 'maxPages' });
     expect(result.urlsLeft).toBeGreaterThan(0);
     expect(pageRequests(s)).toHaveLength(5);
@@ -132,14 +131,14 @@ describe('crawlJob against the fixture site', () => {
     expect(byPages.progress().message).toBe(`crawl stopped at its budget of 5 pages with ${result.urlsLeft} URLs not fetched: 5 fetched (5 stored), 0 failed, 0 skipped`);
     expect(byPages.logs.at(-1)).toBe(byPages.progress().message);
     const byDepth = createTestContext(inputFor(s, { maxDepth: 1 }));
-    expect(await crawlJob.run(byDepth.ctx.input, byDepth.ctx)).toMatchObject({ pagesFetched: 4 });
+    expect(await crawl(byDepth)).toMatchObject({ pagesFetched: 4 });
   });
 
   it('spends no page budget on URLs that robots.txt forbids', async () => {
     // every page links to a forbidden URL: those are skipped unrequested and leave the budget to pages
     const s = await open({ pages: 60, robotsTxt: 'User-agent: *\nDisallow: /private/\n', pageLinks: (i) => [`/private/${i}`] });
     const t = createTestContext(inputFor(s, { maxPages: 60 }));
-    const result = await crawlJob.run(t.ctx.input, t.ctx);
+    const result = await crawl(t);
     expect(result).toMatchObject({ pagesFetched: 60, pagesStored: 60, pagesFailed: 0 });
     expect(pageRequests(s)).toHaveLength(60);
     expect(s.requests.filter((p) => p.startsWith('/private/'))).toEqual([]);
@@ -149,14 +148,14 @@ describe('crawlJob against the fixture site', () => {
   it('takes seeds from the sitemap and llms.txt', async () => {
     const s = await open({ pages: 8, linksPerPage: 0, sitemap: ['/page/1', '/page/2'], llmsTxt: '# Site\n\n- [Five](/page/5): the fifth\n' });
     const t = createTestContext(inputFor(s, { maxDepth: 1 }));
-    expect(await crawlJob.run(t.ctx.input, t.ctx)).toMatchObject({ pagesFetched: 4 });
+    expect(await crawl(t)).toMatchObject({ pagesFetched: 4 });
     expect([...t.pages.keys()].sort()).toEqual(urlsOf(s, [0, 1, 2, 5]));
   });
 
   it('refuses a private start URL unless private networks are allowed, before any request', async () => {
     const s = await open({ pages: 1 });
     const t = createTestContext(inputFor(s), { allowPrivateNetworks: false });
-    await expect(crawlJob.run(t.ctx.input, t.ctx)).rejects.toThrow(/loopback.*SLUICE_ALLOW_PRIVATE_NETWORKS=true/);
+    await expect(crawl(t)).rejects.toThrow(/loopback.*SLUICE_ALLOW_PRIVATE_NETWORKS=true/);
     expect(s.requestCount()).toBe(0);
   });
 
@@ -164,7 +163,7 @@ describe('crawlJob against the fixture site', () => {
     const s = await open({ pages: 10, delayMs: (path) => (path === '/' ? 0 : 30_000) });
     const controller = new AbortController();
     const t = createTestContext(inputFor(s), { signal: controller.signal });
-    const running = crawlJob.run(t.ctx.input, t.ctx);
+    const running = crawl(t);
     const outcome = running.then(
       () => null,
       (error: unknown) => error,
@@ -191,7 +190,7 @@ describe('crawlJob against the fixture site', () => {
         if (write.event?.type === 'PAGE' && first.pages.size === 4) controller.abort();
       },
     });
-    await expect(crawlJob.run(input, first.ctx)).rejects.toSatisfy(isAbortError);
+    await expect(crawl(first)).rejects.toSatisfy(isAbortError);
     const states = [...first.checkpoint].filter(([key]) => !key.startsWith('#')).map(([key, value]) => [key, (value as { s: string }).s]);
     const done = states.filter(([, state]) => state === 'done').map(([key]) => key);
     const queued = states.filter(([, state]) => state === 'q').map(([key]) => key);
@@ -200,7 +199,7 @@ describe('crawlJob against the fixture site', () => {
 
     const requestsBefore = s.requestCount();
     const second = createTestContext(input, { checkpoint: first.checkpoint, initialProgress: first.progress(), pages: first.pages });
-    const result = await crawlJob.run(input, second.ctx);
+    const result = await crawl(second);
 
     const resumed = s.requests.slice(requestsBefore);
     expect(resumed).not.toContain('/sitemap.xml'); // discovery is not repeated

@@ -1,5 +1,9 @@
-import type { JobContext } from '../../engine/job.ts';
+import type { Logger } from 'pino';
 import type { ProgressPatch } from '../../executions/progress.ts';
+import type { ExecutionWrite } from '../../executions/types.ts';
+
+/** Writes the answer's full text so far, in one fenced write with `write` (its TOKEN event). */
+export type WriteAnswer = (text: string, write: ExecutionWrite) => Promise<void>;
 
 export interface AnswerWriterOptions {
   /** Flush once this many characters are pending... */
@@ -24,8 +28,8 @@ export class AnswerWriter {
   private progress: ProgressPatch = {};
 
   constructor(
-    private readonly ctx: JobContext<unknown>,
-    private readonly messageId: string,
+    private readonly log: Logger,
+    private readonly writeAnswer: WriteAnswer,
     private readonly options: AnswerWriterOptions = DEFAULTS,
   ) {}
 
@@ -42,7 +46,7 @@ export class AnswerWriter {
     if (this.pending.length >= this.options.maxChars || due) return this.flush();
     this.timer ??= setTimeout(() => {
       // A refused write (the answer was cancelled) also reaches the job through its signal.
-      this.flush().catch((error: unknown) => this.ctx.log.debug({ err: error }, 'answer flush refused'));
+      this.flush().catch((error: unknown) => this.log.debug({ err: error }, 'answer flush refused'));
     }, this.options.intervalMs);
     return this.chain;
   }
@@ -60,7 +64,7 @@ export class AnswerWriter {
     this.progress = {};
     this.lastFlush = Date.now();
     this.chain = this.chain.then(async () => {
-      await this.ctx.commit({ event: { type: 'TOKEN', message: piece }, message: { id: this.messageId, text }, progress });
+      await this.writeAnswer(text, { event: { type: 'TOKEN', message: piece }, progress });
     });
     return this.chain;
   }

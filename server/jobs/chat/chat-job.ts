@@ -1,5 +1,6 @@
-import type { JobContext, JobDefinition } from '../../engine/job.ts';
-import type { ChatMessage } from '../../store/knowledge-records.ts';
+import { defineJob, type Attempt, type Job, type JobContext } from '../../engine/job.ts';
+import type { ExecutionWrite } from '../../executions/types.ts';
+import type { ChatMessage, KnowledgeHit, KnowledgeSearchOptions } from '../../store/knowledge-records.ts';
 import { nextTurn } from '../../lib/abort.ts';
 import { AnswerWriter } from './answer-writer.ts';
 import { composeAnswer, notFoundAnswer, pieces, sourcesBlock, type Citation } from './compose.ts';
@@ -26,27 +27,46 @@ export interface ChatResult {
 /** Messages of the session the job reads: enough for the previous question and a short LLM history. */
 const HISTORY_MESSAGES = 8;
 
+/** What a chat answer may do beyond its context. */
+export interface ChatCapabilities {
+  /** Ranked passages of the knowledge base (see Store.searchKnowledge). */
+  searchKnowledge(query: string, limit: number, options?: KnowledgeSearchOptions): Promise<KnowledgeHit[]>;
+  /** The newest `n` messages of a chat session, oldest first. */
+  recentMessages(sessionId: string, n: number): Promise<ChatMessage[]>;
+  /** Writes the answer's full text so far in the same fenced write as `write` (its TOKEN event). */
+  writeAnswer(messageId: string, text: string, write: ExecutionWrite): Promise<void>;
+}
+
+/** What a chat answer needs from the server config. */
+export interface ChatSettings {
+  /** An OpenAI-compatible chat completions endpoint; absent: answers are composed from passages. */
+  llm?: LlmSettings;
+}
+
 /**
  * The CHAT job: retrieves passages for the question from the knowledge base and streams an answer
  * into the session's assistant message, composed from the passages or (when SLUICE_LLM_* is set)
  * written by a language model given them. Not resumable: an answer cut short by a dead node ends
  * INTERRUPTED, and the user asks again.
  */
-export const chatJob: JobDefinition<ChatInput, ChatResult> = {
-  kind: 'CHAT',
-  resumable: false,
-  run: (input, ctx) => answer(input, ctx),
-};
+export function chatJob(settings: ChatSettings, capabilities: (attempt: Attempt) => ChatCapabilities): Job {
+  return defineJob<ChatInput, ChatResult, ChatCapabilities>({
+    kind: 'CHAT',
+    resumable: false,
+    capabilities,
+    run: (input, ctx, caps) => answer(input, ctx, caps, settings),
+  });
+}
 
-async function answer(input: ChatInput, ctx: JobContext<ChatInput>): Promise<ChatResult> {
+async function answer(input: ChatInput, ctx: JobContext<ChatInput>, caps: ChatCapabilities, settings: ChatSettings): Promise<ChatResult> {
   ctx.progress({ stage: 'retrieving', message: null });
-  const history = await ctx.recentMessages(input.sessionId, HISTORY_MESSAGES);
+  const history = await caps.recentMessages(input.sessionId, HISTORY_MESSAGES);
   ctx.signal.throwIfAborted();
-  const retrieval = await retrieve(ctx, input.question, previousQuestion(history, input.messageId));
+  const retrieval = await retrieve(caps, input.question, previousQuestion(history, input.messageId));
   ctx.signal.throwIfAborted();
-  const writer = new AnswerWriter(ctx as JobContext<unknown>, input.messageId);
+  const writer = new AnswerWriter(ctx.log, (text, write) => caps.writeAnswer(input.messageId, text, write));
   try {
-    const llm = ctx.settings.llm;
+    const llm = settings.llm;
     const { answerer, citations } =
       llm && retrieval.passages.length > 0
         ? { answerer: 'llm' as const, citations: await answerWithModel(llm, retrieval, earlierTurns(history, input.messageId), writer, ctx.signal) }

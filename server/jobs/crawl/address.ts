@@ -4,7 +4,19 @@
 import dns from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { badInput } from '../../errors.ts';
-import type { AddressRules } from '../../engine/job.ts';
+import type { LookupAddress } from 'node:dns';
+
+/**
+ * How a crawl resolves names and judges addresses before it connects. Production uses the defaults;
+ * tests inject a resolver (a "public" name that resolves to a test server) and a judge (which test
+ * address counts as public), since a test cannot reach the internet.
+ */
+export interface AddressRules {
+  /** Every address of a host name; default: the system resolver (dns.lookup, /etc/hosts included). */
+  resolve?: (hostname: string) => Promise<LookupAddress[]>;
+  /** True when a crawl must not connect to `ip`; default: the private-network rules of the crawler. */
+  isDisallowed?: (ip: string) => boolean;
+}
 
 export type AddressClass =
   | 'public'

@@ -1,7 +1,7 @@
-import type { JobContext, JobDefinition } from '../../engine/job.ts';
+import { defineJob, type Attempt, type Job, type JobContext } from '../../engine/job.ts';
 import type { ProgressPatch } from '../../executions/progress.ts';
 import { abortable, abortReason } from '../../lib/abort.ts';
-import { refusalReason } from './address.ts';
+import { refusalReason, type AddressRules } from './address.ts';
 import { discoverSeeds } from './discovery.ts';
 import { Fetcher, type FetchOutcome } from './fetcher.ts';
 import { Frontier, type FrontierEntry, type QueueItem } from './frontier.ts';
@@ -12,7 +12,8 @@ import { drain } from './pool.ts';
 import { RobotsCache } from './robots.ts';
 import { createScope, type Scope } from './scope.ts';
 import { canonicalHref, parseHttpUrl } from './urls.ts';
-import type { CheckpointEntries } from '../../executions/types.ts';
+import type { CheckpointEntries, ExecutionWrite } from '../../executions/types.ts';
+import type { PageInput } from '../../store/knowledge-records.ts';
 
 /** What a finished crawl reports (the execution's result). */
 export interface CrawlResult {
@@ -40,12 +41,37 @@ interface Meta {
 
 const META_KEY = '#meta';
 
+/** What a crawl needs from the server config. */
+export interface CrawlSettings {
+  allowPrivateNetworks: boolean;
+  userAgent: string;
+  /** How crawls resolve names and judge addresses; only tests set it (see AddressRules). */
+  addressRules?: AddressRules;
+}
+
+/** What a crawl may do beyond its context: store the pages it fetched. */
+export interface CrawlCapabilities {
+  /**
+   * Stores a page with its chunks in the same fenced write as `write` (its PAGE event, progress and
+   * checkpoint); false when an identical page (same URL and hash) was already stored.
+   */
+  storePage(page: PageInput, write: ExecutionWrite): Promise<boolean>;
+}
+
 /** The CRAWL job: fetches a site breadth first into the knowledge base; resumable from its checkpoint. */
-export const crawlJob: JobDefinition<CrawlInput, CrawlResult> = {
-  kind: 'CRAWL',
-  resumable: true,
-  run: (input, ctx) => new CrawlRun(input, ctx).run(),
-};
+export function crawlJob(settings: CrawlSettings, capabilities: (attempt: Attempt) => CrawlCapabilities): Job {
+  return defineJob<CrawlInput, CrawlResult, CrawlCapabilities>({
+    kind: 'CRAWL',
+    resumable: true,
+    capabilities,
+    run: (input, ctx, caps) => runCrawl(input, ctx, caps, settings),
+  });
+}
+
+/** One attempt of a crawl (the job's body, also run alone by the crawl's unit tests). */
+export function runCrawl(input: CrawlInput, ctx: JobContext<CrawlInput>, caps: CrawlCapabilities, settings: CrawlSettings): Promise<CrawlResult> {
+  return new CrawlRun(input, ctx, caps, settings).run();
+}
 
 class CrawlRun {
   private readonly stop = new AbortController();
@@ -71,18 +97,20 @@ class CrawlRun {
   constructor(
     private readonly input: CrawlInput,
     private readonly ctx: JobContext<CrawlInput>,
+    private readonly caps: CrawlCapabilities,
+    private readonly settings: CrawlSettings,
   ) {
     this.signal = AbortSignal.any([ctx.signal, this.stop.signal]);
     this.start = new URL(input.url);
     this.scope = createScope({ startUrl: input.url, includePatterns: input.includePatterns, excludePatterns: input.excludePatterns });
     this.fetcher = new Fetcher({
       limits: input.limits,
-      userAgent: ctx.settings.userAgent,
-      allowPrivateNetworks: ctx.settings.allowPrivateNetworks,
+      userAgent: settings.userAgent,
+      allowPrivateNetworks: settings.allowPrivateNetworks,
       gate: this.gate,
-      addressRules: ctx.settings.addressRules,
+      addressRules: settings.addressRules,
     });
-    this.robots = new RobotsCache(this.fetcher, this.gate, ctx.settings.userAgent, input.limits.maxRetryAfterMs);
+    this.robots = new RobotsCache(this.fetcher, this.gate, settings.userAgent, input.limits.maxRetryAfterMs);
     this.frontier = new Frontier(input.maxDepth, Frontier.urlLimit(input.maxPages));
     const p = ctx.initialProgress;
     this.budgetUsed = p.pagesFetched + p.pagesFailed;
@@ -93,7 +121,7 @@ class CrawlRun {
   async run(): Promise<CrawlResult> {
     try {
       // Fail fast, before any request: a refused start URL ends the execution FAILED with this reason.
-      const refusal = await abortable(refusalReason(this.input.url, this.ctx.settings.allowPrivateNetworks, this.ctx.settings.addressRules), this.signal);
+      const refusal = await abortable(refusalReason(this.input.url, this.settings.allowPrivateNetworks, this.settings.addressRules), this.signal);
       if (refusal) throw new Error(refusal);
       const checkpoint = await abortable(this.ctx.loadCheckpoint(), this.signal);
       const meta = checkpoint.get(META_KEY) as Partial<Meta> | undefined;
@@ -220,8 +248,8 @@ class CrawlRun {
     // Counted before the write so the checkpointed total includes this page; undone if it was unchanged.
     this.counts.pagesStored++;
     entries[META_KEY] = { disc: 1, stored: this.counts.pagesStored } satisfies Meta;
-    const result = await this.ctx.commit({ page: built.page, event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries });
-    if (result.pageStored === false) {
+    const stored = await this.caps.storePage(built.page, { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries });
+    if (!stored) {
       this.counts.pagesStored--;
       return;
     }

@@ -2,8 +2,14 @@ import { pipeline, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { Agent, request, type Dispatcher } from 'undici';
 import { abortReason, sleep } from '../../lib/abort.ts';
-import { createGuardedLookup, findPrivateAddressError, isDisallowedAddress, literalIp, privateAddressMessage } from './address.ts';
-import type { AddressRules } from '../../engine/job.ts';
+import {
+  createGuardedLookup,
+  findPrivateAddressError,
+  isDisallowedAddress,
+  literalIp,
+  privateAddressMessage,
+  type AddressRules,
+} from './address.ts';
 import type { CrawlLimits } from './input.ts';
 import type { HostGate } from './politeness.ts';
 import { isRetryableStatus, parseRetryAfter, retryDelayMs } from './retry.ts';

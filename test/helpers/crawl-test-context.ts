@@ -3,13 +3,17 @@ import pino from 'pino';
 import type { JobContext } from '../../server/engine/job.ts';
 import { FencedError } from '../../server/executions/types.ts';
 import { initialProgress, mergeProgress, type Progress } from '../../server/executions/progress.ts';
-import type { AddressRules } from '../../server/engine/job.ts';
+import type { AddressRules } from '../../server/jobs/crawl/address.ts';
+import { runCrawl, type CrawlCapabilities, type CrawlResult, type CrawlSettings } from '../../server/jobs/crawl/crawl-job.ts';
 import type { CrawlInput } from '../../server/jobs/crawl/input.ts';
 import type { PageInput } from '../../server/store/knowledge-records.ts';
 import type { StoreWrite } from '../../server/store/store.ts';
 
 export interface TestContext {
   ctx: JobContext<CrawlInput>;
+  caps: CrawlCapabilities;
+  settings: CrawlSettings;
+  /** Every write the crawl made, pages included, in order. */
   commits: StoreWrite[];
   logs: string[];
   pages: Map<string, PageInput>;
@@ -37,6 +41,24 @@ export function createTestContext(
   const checkpoint = new Map(options.checkpoint ?? []);
   const start = options.initialProgress ?? initialProgress();
   let progress = start;
+  // like the store: once the execution has moved on (here: its signal fired), writes are refused
+  const commit = (write: StoreWrite): boolean | null => {
+    if (ctx.signal.aborted) throw new FencedError(ctx.executionId);
+    commits.push(write);
+    if (write.progress) progress = mergeProgress(progress, write.progress);
+    for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
+      if (value === null) checkpoint.delete(key);
+      else checkpoint.set(key, value);
+    }
+    if (write.event?.type === 'LOG' && write.event.message) logs.push(write.event.message);
+    let pageStored: boolean | null = null;
+    if (write.page) {
+      pageStored = pages.get(write.page.url)?.contentHash !== write.page.contentHash;
+      pages.set(write.page.url, write.page);
+    }
+    options.onCommit?.(write, commits.length - 1);
+    return pageStored;
+  };
   const ctx: JobContext<CrawlInput> = {
     executionId: 'test-execution',
     kind: 'CRAWL',
@@ -45,31 +67,11 @@ export function createTestContext(
     signal: options.signal ?? new AbortController().signal,
     log: pino({ level: 'silent' }),
     initialProgress: start,
-    settings: {
-      allowPrivateNetworks: options.allowPrivateNetworks ?? true,
-      userAgent: 'SluiceBot/0.1 (+https://example.com/bot)',
-      addressRules: options.addressRules,
-    },
     progress(patch) {
       progress = mergeProgress(progress, patch);
     },
     async commit(write) {
-      // like the store: once the execution has moved on (here: its signal fired), writes are refused
-      if (ctx.signal.aborted) throw new FencedError(ctx.executionId);
-      commits.push(write);
-      if (write.progress) progress = mergeProgress(progress, write.progress);
-      for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
-        if (value === null) checkpoint.delete(key);
-        else checkpoint.set(key, value);
-      }
-      if (write.event?.type === 'LOG' && write.event.message) logs.push(write.event.message);
-      let pageStored: boolean | null = null;
-      if (write.page) {
-        pageStored = pages.get(write.page.url)?.contentHash !== write.page.contentHash;
-        pages.set(write.page.url, write.page);
-      }
-      options.onCommit?.(write, commits.length - 1);
-      return { pageStored, progress };
+      commit(write);
     },
     async logEvent(message, patch) {
       logs.push(message);
@@ -78,9 +80,17 @@ export function createTestContext(
     async loadCheckpoint() {
       return new Map(checkpoint);
     },
-    // the crawl neither searches nor chats
-    searchKnowledge: async () => [],
-    recentMessages: async () => [],
   };
-  return { ctx, commits, logs, pages, checkpoint, progress: () => progress };
+  const caps: CrawlCapabilities = { storePage: async (page, write) => commit({ ...write, page }) !== false };
+  const settings: CrawlSettings = {
+    allowPrivateNetworks: options.allowPrivateNetworks ?? true,
+    userAgent: 'SluiceBot/0.1 (+https://example.com/bot)',
+    addressRules: options.addressRules,
+  };
+  return { ctx, caps, settings, commits, logs, pages, checkpoint, progress: () => progress };
+}
+
+/** Runs the crawl job's body on a test context, as the engine would run one attempt. */
+export function crawl(t: TestContext): Promise<CrawlResult> {
+  return runCrawl(t.ctx.input, t.ctx, t.caps, t.settings);
 }

@@ -1,0 +1,28 @@
+import type { Job } from '../engine/job.ts';
+import type { Store } from '../store/store.ts';
+import { chatJob, type ChatSettings } from './chat/chat-job.ts';
+import { crawlJob } from './crawl/crawl-job.ts';
+
+const USER_AGENT = 'SluiceBot/0.1 (+https://github.com/sluice)';
+
+/**
+ * The job kinds a server runs unless told otherwise: crawl and chat, with the capabilities each
+ * declared built from the store. Their writes go through the attempt's writer, so they are fenced
+ * and ordered with the job's own.
+ */
+export function defaultJobs(store: Store, settings: { allowPrivateNetworks: boolean } & ChatSettings): Job[] {
+  const crawl = crawlJob({ allowPrivateNetworks: settings.allowPrivateNetworks, userAgent: USER_AGENT }, (attempt) => ({
+    storePage: async (page, write) => {
+      const { pageStored } = await attempt.write(write, (fence, w) => store.write(fence, { ...w, page }));
+      return pageStored !== false;
+    },
+  }));
+  const chat = chatJob({ llm: settings.llm }, (attempt) => ({
+    searchKnowledge: (query, limit, options) => store.searchKnowledge(query, limit, options),
+    recentMessages: (sessionId, n) => store.listChatMessages(sessionId, n),
+    writeAnswer: async (messageId, text, write) => {
+      await attempt.write(write, (fence, w) => store.write(fence, { ...w, message: { id: messageId, text } }));
+    },
+  }));
+  return [crawl, chat];
+}
