@@ -16,6 +16,7 @@ import { answerHealth } from './http/health.ts';
 import { Metrics, useOperationMetrics } from './http/metrics.ts';
 import { corsFor, refuseRequest } from './http/request-guard.ts';
 import { placeholderPage } from './http/placeholder.ts';
+import { createPagePool } from './jobs/crawl/page-pool.ts';
 import { defaultJobs } from './jobs/default-jobs.ts';
 import { secondsSince } from './lib/timing.ts';
 import { createSluicePubSub } from './pubsub.ts';
@@ -74,7 +75,9 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
   const metrics = new Metrics(store);
   const given = options.jobs ?? [];
   const llm = config.llmBaseUrl && config.llmModel ? { baseUrl: config.llmBaseUrl, model: config.llmModel, apiKey: config.llmApiKey } : undefined;
-  const jobs = [...defaultJobs(store, { allowPrivateNetworks: config.allowPrivateNetworks, llm }).filter((job) => !given.some((g) => g.kind === job.kind)), ...given];
+  // one pool of page-building threads for every crawl of this node
+  const pages = createPagePool(config.crawlWorkers);
+  const jobs = [...defaultJobs(store, { allowPrivateNetworks: config.allowPrivateNetworks, llm, pages }).filter((job) => !given.some((g) => g.kind === job.kind)), ...given];
   const engine = new Engine({
     store,
     pubsub,
@@ -164,6 +167,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
         server.closeAllConnections();
       });
     }
+    await pages.close();
     await store.close();
     await redis?.close();
     log.flush();

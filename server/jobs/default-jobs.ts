@@ -2,6 +2,7 @@ import type { Job } from '../engine/job.ts';
 import type { Store } from '../store/store.ts';
 import { chatJob, type ChatSettings } from './chat/chat-job.ts';
 import { crawlJob } from './crawl/crawl-job.ts';
+import type { PageProcessor } from './crawl/page-pool.ts';
 
 const USER_AGENT = 'SluiceBot/0.1 (+https://github.com/sluice)';
 
@@ -10,8 +11,8 @@ const USER_AGENT = 'SluiceBot/0.1 (+https://github.com/sluice)';
  * declared built from the store. Their writes go through the attempt's writer, so they are fenced
  * and ordered with the job's own.
  */
-export function defaultJobs(store: Store, settings: { allowPrivateNetworks: boolean } & ChatSettings): Job[] {
-  const crawl = crawlJob({ allowPrivateNetworks: settings.allowPrivateNetworks, userAgent: USER_AGENT }, (attempt) => ({
+export function defaultJobs(store: Store, settings: { allowPrivateNetworks: boolean; pages?: PageProcessor } & ChatSettings): Job[] {
+  const crawl = crawlJob({ allowPrivateNetworks: settings.allowPrivateNetworks, userAgent: USER_AGENT, pages: settings.pages }, (attempt) => ({
     storePage: async (page, write) => {
       const { pageStored } = await attempt.write(write, (fence, w) => store.write(fence, { ...w, page }));
       return pageStored !== false;

@@ -6,6 +6,7 @@ import { initialProgress, mergeProgress, type Progress } from '../../server/exec
 import type { AddressRules } from '../../server/jobs/crawl/address.ts';
 import { runCrawl, type CrawlCapabilities, type CrawlResult, type CrawlSettings } from '../../server/jobs/crawl/crawl-job.ts';
 import type { CrawlInput } from '../../server/jobs/crawl/input.ts';
+import type { PageProcessor } from '../../server/jobs/crawl/page-pool.ts';
 import type { PageInput } from '../../server/store/knowledge-records.ts';
 import type { StoreWrite } from '../../server/store/store.ts';
 
@@ -15,6 +16,8 @@ export interface TestContext {
   settings: CrawlSettings;
   /** Every write the crawl made, pages included, in order. */
   commits: StoreWrite[];
+  /** Every write the crawl asked for, refused ones included. */
+  attempts: StoreWrite[];
   logs: string[];
   pages: Map<string, PageInput>;
   checkpoint: Map<string, unknown>;
@@ -31,11 +34,14 @@ export function createTestContext(
     allowPrivateNetworks?: boolean;
     /** Name resolution and address judging for the SSRF guard (see AddressRules). */
     addressRules?: AddressRules;
+    /** Where pages are built (default: on this thread). */
+    processor?: PageProcessor;
     /** Called after each commit is recorded (e.g. to abort mid-crawl). */
     onCommit?: (write: StoreWrite, index: number) => void;
   } = {},
 ): TestContext {
   const commits: StoreWrite[] = [];
+  const attempts: StoreWrite[] = [];
   const logs: string[] = [];
   const pages = options.pages ?? new Map<string, PageInput>();
   const checkpoint = new Map(options.checkpoint ?? []);
@@ -43,6 +49,7 @@ export function createTestContext(
   let progress = start;
   // like the store: once the execution has moved on (here: its signal fired), writes are refused
   const commit = (write: StoreWrite): boolean | null => {
+    attempts.push(write);
     if (ctx.signal.aborted) throw new FencedError(ctx.executionId);
     commits.push(write);
     if (write.progress) progress = mergeProgress(progress, write.progress);
@@ -86,8 +93,9 @@ export function createTestContext(
     allowPrivateNetworks: options.allowPrivateNetworks ?? true,
     userAgent: 'SluiceBot/0.1 (+https://example.com/bot)',
     addressRules: options.addressRules,
+    pages: options.processor,
   };
-  return { ctx, caps, settings, commits, logs, pages, checkpoint, progress: () => progress };
+  return { ctx, caps, settings, commits, attempts, logs, pages, checkpoint, progress: () => progress };
 }
 
 /** Runs the crawl job's body on a test context, as the engine would run one attempt. */

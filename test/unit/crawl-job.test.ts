@@ -145,6 +145,28 @@ describe('crawlJob against the fixture site', () => {
     expect(t.progress().message).toMatch(/^crawl stopped at its budget of 60 pages with \d+ URLs not fetched: 60 fetched/);
   });
 
+  it('stores the same text under two URLs once, and a page under its rel=canonical URL', async () => {
+    const copy = '<title>Copy</title><main><h1>Copy</h1><p>The very same text, served at two addresses.</p></main>';
+    const html = { 'content-type': 'text/html; charset=utf-8' };
+    const s = await open({
+      pages: 2,
+      homeLinks: ['/copy-a', '/copy-b', '/print'],
+      routes: {
+        '/copy-a': { headers: html, body: copy },
+        '/copy-b': { headers: html, body: copy },
+        '/print': { headers: html, body: '<link rel="canonical" href="/page/1"><main><p>Page 1, printable.</p></main>' },
+      },
+    });
+    const t = createTestContext(inputFor(s));
+    const result = await crawl(t);
+    const copies = [...t.pages.keys()].filter((url) => url.includes('/copy-'));
+    expect(copies).toHaveLength(1);
+    expect(t.logs.some((l) => /^not stored .*\/copy-[ab]: the same text as .*\/copy-[ab], stored once$/.test(l))).toBe(true);
+    expect(t.pages.has(`${s.url}/print`)).toBe(false);
+    expect(t.pages.has(`${s.url}/page/1`)).toBe(true);
+    expect(result).toMatchObject({ pagesFetched: 5, pagesStored: 3 });
+  });
+
   it('takes seeds from the sitemap and llms.txt', async () => {
     const s = await open({ pages: 8, linksPerPage: 0, sitemap: ['/page/1', '/page/2'], llmsTxt: '# Site\n\n- [Five](/page/5): the fifth\n' });
     const t = createTestContext(inputFor(s, { maxDepth: 1 }));

@@ -6,7 +6,8 @@ import { discoverSeeds } from './discovery.ts';
 import { Fetcher, type FetchOutcome } from './fetcher.ts';
 import { Frontier, type FrontierEntry, type QueueItem } from './frontier.ts';
 import type { CrawlInput } from './input.ts';
-import { buildPage, isPageType, type BuiltPage } from './page.ts';
+import { isPageType, type BuiltPage } from './page.ts';
+import { inlinePages, type PageProcessor } from './page-pool.ts';
 import { HostGate } from './politeness.ts';
 import { drain } from './pool.ts';
 import { RobotsCache } from './robots.ts';
@@ -47,6 +48,8 @@ export interface CrawlSettings {
   userAgent: string;
   /** How crawls resolve names and judge addresses; only tests set it (see AddressRules). */
   addressRules?: AddressRules;
+  /** Where fetched pages are built (the node's worker pool); default: on the calling thread. */
+  pages?: PageProcessor;
 }
 
 /** What a crawl may do beyond its context: store the pages it fetched. */
@@ -93,6 +96,9 @@ class CrawlRun {
    * before its page was fetched (robots.txt, scope, a known redirect target) gives its place back.
    */
   private budgetUsed: number;
+  private readonly pages: PageProcessor;
+  /** Content hashes of the pages this attempt stored, and where: the same text under two URLs is stored once. */
+  private readonly storedTexts = new Map<string, string>();
 
   constructor(
     private readonly input: CrawlInput,
@@ -101,6 +107,7 @@ class CrawlRun {
     private readonly settings: CrawlSettings,
   ) {
     this.signal = AbortSignal.any([ctx.signal, this.stop.signal]);
+    this.pages = settings.pages ?? inlinePages();
     this.start = new URL(input.url);
     this.scope = createScope({ startUrl: input.url, includePatterns: input.includePatterns, excludePatterns: input.excludePatterns });
     this.fetcher = new Fetcher({
@@ -225,15 +232,19 @@ class CrawlRun {
   }
 
   private async store(item: QueueItem, outcome: Extract<FetchOutcome, { kind: 'ok' }>): Promise<void> {
-    const key = canonicalHref(outcome.url);
+    let key = canonicalHref(outcome.url);
     const entries: CheckpointEntries = {};
     if (key !== item.key && this.frontier.has(key)) {
       return this.settle(item, 'skip', `redirects to ${key}, which this crawl already has`, { unfetched: true });
     }
     let built: BuiltPage;
     try {
-      built = buildPage({ ...outcome, key, sourceUrl: this.start.origin });
+      built = await this.pages.build(
+        { body: outcome.body, mimeType: outcome.mimeType, charset: outcome.charset, url: outcome.url.href, key, sourceUrl: this.start.origin },
+        this.signal,
+      );
     } catch (error) {
+      if (this.signal.aborted) throw abortReason(this.signal);
       // one malformed page must not end the whole crawl
       return this.settle(item, 'fail', `could not read the page: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -241,10 +252,24 @@ class CrawlRun {
     if (item.depth < this.input.maxDepth) for (const link of built.links) this.admit(link, item.depth + 1, entries);
     this.counts.pagesFetched++;
     entries[item.key] = this.frontier.finish(item.key, 'done');
-    if (!built.page) {
-      await this.ctx.commit({ event: { type: 'LOG', message: `not stored ${key}: ${built.reason}` }, progress: this.patch(), checkpoint: entries });
+    const canonical = this.canonicalKey(built, key);
+    let notStored = built.page ? null : built.reason;
+    if (built.page && canonical) {
+      if (this.frontier.state(canonical) === 'done') notStored = `its canonical URL ${canonical} is stored instead`;
+      else {
+        // stored under the URL the site names as canonical, which is then not fetched again
+        entries[canonical] = this.frontier.alias(canonical, item.depth);
+        key = canonical;
+        built.page.url = canonical;
+      }
+    }
+    const sameText = built.page && this.storedTexts.get(built.page.contentHash);
+    if (sameText && sameText !== key) notStored = `the same text as ${sameText}, stored once`;
+    if (notStored !== null || !built.page) {
+      await this.ctx.commit({ event: { type: 'LOG', message: `not stored ${key}: ${notStored}` }, progress: this.patch(), checkpoint: entries });
       return;
     }
+    this.storedTexts.set(built.page.contentHash, key);
     // Counted before the write so the checkpointed total includes this page; undone if it was unchanged.
     this.counts.pagesStored++;
     entries[META_KEY] = { disc: 1, stored: this.counts.pagesStored } satisfies Meta;
@@ -256,6 +281,14 @@ class CrawlRun {
     // chunksStored never goes down in the store, so it is only raised once the page is known to be stored
     this.counts.chunksStored += built.page.chunks.length;
     this.ctx.progress({ chunksStored: this.counts.chunksStored });
+  }
+
+  /** The page's rel=canonical as a frontier key, when it names another URL of this crawl's scope. */
+  private canonicalKey(built: BuiltPage, key: string): string | null {
+    const url = built.canonical ? parseHttpUrl(built.canonical) : null;
+    if (!url) return null;
+    const canonical = canonicalHref(url);
+    return canonical !== key && this.scope.contains(canonical) ? canonical : null;
   }
 
   /**

@@ -69,6 +69,11 @@ export class Frontier {
     return this.entries.has(key);
   }
 
+  /** Where a URL stands, or undefined when the crawl does not know it. */
+  state(key: string): UrlState | undefined {
+    return this.entries.get(key)?.s;
+  }
+
   /** Admits an unseen URL within the depth limit and the URL bound; returns the entry to checkpoint, or null. */
   admit(key: string, href: string, depth: number): FrontierEntry | null {
     if (depth > this.maxDepth || this.admitted >= this.maxUrls || this.entries.has(key)) return null;

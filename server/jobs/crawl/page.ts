@@ -16,23 +16,32 @@ export interface BuiltPage {
   page: PageInput | null;
   reason: string | null;
   links: string[];
+  /** The page's rel=canonical URL (absolute), if it names one. */
+  canonical: string | null;
+}
+
+/** A fetched page to build: plain data, so that it can be sent to a worker thread. */
+export interface PageTask {
+  body: Uint8Array;
+  mimeType: string;
+  charset: string | null;
+  /** Where the body came from (after redirects): links are resolved against it. */
+  url: string;
+  /** The frontier key the page is stored under. */
+  key: string;
+  sourceUrl: string;
 }
 
 /** Turns a fetched body into a stored page (Markdown, chunks, hash) and the links it holds. */
-export function buildPage(options: {
-  body: Buffer;
-  mimeType: string;
-  charset: string | null;
-  url: URL;
-  key: string;
-  sourceUrl: string;
-}): BuiltPage {
+export function buildPage(options: PageTask): BuiltPage {
   const isHtml = HTML_TYPES.has(options.mimeType);
-  const text = decodeBody(options.body, options.charset, isHtml);
-  const extracted = isHtml ? extractHtml(text, options.url) : extractText(text, options.mimeType, options.url);
-  const { links } = extracted;
-  if (extracted.noindex) return { page: null, reason: 'the page asks not to be indexed (meta robots noindex)', links };
-  if (extracted.markdown === '') return { page: null, reason: 'the page has no text content', links };
+  const url = new URL(options.url);
+  const body = Buffer.isBuffer(options.body) ? options.body : Buffer.from(options.body.buffer, options.body.byteOffset, options.body.byteLength);
+  const text = decodeBody(body, options.charset, isHtml);
+  const extracted = isHtml ? extractHtml(text, url) : extractText(text, options.mimeType, url);
+  const { links, canonical } = extracted;
+  if (extracted.noindex) return { page: null, reason: 'the page asks not to be indexed (meta robots noindex)', links, canonical };
+  if (extracted.markdown === '') return { page: null, reason: 'the page has no text content', links, canonical };
   return {
     page: {
       sourceUrl: options.sourceUrl,
@@ -44,5 +53,6 @@ export function buildPage(options: {
     },
     reason: null,
     links,
+    canonical,
   };
 }

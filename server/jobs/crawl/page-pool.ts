@@ -1,0 +1,79 @@
+// Where fetched pages are turned into stored pages. Parsing, Markdown, chunking and hashing are CPU
+// work; in a pool of worker threads they use every core and leave the main thread free for the
+// frontier, the sockets, the store and the heartbeat (a 5 MB page cannot delay a lease renewal).
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
+import { abortable, throwIfAborted } from '../../lib/abort.ts';
+import { buildPage, type BuiltPage, type PageTask } from './page.ts';
+
+/** Builds pages, on this thread or in a pool; one processor serves every crawl of a node. */
+export interface PageProcessor {
+  /**
+   * The built page, or a rejection with the abort reason once `signal` fires: an aborted page's
+   * result is dropped even if its worker is still busy with it (it finishes and is discarded, so
+   * the worker is not torn down mid-task).
+   */
+  build(task: PageTask, signal: AbortSignal): Promise<BuiltPage>;
+  /** Tasks accepted and not yet answered by a worker (dropped ones included, until their worker is done). */
+  readonly pending: number;
+  /** Resolves once no task is pending. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds pages on the calling thread (unit tests, and SLUICE_CRAWL_WORKERS=0). */
+export function inlinePages(): PageProcessor {
+  return {
+    build: async (task, signal) => {
+      throwIfAborted(signal);
+      return buildPage(task);
+    },
+    pending: 0,
+    idle: async () => {},
+    close: async () => {},
+  };
+}
+
+/** A pool of `workers` threads (0: inline). Threads start on the first page and stop when idle. */
+export function createPagePool(workers: number): PageProcessor {
+  if (workers <= 0) return inlinePages();
+  const pool = new Piscina<PageTask, BuiltPage>({
+    filename: new URL('./page-worker.ts', import.meta.url).href,
+    minThreads: 0,
+    maxThreads: workers,
+    idleTimeout: 30_000,
+    execArgv: workerExecArgv(),
+  });
+  let pending = 0;
+  const idle = new EventEmitter();
+  return {
+    build: (task, signal) => {
+      throwIfAborted(signal);
+      pending++;
+      // the body is copied to the worker, not transferred: undici's buffers may share a pool slab
+      const run = pool.run(task).finally(() => {
+        if (--pending === 0) idle.emit('idle');
+      });
+      // not pool.run(task, { signal }): piscina would terminate a busy worker; this only drops the answer
+      return abortable(run, signal);
+    },
+    get pending() {
+      return pending;
+    },
+    idle: () => (pending === 0 ? Promise.resolve() : new Promise((resolve) => idle.once('idle', resolve))),
+    close: () => pool.destroy(),
+  };
+}
+
+/**
+ * Worker threads load TypeScript the way this process does: under `tsx` they inherit its loader,
+ * elsewhere (vitest, which transforms in-process) they are given tsx's loader explicitly.
+ */
+function workerExecArgv(): string[] {
+  const inherited = process.execArgv;
+  if (!import.meta.url.endsWith('.ts') || inherited.some((arg) => arg.includes('tsx'))) return inherited;
+  const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return [...inherited, '--import', loader];
+}

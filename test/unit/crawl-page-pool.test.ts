@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { isAbortError } from '../../server/lib/abort.ts';
+import { DEFAULT_CRAWL_LIMITS, parseCrawlInput } from '../../server/jobs/crawl/input.ts';
+import { createPagePool, type PageProcessor } from '../../server/jobs/crawl/page-pool.ts';
+import type { PageTask } from '../../server/jobs/crawl/page.ts';
+import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
+import { crawl, createTestContext } from '../helpers/crawl-test-context.ts';
+
+const task = (html: string, url = 'https://example.com/a'): PageTask => ({
+  body: Buffer.from(html),
+  mimeType: 'text/html',
+  charset: 'utf-8',
+  url,
+  key: url,
+  sourceUrl: 'https://example.com',
+});
+
+describe('the page pool (worker threads)', () => {
+  it('builds pages in worker threads as the main thread would', async () => {
+    const pool = createPagePool(2);
+    deferCleanup(() => pool.close());
+    const built = await Promise.all(
+      [1, 2, 3, 4].map((i) => pool.build(task(`<title>T${i}</title><main><h1>Page ${i}</h1><p>Text ${i}.</p></main><a href="/b${i}">b</a>`), new AbortController().signal)),
+    );
+    expect(built.map((b) => b.page?.markdown)).toEqual([1, 2, 3, 4].map((i) => `# Page ${i}\n\nText ${i}.`));
+    expect(built[0]).toMatchObject({ links: ['https://example.com/b1'], page: { title: 'T1', chunks: [{ heading: 'Page 1', text: 'Text 1.' }] } });
+  });
+
+  it('drops the work of a page cancelled while in the pool: nothing is written after the cancel, and the worker lives on', async () => {
+    const site = await siteForTest({ pages: 10 });
+    const pool = createPagePool(1);
+    deferCleanup(() => pool.close());
+    const controller = new AbortController();
+    const submitted: string[] = [];
+    let commitsAtCancel = -1;
+    // the real pool; the crawl is cancelled right after its second page has been handed to a worker
+    const pages: PageProcessor = {
+      build: (t, signal) => {
+        const running = pool.build(t, signal);
+        submitted.push(t.key);
+        if (submitted.length === 2) {
+          commitsAtCancel = context.attempts.length;
+          controller.abort();
+        }
+        return running;
+      },
+      get pending() {
+        return pool.pending;
+      },
+      idle: () => pool.idle(),
+      close: () => pool.close(),
+    };
+    const input = parseCrawlInput({ url: `${site.url}/`, maxDepth: 5 }, { ...DEFAULT_CRAWL_LIMITS, concurrency: 1 });
+    const context = createTestContext(input, { signal: controller.signal, processor: pages });
+    await expect(crawl(context)).rejects.toSatisfy(isAbortError);
+    await pool.idle(); // the worker has answered for the cancelled page
+
+    const cancelledPage = submitted[1]!;
+    expect(context.pages.has(cancelledPage)).toBe(false);
+    // not even attempted (the store would refuse it): the answer was dropped before any write
+    expect(context.attempts).toHaveLength(commitsAtCancel);
+    expect(context.attempts.some((c) => c.event?.message?.includes(cancelledPage))).toBe(false);
+    // the worker was not torn down: the pool still builds
+    const after = await pool.build(task('<main><p>still here</p></main>'), new AbortController().signal);
+    expect(after.page?.markdown).toBe('still here');
+  });
+});
