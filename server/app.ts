@@ -12,6 +12,7 @@ import { Engine } from './engine/engine.ts';
 import type { Job } from './engine/job.ts';
 import { createAuthenticator, principalOf, useHttpAuthentication } from './http/auth.ts';
 import { attachGraphqlWs } from './http/graphql-ws.ts';
+import { Fanout } from './streams/fanout.ts';
 import { answerHealth } from './http/health.ts';
 import { Metrics, useOperationMetrics } from './http/metrics.ts';
 import { corsFor, refuseRequest } from './http/request-guard.ts';
@@ -154,7 +155,17 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(placeholderPage());
   });
 
-  const closeGraphqlWs = attachGraphqlWs(server, yoga, auth, config.maxRequestBytes);
+  const fanout = new Fanout({
+    store,
+    pubsub,
+    schema,
+    contextFor,
+    track: (field) => metrics.trackSubscription(field),
+    highWaterBytes: config.streamHighWaterBytes,
+    stallMs: config.streamStallMs,
+    log,
+  });
+  const closeGraphqlWs = attachGraphqlWs(server, yoga, auth, config.maxRequestBytes, fanout);
 
   let started = false;
   let stopping: Promise<void> | null = null;

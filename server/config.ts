@@ -19,6 +19,10 @@ export interface Config {
   startRateLimitPerMinute: number;
   /** Largest GraphQL HTTP request body; larger ones are answered 413. WebSocket messages have the same cap. */
   maxRequestBytes: number;
+  /** Bytes a WebSocket may have waiting before its live subscriptions fall back to reading the log. */
+  streamHighWaterBytes: number;
+  /** How long a WebSocket may stay that congested before it is closed with 1013 (its client resumes). */
+  streamStallMs: number;
   /** Executions this node runs at once; the rest wait QUEUED in order. */
   maxConcurrent: number;
   /** How long cancelled code may take to stop before it is finalised CANCELLED anyway. */
@@ -63,6 +67,8 @@ export function defaultConfig(): Config {
     apiTokens: [],
     startRateLimitPerMinute: 30,
     maxRequestBytes: 100 * 1024,
+    streamHighWaterBytes: 1024 * 1024,
+    streamStallMs: 30_000,
     maxConcurrent: 8,
     cancelGraceMs: 5000,
     leaseMs: 3000,

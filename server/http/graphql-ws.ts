@@ -5,12 +5,18 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { authenticateConnection, connectionPrincipal, type Authenticator } from './auth.ts';
 import { refusal } from './request-guard.ts';
+import { Fanout, type FanoutRequest } from '../streams/fanout.ts';
 
 type Enveloped = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
+/** rootValue of an operation: Yoga's enveloped execute/subscribe, or the fan-out's request. */
+type Root = Enveloped | { fanout: FanoutRequest };
 
 /**
  * graphql-ws on the HTTP server's /graphql path, running every operation through Yoga's envelop
- * (so auth, limits, rate limits and error masking are the same as over HTTP). Returns its closer.
+ * (so auth, limits, rate limits and error masking are the same as over HTTP). The subscriptions the
+ * fan-out serves (jobProgress, executionChanged as the only root field) are parsed and validated the
+ * same way, then checked per subscriber (access, arguments) and grouped by the fan-out, which writes
+ * their `next` frames itself. Returns its closer.
  */
 export function attachGraphqlWs(
   server: Server,
@@ -18,6 +24,7 @@ export function attachGraphqlWs(
   yoga: YogaServerInstance<{ req: IncomingMessage; res: ServerResponse }, {}>,
   auth: Authenticator,
   maxPayload: number,
+  fanout: Fanout,
 ): () => Promise<void> {
   const wss = new WebSocketServer({
     server,
@@ -32,15 +39,19 @@ export function attachGraphqlWs(
   const wsServer = useServer(
     {
       execute: (args) => (args.rootValue as Enveloped).execute(args) as never,
-      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args) as never,
+      subscribe: (args) => {
+        const root = args.rootValue as Root;
+        return ('fanout' in root ? fanout.subscribe(root.fanout, args) : root.subscribe(args)) as never;
+      },
       onConnect: (ctx) => authenticateConnection(auth, ctx),
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, id, params) => {
+        const principal = connectionPrincipal(ctx);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
-          principal: connectionPrincipal(ctx),
+          principal,
         });
         let document;
         try {
@@ -50,6 +61,14 @@ export function attachGraphqlWs(
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
+        const errors = validate(schema, document);
+        if (errors.length) return errors;
+        const field = Fanout.fieldOf(document, params.operationName);
+        if (field) {
+          // No per-subscriber GraphQL context: the fan-out resolves events once per group.
+          const request: FanoutRequest = { field, sink: ctx.extra.socket, subscriptionId: id, principal };
+          return { schema, operationName: params.operationName, document, variableValues: params.variables, rootValue: { fanout: request } satisfies Root };
+        }
         const args: ExecutionArgs = {
           schema,
           operationName: params.operationName,
@@ -58,14 +77,14 @@ export function attachGraphqlWs(
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe } satisfies Enveloped,
         };
-        const errors = validate(args.schema, args.document);
-        return errors.length ? errors : args;
+        return args;
       },
     },
     wss,
     10_000,
   );
   return async () => {
+    fanout.close();
     await wsServer.dispose();
     wss.close();
   };

@@ -5,7 +5,8 @@ import type { Execution } from '../executions/types.ts';
 import type { ChatInput } from '../jobs/chat/chat-job.ts';
 import type { ChatMessage, ChatSession } from '../store/knowledge-records.ts';
 import { builder, type Context } from './builder.ts';
-import { checkId, ExecutionRef, ExecutionStatusEnum } from './execution.ts';
+import { checkId } from '../services/arguments.ts';
+import { ExecutionRef, ExecutionStatusEnum } from './execution.ts';
 
 const MAX_TEXT_LENGTH = 4000;
 const TITLE_LENGTH = 80;

@@ -1,7 +1,9 @@
-import { badInput, notFound, userError } from '../errors.ts';
+import { badInput } from '../errors.ts';
+import { checkId } from '../services/arguments.ts';
+import { startJobProgress } from '../services/streams.ts';
 import { latestChanges, replayThenLive } from '../engine/event-stream.ts';
 import type { Progress } from '../executions/progress.ts';
-import { ACTIVE_STATUSES, EXECUTION_STATUSES, isTerminal } from '../executions/status.ts';
+import { ACTIVE_STATUSES, EXECUTION_STATUSES } from '../executions/status.ts';
 import { EVENT_TYPES, EXECUTION_KINDS, type Execution, type ExecutionEvent } from '../executions/types.ts';
 import type { CancelOutcome } from '../engine/engine.ts';
 import { builder } from './builder.ts';
@@ -10,15 +12,7 @@ export const ExecutionKindEnum = builder.enumType('ExecutionKind', { values: EXE
 export const ExecutionStatusEnum = builder.enumType('ExecutionStatus', { values: EXECUTION_STATUSES });
 const EventTypeEnum = builder.enumType('ExecutionEventType', { values: EVENT_TYPES });
 
-const MAX_ID_LENGTH = 200;
 const MAX_REASON_LENGTH = 1000;
-
-/** Refuses ids no execution can have (absurdly long) before they reach the database. */
-export function checkId(id: string | number, field = 'id'): string {
-  const text = String(id);
-  if (text.length === 0 || text.length > MAX_ID_LENGTH) throw badInput(`${field} must be 1 to ${MAX_ID_LENGTH} characters`, field);
-  return text;
-}
 
 function checkReason(reason: string | null | undefined): string | null {
   if (reason == null) return null;
@@ -166,19 +160,9 @@ builder.subscriptionFields((t) => ({
       'Replays the persisted events with seq > afterSeq (all when omitted), then streams live ones; completes after the terminal event',
     args: { executionId: t.arg.id({ required: true }), afterSeq: t.arg.int() },
     subscribe: async (_, args, ctx) => {
-      const id = checkId(args.executionId, 'executionId');
-      const afterSeq = args.afterSeq ?? 0;
-      if (afterSeq < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
-      const row = await ctx.store.getExecution(id);
-      if (!row) throw notFound(`no execution has id "${id}"`);
-      // A cursor beyond the log would wait for events that may never come: answer now instead.
-      if (afterSeq > row.lastSeq) {
-        if (isTerminal(row.status)) return (async function* () {})();
-        throw userError('BAD_USER_INPUT', `afterSeq ${afterSeq} is beyond the last event of execution "${id}": its last seq is ${row.lastSeq}`, {
-          field: 'afterSeq',
-          lastSeq: row.lastSeq,
-        });
-      }
+      const start = await startJobProgress(ctx.store, args.executionId, args.afterSeq);
+      if (start.ended) return (async function* () {})();
+      const { executionId: id, afterSeq } = start;
       return replayThenLive(ctx.store, ctx.pubsub, id, afterSeq, () => ctx.metrics.trackSubscription('jobProgress'));
     },
     resolve: (event) => event,

@@ -3,7 +3,8 @@ import { ACTIVE_STATUSES } from '../executions/status.ts';
 import type { Execution } from '../executions/types.ts';
 import type { KnowledgeHit, KnowledgeSource } from '../store/knowledge-records.ts';
 import { builder, type Context } from './builder.ts';
-import { checkId, ExecutionRef } from './execution.ts';
+import { checkId } from '../services/arguments.ts';
+import { ExecutionRef } from './execution.ts';
 
 const MAX_QUERY_LENGTH = 500;
 const MAX_LIMIT = 50;

@@ -1,0 +1,217 @@
+// The live events of one execution on this node, heard once (one pub/sub listener: with Redis, one
+// channel subscription per execution) and sent to every group that watches it.
+import { isTerminal } from '../executions/status.ts';
+import type { ExecutionEvent } from '../executions/types.ts';
+import type { SluicePubSub } from '../pubsub.ts';
+import type { Store } from '../store/store.ts';
+import type { Group } from './group.ts';
+import type { Member, MemberHome } from './member.ts';
+
+const isTerminalEvent = (event: ExecutionEvent): boolean => event.type === 'STATUS' && isTerminal(event.status);
+
+/** Events read from the log at a time (replay, gap refill). */
+const REPLAY_PAGE = 500;
+/** Recent events kept, so a subscriber close behind the live edge joins without reading the log. */
+const RING = 256;
+/** Live events queued while a delivery waits (a gap refill); beyond this the log is read instead. */
+const MAX_QUEUED = 1000;
+/**
+ * With a shared store (several nodes) one Redis message can be lost (an outage, a re-subscribe), and a
+ * lost last event has no later one to reveal the gap: a feed that heard nothing for this long re-reads
+ * the log after its live edge. One read per watched execution, whatever the number of subscribers.
+ */
+const IDLE_REFILL_MS = 2000;
+
+export interface FeedHooks {
+  /** A member whose socket has too much waiting: it stops receiving live events until it drains. */
+  lag(member: Member): void;
+  /** A member ended (it may have been lagging). */
+  forget(member: Member): void;
+  /** The feed has no member left. */
+  empty(feed: ExecutionFeed): void;
+  /** A failure that ends no stream (a refill that failed is retried by the next event or idle read). */
+  warn(error: unknown, message: string): void;
+}
+
+/**
+ * Seam rule: the feed's `edge` is the seq of the last event it delivered live, and every event up to
+ * it is in the log. A member first reads the log (a page at a time, at its own pace) until it reaches
+ * the edge, then joins its group's live set in the same synchronous step as that check, so the next
+ * event the feed delivers is the next one it needs: no gap. Members drop events at or below their own
+ * last seq (the log may be ahead of the edge): no duplicate.
+ */
+export class ExecutionFeed implements MemberHome {
+  readonly groups = new Map<string, Group<Member>>();
+  members = 0;
+  private edge = 0;
+  private finished = false;
+  private readonly ready: Promise<void>;
+  private readonly ring: ExecutionEvent[] = [];
+  private readonly queue: ExecutionEvent[] = [];
+  private overflowed = false;
+  private pumping = false;
+  private disposed = false;
+  private readonly unlisten: () => void;
+  private readonly idle: NodeJS.Timeout | null;
+
+  constructor(
+    readonly executionId: string,
+    private readonly store: Store,
+    pubsub: SluicePubSub,
+    private readonly hooks: FeedHooks,
+  ) {
+    // Listening starts before the row is read: an event committed after the read is heard.
+    this.unlisten = pubsub.listen('execution:event', executionId, (event) => this.onLive(event));
+    this.ready = store.getExecution(executionId).then((row) => {
+      this.edge = row?.lastSeq ?? 0;
+      this.finished = !row || isTerminal(row.status);
+    });
+    this.ready.catch(() => {}); // members see the failure when they await it
+    this.idle = store.exclusive ? null : setTimeout(() => this.onIdle(), IDLE_REFILL_MS);
+    this.idle?.unref();
+  }
+
+  /** Adds a member (already counted in its group) and brings it to the live edge. */
+  join(member: Member): void {
+    this.members++;
+    void this.catchUp(member);
+  }
+
+  ended(member: Member): void {
+    this.hooks.forget(member);
+    if (member.group.size === 0) this.groups.delete(member.group.key);
+    if (--this.members === 0) this.dispose();
+  }
+
+  resume(member: Member): void {
+    member.state = 'catching-up';
+    void this.catchUp(member);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.unlisten();
+    if (this.idle) clearTimeout(this.idle);
+    this.hooks.empty(this);
+  }
+
+  /** Replays the log to `member` from its last seq until the live edge, then makes it live. */
+  async catchUp(member: Member): Promise<void> {
+    try {
+      await this.ready;
+      while (member.state === 'catching-up' && member.open) {
+        if (member.last >= this.edge) return this.goLive(member);
+        const first = this.ring[0];
+        if (first && first.seq <= member.last + 1) {
+          // The rest is in memory: render what is missing (normally at once), then send it all and go
+          // live in one synchronous step, unless the edge moved during a wait (then look again).
+          const edge = this.edge;
+          const missing = this.ring.filter((e) => e.seq > member.last);
+          const payloads: string[] = [];
+          let waited = false;
+          for (const event of missing) {
+            const payload = member.group.render(event, event.seq);
+            if (typeof payload !== 'string') waited = true;
+            payloads.push(await payload);
+          }
+          if (waited && (edge !== this.edge || member.state !== 'catching-up')) continue;
+          missing.forEach((event, i) => member.deliver(event.seq, payloads[i]!, isTerminalEvent(event)));
+          if (member.state === 'catching-up') this.goLive(member);
+          return;
+        }
+        if (member.congested) return this.hooks.lag(member);
+        const page = await this.store.listEvents(this.executionId, member.last, Math.min(REPLAY_PAGE, this.edge - member.last));
+        for (const event of page) {
+          if (member.state !== 'catching-up') return;
+          member.deliver(event.seq, await member.group.render(event, event.seq), isTerminalEvent(event));
+        }
+        if (page.length === 0) return this.goLive(member); // cannot happen: the log holds everything up to the edge
+      }
+    } catch (error) {
+      member.end(error);
+    }
+  }
+
+  private goLive(member: Member): void {
+    if (this.finished && member.last >= this.edge) return member.end();
+    member.state = 'live';
+    member.group.live.add(member);
+  }
+
+  private onLive(event: ExecutionEvent): void {
+    if (this.queue.length >= MAX_QUEUED) {
+      this.queue.length = 0;
+      this.overflowed = true;
+    }
+    this.queue.push(event);
+    this.idle?.refresh();
+    if (!this.pumping) void this.pump();
+  }
+
+  private onIdle(): void {
+    if (this.disposed) return;
+    if (!this.finished && !this.pumping) {
+      this.overflowed = true;
+      void this.pump();
+    }
+    this.idle?.refresh();
+  }
+
+  /** Delivers queued live events in seq order; a gap (or an overflow) is filled from the log. */
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      await this.ready;
+      while (!this.disposed && (this.overflowed || this.queue.length)) {
+        if (this.overflowed) {
+          this.overflowed = false;
+          await this.refill(Infinity);
+          continue;
+        }
+        const event = this.queue.shift()!;
+        if (event.seq <= this.edge) continue;
+        if (event.seq > this.edge + 1) await this.refill(event.seq - 1);
+        if (event.seq === this.edge + 1) await this.deliver(event);
+      }
+    } catch (error) {
+      this.hooks.warn(error, 'stream: a live delivery failed; the next event or idle read refills from the log');
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async refill(until: number): Promise<void> {
+    while (!this.disposed && this.edge < until) {
+      const page = await this.store.listEvents(this.executionId, this.edge, Math.min(REPLAY_PAGE, until - this.edge));
+      for (const event of page) if (event.seq === this.edge + 1) await this.deliver(event);
+      if (page.length < REPLAY_PAGE) return;
+    }
+  }
+
+  /** Renders `event` once per group with live members, then sends it to all of them in one step. */
+  private async deliver(event: ExecutionEvent): Promise<void> {
+    const payloads = new Map<Group<Member>, string>();
+    for (;;) {
+      let missing = false;
+      for (const group of this.groups.values()) {
+        if (group.live.size === 0 || payloads.has(group)) continue;
+        missing = true;
+        const payload = group.render(event, event.seq);
+        payloads.set(group, typeof payload === 'string' ? payload : await payload);
+      }
+      if (!missing) break; // a group that went live during a wait is rendered on the next pass
+    }
+    this.edge = event.seq;
+    this.ring.push(event);
+    if (this.ring.length > RING) this.ring.shift();
+    const terminal = isTerminalEvent(event);
+    if (terminal) this.finished = true;
+    for (const [group, payload] of payloads) {
+      for (const member of group.live) {
+        member.deliver(event.seq, payload, terminal);
+        if (member.state === 'live' && member.congested) this.hooks.lag(member);
+      }
+    }
+  }
+}

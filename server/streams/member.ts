@@ -1,0 +1,143 @@
+// One graphql-ws subscription in a fan-out group: a socket, the subscription id, and where it is.
+import type { Group, GroupMember } from './group.ts';
+
+/** What a member writes to: a ws WebSocket fits. */
+export interface Sink {
+  send(data: string): void;
+  readonly bufferedAmount: number;
+  readonly readyState: number;
+  close(code?: number, reason?: string): void;
+}
+
+/** WebSocket.OPEN */
+const OPEN = 1;
+
+/** The feed a member belongs to. */
+export interface MemberHome {
+  /** The member ended: forget it. */
+  ended(member: Member): void;
+  /** The member lagged and its socket has drained: bring it back to the live stream. */
+  resume(member: Member): void;
+}
+
+export type MemberState = 'catching-up' | 'live' | 'lagging' | 'done';
+
+/**
+ * A subscriber. Holds only what sending needs: the socket, the frame prefix with its subscription
+ * id, the last seq it was sent, and its group (which holds the operation, context and payloads).
+ */
+export class Member implements GroupMember {
+  state: MemberState = 'catching-up';
+  /** seq of the last event sent (jobProgress); lastSeq is per execution for executionChanged. */
+  last: number;
+  /** When it started lagging (ms, performance.now()). */
+  laggingSince = 0;
+  /** executionChanged: ids that changed while it lagged. */
+  pending: Set<string> | null = null;
+  readonly sink: Sink;
+  readonly group: Group<Member>;
+  private readonly prefix: string;
+  private readonly highWater: number;
+  private readonly finish: (error?: unknown) => void;
+  private readonly release: () => void;
+  readonly home: MemberHome;
+
+  constructor(options: {
+    sink: Sink;
+    subscriptionId: string;
+    group: Group<Member>;
+    afterSeq: number;
+    /** Bytes its socket may have waiting before it leaves the live stream. */
+    highWater: number;
+    /** Ends the subscription: graphql-ws then sends `complete` (or `error`, with an error). */
+    finish: (error?: unknown) => void;
+    release: () => void;
+    /** The feed it belongs to. */
+    home: MemberHome;
+  }) {
+    this.sink = options.sink;
+    this.group = options.group;
+    this.last = options.afterSeq;
+    this.highWater = options.highWater;
+    this.finish = options.finish;
+    this.release = options.release;
+    this.home = options.home;
+    this.prefix = `{"id":${JSON.stringify(options.subscriptionId)},"type":"next","payload":`;
+  }
+
+  /** Its socket has more waiting than it may. */
+  get congested(): boolean {
+    return this.sink.bufferedAmount > this.highWater;
+  }
+
+  /** Its socket has drained enough to take more. */
+  get drained(): boolean {
+    return this.sink.bufferedAmount <= this.highWater / 4;
+  }
+
+  get open(): boolean {
+    return this.state !== 'done' && this.sink.readyState === OPEN;
+  }
+
+  /** Sends one payload: the group's text inside this subscription's `next` frame. */
+  send(payload: string): void {
+    this.sink.send(this.prefix + payload + '}');
+  }
+
+  deliver(seq: number, payload: string, terminal: boolean): void {
+    if (seq <= this.last || this.state === 'done') return;
+    this.send(payload);
+    this.last = seq;
+    if (terminal) this.end();
+  }
+
+  /** The subscription ends (its stream completed, failed, or its client left). */
+  end(error?: unknown): void {
+    if (this.state === 'done') return;
+    this.state = 'done';
+    this.group.live.delete(this);
+    this.group.size--;
+    this.release();
+    this.home.ended(this);
+    this.finish(error);
+  }
+}
+
+/**
+ * The async iterator graphql-ws holds for a fan-out subscription. It yields nothing (the fan-out
+ * writes `next` frames itself); it completes when the member ends, and `return()` (the client
+ * completed or left) ends the member at once.
+ */
+export function parkedStream(): { stream: AsyncGenerator<never>; end(error?: unknown): void; onLeave(leave: () => void): void } {
+  let settle: ((result: IteratorResult<never>) => void) | null = null;
+  let fail: ((error: unknown) => void) | null = null;
+  let ended: { error?: unknown } | null = null;
+  let leave: (() => void) | null = null;
+  const done = { done: true, value: undefined } as IteratorResult<never>;
+  const end = (error?: unknown): void => {
+    if (ended) return;
+    ended = { error };
+    if (error === undefined) settle?.(done);
+    else fail?.(error);
+  };
+  const stream: AsyncGenerator<never> = {
+    next: () =>
+      new Promise<IteratorResult<never>>((resolve, reject) => {
+        if (ended) return ended.error === undefined ? resolve(done) : reject(ended.error);
+        settle = resolve;
+        fail = reject;
+      }),
+    return: async () => {
+      leave?.();
+      end();
+      return done;
+    },
+    throw: async (error: unknown) => {
+      leave?.();
+      end();
+      throw error;
+    },
+    [Symbol.asyncIterator]: () => stream,
+  };
+  return { stream, end, onLeave: (fn) => (leave = fn) };
+}

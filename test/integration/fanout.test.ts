@@ -1,0 +1,327 @@
+// The fan-out behind graphql-ws subscriptions: groups, the replay/live seam, slow sockets, access.
+// Real store (SQLite, and PostgreSQL where it differs), real pub/sub and schema; the sockets are
+// recording sinks whose send buffer a test can fill and drain at will, so congestion is made to
+// happen on purpose rather than hoped for.
+import { parse, type ExecutionArgs } from 'graphql';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Change } from '../../server/executions/types.ts';
+import { createSluicePubSub, type SluicePubSub } from '../../server/pubsub.ts';
+import { schema } from '../../server/schema/index.ts';
+import type { Principal, Scope } from '../../server/security/tokens.ts';
+import type { Store } from '../../server/store/store.ts';
+import { Fanout, WS_TOO_SLOW, type FanoutField } from '../../server/streams/fanout.ts';
+import { Group } from '../../server/streams/group.ts';
+import type { Sink } from '../../server/streams/member.ts';
+import { JOB_PROGRESS } from '../helpers/app.ts';
+import { postgresFixture, sqliteFixture } from '../helpers/stores.ts';
+
+/** A socket that records frames; `bufferedAmount` is what a test says is waiting in it. */
+class TestSink implements Sink {
+  readonly frames: { id: string; type: string; payload: { data?: Record<string, any>; errors?: unknown[] } }[] = [];
+  raw: string[] = [];
+  bufferedAmount = 0;
+  readyState = 1;
+  closed: { code?: number; reason?: string } | null = null;
+  private waiters: (() => void)[] = [];
+  send(data: string): void {
+    this.raw.push(data);
+    this.frames.push(JSON.parse(data));
+    this.notify();
+  }
+  close(code?: number, reason?: string): void {
+    this.readyState = 3;
+    this.closed = { code, reason };
+    this.notify();
+  }
+  /** The seqs of the jobProgress events it was sent. */
+  seqs(id = '1'): number[] {
+    return this.frames.filter((f) => f.id === id).map((f) => f.payload.data!.jobProgress.seq as number);
+  }
+  /** Resolves once `predicate` holds, checked after every frame and close. */
+  until(predicate: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => (predicate() ? resolve() : this.waiters.push(check));
+      check();
+    });
+  }
+  private notify(): void {
+    this.waiters.splice(0).forEach((w) => w());
+  }
+}
+
+const principal = (...scopes: Scope[]): Principal => ({ name: scopes.join('+'), scopes: new Set(scopes), rateKey: 'test' });
+const ADMIN = principal('admin');
+const documents = new Map<string, ReturnType<typeof parse>>();
+/** Parsed once per text, as Yoga's parse cache does. */
+const doc = (query: string) => documents.get(query) ?? documents.set(query, parse(query)).get(query)!;
+const CHANGED = 'subscription { executionChanged { id status lastSeq } }';
+
+let store: Store;
+let dispose: () => Promise<void>;
+let pubsub: SluicePubSub;
+let fanout: Fanout;
+let live: Record<string, number>;
+
+function makeFanout(options: { highWaterBytes?: number; stallMs?: number } = {}): Fanout {
+  fanout?.close();
+  live = { jobProgress: 0, executionChanged: 0 };
+  fanout = new Fanout({
+    store,
+    pubsub,
+    schema,
+    contextFor: () => ({ store, pubsub }),
+    track: (field) => (live[field]!++, () => live[field]!--),
+    log: pino({ level: 'silent' }),
+    ...options,
+  });
+  return fanout;
+}
+
+beforeEach(async () => {
+  ({ store, dispose } = await sqliteFixture.open());
+  pubsub = createSluicePubSub();
+  makeFanout();
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  fanout.close();
+  await dispose();
+});
+
+const publish = (change: Change | null): void => {
+  if (!change) return;
+  for (const event of change.events) pubsub.publish('execution:event', event.executionId, event);
+  pubsub.publish('execution:changed', change.execution);
+};
+
+async function runningExecution(): Promise<{ executionId: string; attempt: number }> {
+  const created = await store.createExecution({ kind: 'CRAWL', title: 't', sessionId: null, input: {}, createdBy: null });
+  publish(created);
+  const [claimed] = await store.claim('n', 1, 60_000);
+  publish(claimed!);
+  return { executionId: created.execution.id, attempt: claimed!.execution.attempt };
+}
+
+async function log(fence: { executionId: string; attempt: number }, count: number, options: { published?: boolean; bytes?: number } = {}): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const message = `line ${i} `.padEnd(options.bytes ?? 0, '~');
+    const { change } = await store.write(fence, { event: { type: 'LOG', message } });
+    if (options.published ?? true) publish(change);
+  }
+}
+
+async function subscribe(
+  sink: TestSink,
+  variables: Record<string, unknown>,
+  options: { id?: string; who?: Principal; query?: string; field?: FanoutField } = {},
+) {
+  const query = options.query ?? JOB_PROGRESS;
+  const args: ExecutionArgs = { schema, document: doc(query), variableValues: variables };
+  const field = options.field ?? (Fanout.fieldOf(args.document, undefined) as FanoutField);
+  const result = await fanout.subscribe({ field, sink, subscriptionId: options.id ?? '1', principal: options.who ?? ADMIN }, args);
+  if (!(Symbol.asyncIterator in result)) return { errors: result.errors, stream: null };
+  const stream = result;
+  /** Resolves when the subscription completes (graphql-ws would then send `complete`). */
+  const done = stream.next();
+  return { errors: undefined, stream, done };
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('fan-out groups', () => {
+  it('subscribers with the same operation, variables and access share one group: each event resolved once, the same text to every socket', async () => {
+    const fence = await runningExecution();
+    const render = vi.spyOn(Group.prototype, 'render');
+    const sinks = Array.from({ length: 50 }, () => new TestSink());
+    // Different cursors, same group: the cursor picks where a stream starts, not what an event looks like.
+    const subs = await Promise.all(sinks.map((s, i) => subscribe(s, { id: fence.executionId, after: i % 2 }, { id: `s${i}` })));
+    await Promise.all(sinks.map((s) => s.until(() => s.frames.at(-1)?.payload.data!.jobProgress.seq === 2)));
+    expect(fanout.stats()).toMatchObject({ feeds: 1, groups: 1 });
+    render.mockClear();
+    await log(fence, 10);
+    publish(await store.transition(fence.executionId, 'succeed', { attempt: fence.attempt }));
+    await Promise.all(subs.map((s) => s.done));
+    expect(render).toHaveBeenCalledTimes(11); // 11 live events, one group
+    for (const [i, sink] of sinks.entries()) {
+      expect(sink.frames.map((f) => f.payload.data!.jobProgress.seq)).toEqual(range(1 + (i % 2), 13));
+      expect(sink.frames.every((f) => f.id === `s${i}` && f.type === 'next')).toBe(true);
+    }
+    // Apart from the id, every socket got exactly the same bytes for the same event.
+    const body = (raw: string) => raw.slice(raw.indexOf('"type"'));
+    expect(sinks[7]!.raw.map(body)).toEqual(sinks[9]!.raw.map(body));
+    expect(fanout.stats()).toMatchObject({ feeds: 0, groups: 0 });
+    expect(live.jobProgress).toBe(0);
+  });
+
+  it('a different access scope or a different selection makes another group', async () => {
+    const { executionId } = await runningExecution();
+    const withProgress = 'subscription ($id: ID!, $p: Boolean!) { jobProgress(executionId: $id) { seq progress @include(if: $p) { stage } } }';
+    const sinks = Array.from({ length: 4 }, () => new TestSink());
+    await subscribe(sinks[0]!, { id: executionId });
+    await subscribe(sinks[1]!, { id: executionId }, { who: principal('read') });
+    await subscribe(sinks[2]!, { id: executionId, p: true }, { query: withProgress });
+    await subscribe(sinks[3]!, { id: executionId, p: false }, { query: withProgress });
+    await Promise.all(sinks.map((s) => s.until(() => s.frames.length === 2)));
+    expect(fanout.stats().groups).toBe(4);
+    expect(sinks[2]!.frames[0]!.payload.data!.jobProgress).toEqual({ seq: 1, progress: { stage: 'queued' } });
+    expect(sinks[3]!.frames[0]!.payload.data!.jobProgress).toEqual({ seq: 1 });
+  });
+
+  it('access is checked per subscriber: without the read scope, FORBIDDEN and no group', async () => {
+    const { executionId } = await runningExecution();
+    const sink = new TestSink();
+    const denied = await subscribe(sink, { id: executionId }, { who: principal('execute') });
+    expect(denied.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN', field: 'jobProgress', requiredScope: 'read' } });
+    const changes = await subscribe(sink, {}, { who: principal('cancel'), query: CHANGED });
+    expect(changes.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN', field: 'executionChanged' } });
+    expect(fanout.stats()).toMatchObject({ feeds: 0, groups: 0 });
+    expect(sink.frames).toEqual([]);
+  });
+
+  it('bad arguments and unknown executions answer as the resolver does', async () => {
+    const sink = new TestSink();
+    expect((await subscribe(sink, { id: 'nope' })).errors?.[0]).toMatchObject({ extensions: { code: 'NOT_FOUND' }, path: ['jobProgress'] });
+    expect((await subscribe(sink, { id: 'x', after: -1 })).errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+    expect((await subscribe(sink, { id: 'x'.repeat(300) })).errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+    expect((await subscribe(sink, { id: 1.5 })).errors?.[0]?.message).toMatch(/\$id/);
+  });
+});
+
+describe('fan-out seam: replay, then live, no gap and no duplicate', () => {
+  it('a replay paused between reading the log and joining the live set (while 300 events go live) continues without a gap or a repeat', async () => {
+    const fence = await runningExecution();
+    const watcher = new TestSink();
+    await subscribe(watcher, { id: fence.executionId });
+    await watcher.until(() => watcher.frames.length === 2); // the feed is live, its edge at seq 2
+    // The next log read of the late subscriber returns its page, then waits for the gate.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const read = store.listEvents.bind(store);
+    let paused!: () => void;
+    const pausedAt = new Promise<void>((resolve) => (paused = resolve));
+    store.listEvents = async (...args) => {
+      const page = await read(...args);
+      paused();
+      await gate;
+      return page;
+    };
+    const late = new TestSink();
+    const sub = await subscribe(late, { id: fence.executionId, after: 0 });
+    await pausedAt;
+    store.listEvents = read;
+    await log(fence, 300); // live meanwhile: more than the feed keeps in memory
+    await watcher.until(() => watcher.frames.length === 302);
+    open();
+    await log(fence, 5);
+    publish(await store.transition(fence.executionId, 'succeed', { attempt: fence.attempt }));
+    await sub.done;
+    expect(late.seqs()).toEqual(range(1, 308));
+    expect(watcher.seqs()).toEqual(range(1, 308));
+  });
+
+  it('a cursor ahead of the feed (events committed, their messages still on the way) gets no event twice', async () => {
+    const fence = await runningExecution();
+    const watcher = new TestSink();
+    await subscribe(watcher, { id: fence.executionId });
+    await watcher.until(() => watcher.frames.length === 2); // the feed's edge: seq 2
+    const inFlight: Change[] = [];
+    for (let i = 0; i < 2; i++) inFlight.push((await store.write(fence, { event: { type: 'LOG', message: `late ${i}` } })).change!);
+    const ahead = new TestSink();
+    const sub = await subscribe(ahead, { id: fence.executionId, after: 4 }); // it saw seq 3 and 4 elsewhere
+    inFlight.forEach(publish); // the messages arrive now
+    publish(await store.transition(fence.executionId, 'succeed', { attempt: fence.attempt }));
+    await sub.done;
+    expect(ahead.seqs()).toEqual([5]);
+    expect(watcher.seqs()).toEqual(range(1, 5));
+  });
+
+  it('a lost live message is refilled from the log once for the whole feed', async () => {
+    const fence = await runningExecution();
+    const sinks = [new TestSink(), new TestSink()];
+    const subs = await Promise.all(sinks.map((s) => subscribe(s, { id: fence.executionId })));
+    await Promise.all(sinks.map((s) => s.until(() => s.frames.length === 2)));
+    await log(fence, 1, { published: false });
+    await log(fence, 1);
+    publish(await store.transition(fence.executionId, 'succeed', { attempt: fence.attempt }));
+    await Promise.all(subs.map((s) => s.done));
+    for (const sink of sinks) expect(sink.seqs()).toEqual(range(1, 5));
+  });
+
+  it('on PostgreSQL a lost last event reaches every subscriber by the feed\'s idle read of the log', async () => {
+    await dispose();
+    ({ store, dispose } = await postgresFixture.open());
+    makeFanout();
+    const fence = await runningExecution();
+    const sinks = [new TestSink(), new TestSink()];
+    const subs = await Promise.all(sinks.map((s) => subscribe(s, { id: fence.executionId })));
+    await Promise.all(sinks.map((s) => s.until(() => s.frames.length === 2)));
+    await store.transition(fence.executionId, 'succeed', { attempt: fence.attempt }); // never published
+    await Promise.all(subs.map((s) => s.done));
+    for (const sink of sinks) expect(sink.seqs()).toEqual(range(1, 3));
+  });
+});
+
+describe('fan-out: slow sockets', () => {
+  it('a congested socket falls back to the log and catches up; the others of its group are not held up', async () => {
+    makeFanout({ highWaterBytes: 10_000, stallMs: 60_000 });
+    const fence = await runningExecution();
+    const slow = new TestSink();
+    const fast = new TestSink();
+    const subs = [await subscribe(slow, { id: fence.executionId }), await subscribe(fast, { id: fence.executionId })];
+    await Promise.all([slow, fast].map((s) => s.until(() => s.frames.length === 2)));
+    slow.bufferedAmount = 1_000_000; // its client stopped reading
+    await log(fence, 50);
+    expect(fast.seqs()).toEqual(range(1, 52));
+    expect(slow.seqs()).toEqual(range(1, 3)); // one more was sent, then it left the live set
+    expect(fanout.stats().lagging).toBe(1);
+    await log(fence, 50);
+    slow.bufferedAmount = 0; // drained: it reads the rest from the log, then rejoins the group
+    await slow.until(() => slow.frames.length === 102);
+    expect(fanout.stats().lagging).toBe(0);
+    publish(await store.transition(fence.executionId, 'succeed', { attempt: fence.attempt }));
+    await Promise.all(subs.map((s) => s.done));
+    expect(slow.seqs()).toEqual(range(1, 103));
+    expect(fast.seqs()).toEqual(range(1, 103));
+  });
+
+  it('a socket that stays congested is closed with 1013, and its subscription released', async () => {
+    makeFanout({ highWaterBytes: 10_000, stallMs: 50 });
+    const fence = await runningExecution();
+    const slow = new TestSink();
+    const sub = await subscribe(slow, { id: fence.executionId });
+    await slow.until(() => slow.frames.length === 2);
+    slow.bufferedAmount = 1_000_000;
+    await log(fence, 1);
+    await slow.until(() => slow.closed !== null);
+    expect(slow.closed).toMatchObject({ code: WS_TOO_SLOW, reason: expect.stringContaining('afterSeq') });
+    await sub.stream!.return(undefined); // what graphql-ws does when the socket closes
+    expect(live.jobProgress).toBe(0);
+    expect(fanout.stats()).toMatchObject({ feeds: 0, lagging: 0 });
+  });
+});
+
+describe('fan-out: executionChanged', () => {
+  it('one shared stream: the newest row per execution wins, a congested socket gets the newest row of each once drained', async () => {
+    makeFanout({ highWaterBytes: 10_000, stallMs: 60_000 });
+    const render = vi.spyOn(Group.prototype, 'render');
+    const sinks = Array.from({ length: 10 }, () => new TestSink());
+    await Promise.all(sinks.map((s, i) => subscribe(s, {}, { query: CHANGED, id: `c${i}` })));
+    expect(fanout.stats()).toMatchObject({ feeds: 1, groups: 1 });
+    const row = (id: string, status: string, lastSeq: number) => ({ id, status, lastSeq }) as never;
+    pubsub.publish('execution:changed', row('a', 'RUNNING', 2));
+    sinks[0]!.bufferedAmount = 1_000_000;
+    pubsub.publish('execution:changed', row('a', 'CANCELLED', 4));
+    pubsub.publish('execution:changed', row('a', 'CANCELLING', 3)); // from another node, late
+    pubsub.publish('execution:changed', row('b', 'QUEUED', 1));
+    await sinks[9]!.until(() => sinks[9]!.frames.length === 3);
+    expect(render).toHaveBeenCalledTimes(3); // once per change for all ten sockets
+    const statuses = (s: TestSink) => s.frames.map((f) => `${f.payload.data!.executionChanged.id}:${f.payload.data!.executionChanged.status}`);
+    expect(statuses(sinks[9]!)).toEqual(['a:RUNNING', 'a:CANCELLED', 'b:QUEUED']);
+    expect(statuses(sinks[0]!)).toEqual(['a:RUNNING', 'a:CANCELLED']);
+    pubsub.publish('execution:changed', row('b', 'RUNNING', 2));
+    sinks[0]!.bufferedAmount = 0;
+    await sinks[0]!.until(() => sinks[0]!.frames.length === 3);
+    expect(statuses(sinks[0]!)).toEqual(['a:RUNNING', 'a:CANCELLED', 'b:RUNNING']);
+  });
+});
