@@ -12,6 +12,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript that Node runs as it is (no build before it): the build and start scripts, the bin.
+    files: ['scripts/**/*.js', 'cli/*.js'],
+    languageOptions: { globals: { console: 'readonly', process: 'readonly', performance: 'readonly' } },
+  },
+  {
     // GraphQL responses in tests are read as loosely typed JSON.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -99,6 +99,17 @@ function repeats(site: Site): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The promise, or a rejection after `ms`; the timer is cleared either way, so it cannot hold the process open. */
+async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`bench:recovery  ${crawls} crawls of ${pages}-page sites (${delayMs} ms a page, one site per crawl); kill -9 once each has fetched >= ${killAfter} pages`);
   console.log(`machine: ${machine()}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
@@ -139,7 +150,7 @@ async function main(): Promise<void> {
     second = await startServer(dir.path);
     const listeningMs = Date.now() - restartedAt;
     const logs = follow(second.url, ids);
-    await Promise.race([logs.done, sleep(timeoutMs).then(() => Promise.reject(new Error(`the crawls did not end within ${timeoutMs} ms`)))]);
+    await within(logs.done, timeoutMs, `the crawls did not end within ${timeoutMs} ms`);
     await logs.dispose();
 
     const runningAgain: number[] = [];

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { pino, type Logger } from 'pino';
@@ -11,9 +10,11 @@ import { resolveConfig, type Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import type { Job } from './engine/job.ts';
 import { createAuthenticator, principalOf, useHttpAuthentication } from './http/auth.ts';
+import { graphiqlOptions, renderGraphiQL } from './http/graphiql.ts';
 import { attachGraphqlWs } from './http/graphql-ws.ts';
+import { trackRequests } from './http/drain.ts';
 import { Fanout } from './streams/fanout.ts';
-import { answerHealth } from './http/health.ts';
+import { healthRoutes } from './http/health.ts';
 import { Metrics, useOperationMetrics } from './http/metrics.ts';
 import { corsFor, refuseRequest } from './http/request-guard.ts';
 import { placeholderPage } from './http/placeholder.ts';
@@ -106,11 +107,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     schema,
     graphqlEndpoint: '/graphql',
     context: (initial) => contextFor(principalOf(auth, initial)),
-    // With tokens, GraphiQL sends subscriptions over SSE: its headers tab (Authorization) applies to
-    // them too, which graphql-ws connectionParams cannot take from there.
-    graphiql: auth.open
-      ? { subscriptionsProtocol: 'WS', title: 'Sluice GraphiQL' }
-      : { subscriptionsProtocol: 'SSE', title: 'Sluice GraphiQL', headers: JSON.stringify({ Authorization: 'Bearer <your token>' }) },
+    graphiql: graphiqlOptions(auth.open),
     cors: corsFor,
     maskedErrors: { isDev: false },
     // Served from this process (not a CDN), so GraphiQL works on machines without internet access.
@@ -136,10 +133,12 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
 
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
     '/graphql': (req, res) => void (refuseRequest(req, res, { open: auth.open, maxBytes: config.maxRequestBytes }) || yoga(req, res)),
-    '/health': (_req, res) => void answerHealth(res, { database: () => store.ping() }, log),
-    '/ready': (_req, res) => void answerHealth(res, { database: () => store.ping(), ...(redis && { redis: () => redis.ping() }) }, log),
-    '/metrics': (_req, res) =>
-      void metrics.registry.metrics().then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text)),
+    ...healthRoutes({
+      probes: { database: () => store.ping(), ...(redis && { redis: () => redis.ping() }) },
+      notReady: () => (stopping ? 'shutting down' : started ? null : 'starting'),
+      log,
+    }),
+    '/metrics': (_req, res) => void metrics.answerScrape(res, log),
   };
 
   const server = createServer((req, res) => {
@@ -165,19 +164,19 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     stallMs: config.streamStallMs,
     log,
   });
+  const requests = trackRequests(server);
+  metrics.countInFlight(() => requests.inFlight);
   const closeGraphqlWs = attachGraphqlWs(server, yoga, auth, config.maxRequestBytes, fanout);
 
   let started = false;
   let stopping: Promise<void> | null = null;
+  // The drain order: /readyz 503 (at once), stop accepting, let requests in flight finish (bounded),
+  // close WebSockets with 1001 Going Away, then release the executions this node runs, then the database.
   const shutdown = async (): Promise<void> => {
+    if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+    const [cutOff] = await Promise.all([requests.drain(config.drainTimeoutMs), closeGraphqlWs(config.drainTimeoutMs)]);
+    if (cutOff > 0) log.warn(`stopping: ${cutOff} request(s) still in flight after ${config.drainTimeoutMs} ms were cut off`);
     if (started) await engine.stop();
-    await closeGraphqlWs();
-    if (server.listening) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    }
     await pages.close();
     await store.close();
     await redis?.close();

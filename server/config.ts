@@ -31,6 +31,12 @@ export interface Config {
   heartbeatMs: number;
   /** Progress events of one execution are coalesced to at most one per interval. */
   progressIntervalMs: number;
+  /** On stop: how long /readyz answers 503 while the node still serves, before it stops accepting (load balancers polling readiness). */
+  shutdownDelayMs: number;
+  /** On stop: how long requests in flight and WebSocket close handshakes may take before they are cut off. */
+  drainTimeoutMs: number;
+  /** On SIGTERM/SIGINT: the whole stop's deadline (drain, release executions, close); past it the process exits 1. */
+  shutdownTimeoutMs: number;
   /** The built Vue client, served at /. */
   clientDir: string;
   logLevel: string;
@@ -74,6 +80,9 @@ export function defaultConfig(): Config {
     leaseMs: 3000,
     heartbeatMs: 1000,
     progressIntervalMs: 200,
+    shutdownDelayMs: 0,
+    drainTimeoutMs: 5000,
+    shutdownTimeoutMs: 15000,
     clientDir: resolve('client/dist'),
     logLevel: 'info',
     crawlMaxPages: DEFAULT_CRAWL_LIMITS.maxPagesCap,
@@ -165,6 +174,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cancelGraceMs: int(env, 'SLUICE_CANCEL_GRACE_MS', 0, 600_000),
     leaseMs: int(env, 'SLUICE_LEASE_MS', 500, 600_000),
     heartbeatMs: int(env, 'SLUICE_HEARTBEAT_MS', 100, 600_000),
+    shutdownDelayMs: int(env, 'SLUICE_SHUTDOWN_DELAY_MS', 0, 600_000),
+    drainTimeoutMs: int(env, 'SLUICE_DRAIN_TIMEOUT_MS', 0, 600_000),
+    shutdownTimeoutMs: int(env, 'SLUICE_SHUTDOWN_TIMEOUT_MS', 100, 3_600_000),
     logLevel: env.LOG_LEVEL || undefined,
     crawlWorkers: int(env, 'SLUICE_CRAWL_WORKERS', 0, 64),
     ...Object.fromEntries(Object.entries(CRAWL_CAPS).map(([key, [name, min, max]]) => [key, int(env, name, min, max)])),

@@ -25,7 +25,7 @@ export function attachGraphqlWs(
   auth: Authenticator,
   maxPayload: number,
   fanout: Fanout,
-): () => Promise<void> {
+): (timeoutMs: number) => Promise<void> {
   const wss = new WebSocketServer({
     server,
     path: '/graphql',
@@ -83,9 +83,15 @@ export function attachGraphqlWs(
     wss,
     10_000,
   );
-  return async () => {
+  // dispose() closes every socket with 1001 Going Away and waits for the clients to answer; one that
+  // does not within the timeout is cut off.
+  return async (timeoutMs) => {
     fanout.close();
-    await wsServer.dispose();
-    wss.close();
+    const disposed = wsServer.dispose();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([disposed, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    for (const socket of wss.clients) socket.terminate();
+    await disposed;
   };
 }

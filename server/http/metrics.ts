@@ -1,6 +1,9 @@
+import type { ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { getOperationAST, Kind } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import packageJson from '../../package.json' with { type: 'json' };
 import { ACTIVE_STATUSES, isTerminal } from '../executions/status.ts';
 import type { Execution, ExecutionEvent, Change } from '../executions/types.ts';
 import type { EngineObserver } from '../engine/engine.ts';
@@ -24,16 +27,25 @@ export class Metrics implements EngineObserver {
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly graphqlDuration: Histogram<'operation' | 'field'>;
   private readonly cancelClocks = new Map<string, number>();
+  private readInFlight: () => number = () => 0;
   private readonly lastCounts = new Map<string, { fetched: number; failed: number }>();
 
   constructor(store: Store) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'sluice_process_' });
+    // Under their standard names (process_cpu_user_seconds_total, nodejs_heap_size_used_bytes, ...),
+    // which dashboards and alerts for Node services expect.
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'sluice_build_info',
+      help: 'Always 1; the labels say which Sluice runs here: version, Node.js version, commit (when known)',
+      labelNames: ['version', 'node', 'commit'],
+      registers,
+    }).set({ version: packageJson.version, node: process.version, commit: buildCommit() }, 1);
     this.started = new Counter({ name: 'sluice_executions_started_total', help: 'Executions started (claimed by a worker), by kind', labelNames: ['kind'], registers });
     this.finished = new Counter({ name: 'sluice_executions_finished_total', help: 'Executions that reached a terminal status', labelNames: ['kind', 'status'], registers });
     new Gauge({
       name: 'sluice_executions_active',
-      help: 'Executions by active status (QUEUED, RUNNING, CANCELLING), read from the database at scrape time',
+      help: 'Executions by active status (QUEUED, RUNNING, CANCELLING), read from the database at scrape time: the same on every node sharing it (aggregate with max, not sum)',
       labelNames: ['status'],
       registers,
       async collect() {
@@ -52,6 +64,15 @@ export class Metrics implements EngineObserver {
     this.events = new Counter({ name: 'sluice_events_published_total', help: 'Execution events published, by type', labelNames: ['type'], registers });
     this.pages = new Counter({ name: 'sluice_pages_total', help: 'Pages crawled, by outcome (fetched, failed)', labelNames: ['outcome'], registers });
     this.subscriptions = new Gauge({ name: 'sluice_subscriptions_live', help: 'Live GraphQL subscriptions, by field', labelNames: ['field'], registers });
+    const inFlight = () => this.readInFlight();
+    new Gauge({
+      name: 'sluice_http_requests_in_flight',
+      help: 'HTTP requests received and not yet answered (a shutdown waits for them)',
+      registers,
+      collect() {
+        this.set(inFlight());
+      },
+    });
     this.httpDuration = new Histogram({
       name: 'sluice_http_request_duration_seconds',
       help: 'HTTP request durations',
@@ -66,6 +87,28 @@ export class Metrics implements EngineObserver {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
+  }
+
+  /** Where sluice_http_requests_in_flight reads its value. */
+  countInFlight(read: () => number): void {
+    this.readInFlight = read;
+  }
+
+  /**
+   * Answers a scrape: 200 with the text, or 500 when a collector fails (the database is down, say).
+   * Never rejects: a failed scrape must not become an unhandled rejection that ends the process.
+   */
+  async answerScrape(res: ServerResponse, log: Logger): Promise<void> {
+    let text: string;
+    try {
+      text = await this.registry.metrics();
+    } catch (error) {
+      log.warn({ err: error }, 'metrics: a collector failed; the scrape is answered 500');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`metrics could not be collected: ${error instanceof Error ? error.message : String(error)}\n`);
+      return;
+    }
+    res.writeHead(200, { 'content-type': this.registry.contentType }).end(text);
   }
 
   /** Every committed change the engine publishes passes through here. */
@@ -115,6 +158,11 @@ export class Metrics implements EngineObserver {
       if (event.status === 'CANCELLED') this.cancelLatency.observe(secondsSince(clock));
     }
   }
+}
+
+/** The commit this build was made from: SLUICE_COMMIT at run time, else the one `npm run build` saw. */
+function buildCommit(): string {
+  return process.env.SLUICE_COMMIT || process.env.SLUICE_BUILD_COMMIT || 'unknown';
 }
 
 /** A Yoga plugin timing each GraphQL query and mutation. */
