@@ -31,19 +31,20 @@ function packageOf(path) {
 }
 
 // Packages left as imports that Node resolves from node_modules at run time, because they need their
-// own files there: a native addon, worker-thread transports loaded by file name, a package that reads
+// own files there: a native addon, worker threads loaded by file name (pino's transports, piscina's
+// workers), a package that reads
 // its package.json through __dirname, and GraphiQL, loaded only when someone opens it.
-const SERVER_EXTERNAL = ['better-sqlite3', 'pino', 'pino-pretty', 'ioredis', '@graphql-yoga/render-graphiql'];
+const SERVER_EXTERNAL = ['better-sqlite3', 'pino', 'pino-pretty', 'piscina', 'ioredis', '@graphql-yoga/render-graphiql'];
 // Optional native speed-ups and add-ons that packages try to require and do without.
 const OPTIONAL = ['pg-native', 'bufferutil', 'utf-8-validate'];
 // Bundled CommonJS code calls require(); an ES module has none unless it makes one.
 const REQUIRE_BANNER = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
 /** Options both bundles share: one ES module per entry point, with the npm code it uses inside. */
-function bundle(entry, external) {
+function bundle(entryPoints, external) {
   return {
     absWorkingDir: ROOT,
-    entryPoints: [entry],
+    entryPoints,
     outdir: 'dist',
     outbase: '.',
     bundle: true,
@@ -84,10 +85,10 @@ function checkDependencies(metafile) {
 }
 
 /** One esbuild bundle, checked and written into place. */
-async function buildBundle(entry, external) {
+async function buildBundle(entryPoints, external) {
   const { build } = await import('esbuild');
   const started = performance.now();
-  const result = await build(bundle(entry, external));
+  const result = await build(bundle(entryPoints, external));
   checkDependencies(result.metafile);
   // Written beside and renamed into place, so a process starting meanwhile never reads half a file.
   for (const file of result.outputFiles) {
@@ -96,8 +97,8 @@ async function buildBundle(entry, external) {
     writeFileSync(temporary, file.contents);
     renameSync(temporary, file.path);
   }
-  const [js] = result.outputFiles.filter((f) => f.path.endsWith('.js'));
-  console.log(`built ${relative(ROOT, js.path)} (${(js.contents.length / 2 ** 20).toFixed(1)} MiB) in ${Math.round(performance.now() - started)} ms (esbuild)`);
+  const files = result.outputFiles.filter((f) => f.path.endsWith('.js')).map((f) => `${relative(ROOT, f.path)} (${(f.contents.length / 2 ** 20).toFixed(1)} MiB)`);
+  console.log(`built ${files.join(', ')} in ${Math.round(performance.now() - started)} ms (esbuild)`);
 }
 
 async function buildClient() {
@@ -108,10 +109,11 @@ async function buildClient() {
 }
 
 const builders = {
-  server: () => buildBundle('server/main.ts', SERVER_EXTERNAL),
+  // The page-pool worker is a bundle of its own, beside main.js, where server/jobs/crawl/page-pool.ts looks.
+  server: () => buildBundle(['server/main.ts', { in: 'server/jobs/crawl/page-worker.ts', out: 'server/page-worker' }], SERVER_EXTERNAL),
   // The CLI bundles all it uses (graphql-ws, ws): one file to parse instead of package trees to
   // resolve is what lets `sluice --help` answer in about 100 ms.
-  cli: () => buildBundle('cli/sluice.ts', []),
+  cli: () => buildBundle(['cli/sluice.ts'], []),
   client: buildClient,
 };
 const asked = process.argv.slice(2);

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
 import { startBuiltServer } from '../helpers/built-server.ts';
-import { START_CRAWL } from '../helpers/app.ts';
+import { createClient } from 'graphql-ws';
+import { collect, JOB_PROGRESS, START_CRAWL, type EventPayload } from '../helpers/app.ts';
 import { TEST_REDIS_URL } from '../helpers/cluster.ts';
 import { freshDatabase } from '../helpers/stores.ts';
 
@@ -78,6 +79,15 @@ describe('the built server (node dist/server/main.js)', () => {
     for (const path of ['/livez', '/readyz', '/health', '/ready']) {
       expect(await status(`${server.url}${path}`), path).toEqual({ status: 200, body: { status: 'ok' } });
     }
+    // The bundle crawls (page-pool worker threads, PostgreSQL, Redis pub/sub) to the end.
+    const site = await siteForTest({ pages: 3 });
+    const { startCrawl } = await gql(server.url, START_CRAWL, { input: { url: `${site.url}/` } });
+    const client = createClient({ url: `${server.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+    deferCleanup(() => client.dispose());
+    const events = collect<EventPayload>(client, JOB_PROGRESS, { id: startCrawl.id }, 'jobProgress');
+    await events.done;
+    expect(events.items.at(-1)).toMatchObject({ status: 'SUCCEEDED', progress: { pagesFetched: 3 } });
+
     const metrics = await fetch(`${server.url}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toMatch(/^sluice_build_info\{version="[^"]+",node="v\d+\.\d+\.\d+",commit="[^"]+"\} 1$/m);

@@ -36,11 +36,15 @@ export function inlinePages(): PageProcessor {
   };
 }
 
+// Beside this file when run from the sources; beside the bundle (dist/server/page-worker.js, an entry
+// point of its own in scripts/build.js) when run from the build.
+const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './page-worker.ts' : './page-worker.js', import.meta.url).href;
+
 /** A pool of `workers` threads (0: inline). Threads start on the first page and stop when idle. */
 export function createPagePool(workers: number): PageProcessor {
   if (workers <= 0) return inlinePages();
   const pool = new Piscina<PageTask, BuiltPage>({
-    filename: new URL('./page-worker.ts', import.meta.url).href,
+    filename: WORKER_FILE,
     minThreads: 0,
     maxThreads: workers,
     idleTimeout: 30_000,
