@@ -51,9 +51,28 @@ export function toEvent(r: Row, readJson: ReadJson): ExecutionEvent {
 export const MARK_OPEN = '\u0002';
 export const MARK_CLOSE = '\u0003';
 
+/**
+ * A snippet as plain text: Markdown link and image syntax (whole, or cut off by the snippet's window),
+ * emphasis, code marks and escapes removed, whitespace collapsed. The search marks are kept.
+ */
+export function plainSnippet(raw: string): string {
+  return raw
+    .replace(/!\[([^\]]*)\]\([^)]*\)/g, '$1')
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
+    .replace(/\]\([^)\s]*\)?/g, '')
+    .replace(/\(https?:\/\/[^)\s]*\)?/g, '')
+    .replace(/^(…?)[^\s…]*\)(?=\s|$)/, '$1')
+    .replace(/(^|\s)\[(?=\S)/g, '$1')
+    .replace(/```[\w+#.-]*|\*\*|__|`/g, '')
+    .replace(/(^|\n)\s*(?:#{1,6}\s+|>\s?)/g, '$1')
+    .replace(/\\([\\`*_{}[\]()#+\-.!|>~])/g, '$1')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
 /** Turns the search engine's internal marks into « », showing any « » already in the text as ‹ ›. */
 export function publicSnippet(raw: string): string {
-  return raw
+  return plainSnippet(raw)
     .replaceAll(SNIPPET_OPEN, '‹')
     .replaceAll(SNIPPET_CLOSE, '›')
     .replaceAll(MARK_OPEN, SNIPPET_OPEN)

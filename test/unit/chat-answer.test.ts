@@ -24,22 +24,35 @@ describe('composed answers', () => {
     passage('https://d.test/b', '## Ports\n\n- The admin **port** is `9000`.\n- Unrelated line about cats.', 2),
   ];
 
-  it('quotes the sentences that share terms with the question and cites each page once by URL', () => {
-    const answer = composeAnswer('Which port is used?', passages);
+  it('quotes whole passages (heading and text, code kept) and says which page each is from', () => {
+    const withHeading: Passage = { ...passages[1]!, heading: 'Guide > Ports', title: 'Guide' };
+    const answer = composeAnswer('Which port is used?', [passages[0]!, withHeading]);
     expect(answer.found).toBe(true);
-    expect(answer.text).toContain('- The gateway listens on port 7431 by default. [1]');
-    expect(answer.text).toContain('- The admin port is 9000. [2]');
-    expect(answer.text).not.toContain('cats');
-    expect(answer.text).not.toContain('Logs rotate');
-    expect(answer.text.endsWith('Sources:\n[1] T https://d.test/a: https://d.test/a\n[2] T https://d.test/b: https://d.test/b')).toBe(true);
+    expect(answer.text).toBe(
+      [
+        'Here is what the knowledge base says.',
+        'From “T https://d.test/a” [1]:',
+        'The gateway listens on port 7431 by default. Logs rotate nightly.',
+        'From “Guide”, Ports [2]:',
+        '## Ports\n\n- The admin **port** is `9000`.\n- Unrelated line about cats.',
+        'Sources:\n[1] T https://d.test/a: https://d.test/a\n[2] Guide: https://d.test/b',
+      ].join('\n\n'),
+    );
     expect(answer.citations.map((c) => c.n)).toEqual([1, 2]);
   });
 
-  it('leaves out sentences far weaker than the best one', () => {
+  it('leaves out passages far weaker than the best one', () => {
     const answer = composeAnswer('Which port does the gateway listen on?', passages);
     expect(answer.text).toContain('port 7431');
     expect(answer.text).not.toContain('admin');
     expect(answer.citations.map((c) => c.url)).toEqual(['https://d.test/a']);
+  });
+
+  it('quotes a passage whole or not at all', () => {
+    const long = passage('https://d.test/long', `The port setting. ${'Filler words about ports. '.repeat(150)}`, 3);
+    const answer = composeAnswer('Which port is used?', [long, passages[0]!]);
+    expect(answer.text).toContain(long.text.trim());
+    expect(answer.text).not.toContain('Logs rotate nightly');
   });
 
   it('says so when nothing relevant is found, instead of inventing', () => {
@@ -67,7 +80,7 @@ describe('composed answers', () => {
   });
 
   it('streams in pieces that join back to the text', () => {
-    const text = 'Here is what the knowledge base says:\n\n- A b c. [1]\n\nSources:\n[1] x';
+    const text = 'Here is what the knowledge base says.\n\nFrom “A” [1]:\n\nA b c.\n\nSources:\n[1] x';
     const parts = pieces(text);
     expect(parts.join('')).toBe(text);
     expect(parts.length).toBeGreaterThan(3);

@@ -123,6 +123,11 @@ describe('extractText and decodeBody', () => {
 });
 
 describe('chunkMarkdown', () => {
+  it('keeps the text of links and drops their targets, outside code', () => {
+    const md = '# See [the guide](https://x.example/g.html)\n\nRun [`CREATE INDEX`](https://x.example/sql-createindex.html) or ![logo](https://x.example/l.png) now.\n\n```\n[a](b)\n```';
+    expect(chunkMarkdown(md)).toEqual([{ heading: 'See the guide', text: 'Run `CREATE INDEX` or logo now.\n\n```\n[a](b)\n```' }]);
+  });
+
   it('carries the heading path of each chunk', () => {
     const md = 'Intro text.\n\n# Guide\n\nA.\n\n## Install\n\nB.\n\n### Linux\n\nC.\n\n## Use\n\nD.\n\n```\n# not a heading\n\ncode\n```';
     expect(chunkMarkdown(md)).toEqual([

@@ -15,8 +15,11 @@ export interface ComposedAnswer {
   found: boolean;
 }
 
-const MAX_SENTENCES = 5;
-const MAX_PER_PASSAGE = 2;
+const MAX_PASSAGES = 3;
+/** Passages beyond the first are quoted while the answer stays within this many characters of text. */
+const MAX_ANSWER_CHARS = 3200;
+/** Passages scoring less than this share of the best one are left out. */
+const WEAKEST = 0.6;
 const MAX_SENTENCE_CHARS = 400;
 const MIN_SENTENCE_CHARS = 12;
 /** Sentences about the previous question count this much of a sentence about the question itself. */
@@ -93,7 +96,6 @@ function inline(line: string): string {
 }
 
 interface Candidate {
-  sentence: string;
   passage: Passage;
   rank: number;
   matched: Set<string>;
@@ -101,28 +103,24 @@ interface Candidate {
 }
 
 function candidates(passages: readonly Passage[], question: Set<string>, context: Set<string>): Candidate[] {
-  const seen = new Set<string>();
   const out: Candidate[] = [];
   passages.forEach((passage, rank) => {
-    for (const sentence of sentencesOf(passage.text)) {
-      const key = sentence.toLowerCase();
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const words = stems(sentence);
-      const matched = new Set([...question].filter((t) => words.has(t)));
-      if (matched.size === 0) continue;
-      const fromContext = [...context].filter((t) => words.has(t) && !question.has(t)).length;
-      out.push({ sentence, passage, rank, matched, score: matched.size + CONTEXT_WEIGHT * fromContext - rank * 0.01 });
-    }
+    const words = stems(`${passage.heading ?? ''} ${passage.text}`);
+    const matched = new Set([...question].filter((t) => words.has(t)));
+    if (matched.size === 0) return;
+    const fromContext = [...context].filter((t) => words.has(t) && !question.has(t)).length;
+    // the search engine's order breaks ties: it has weighed term rarity and headings already
+    out.push({ passage, rank, matched, score: matched.size + CONTEXT_WEIGHT * fromContext - rank * 0.1 });
   });
   return out.sort((a, b) => b.score - a.score);
 }
 
 /**
- * Composes an answer from retrieved passages without a language model: picks the sentences that
- * share the most terms with the question (the previous question counts a little, for follow-ups),
- * quotes them in order of relevance with inline [n] markers, and lists every cited page by URL.
- * When the sentences cover too little of the question it says it found nothing.
+ * Composes an answer from retrieved passages without a language model: quotes whole passages
+ * (their heading path and text, code blocks kept) of the best pages, the passages that share the
+ * most terms with the question first (the previous question counts a little, for follow-ups); each
+ * says which page it is from ([n], listed by URL under Sources). When the passages cover too little
+ * of the question it says it found nothing.
  */
 export function composeAnswer(question: string, passages: readonly Passage[], previousQuestion: string | null = null): ComposedAnswer {
   const asked = stems(question);
@@ -132,13 +130,13 @@ export function composeAnswer(question: string, passages: readonly Passage[], pr
   if (!best) return { text: notFoundAnswer(question), citations: [], found: false };
 
   const chosen: Candidate[] = [];
-  const perPassage = new Map<number, number>();
+  let chars = 0;
   for (const c of ranked) {
-    if (chosen.length >= MAX_SENTENCES || c.score < best.score / 2) break;
-    const used = perPassage.get(c.passage.chunkId) ?? 0;
-    if (used >= MAX_PER_PASSAGE) continue;
-    perPassage.set(c.passage.chunkId, used + 1);
+    if (chosen.length >= MAX_PASSAGES || c.score < best.score * WEAKEST) break;
+    // whole passages or none: one that would make the answer too long is left out, not cut
+    if (chosen.length > 0 && chars + c.passage.text.length > MAX_ANSWER_CHARS) continue;
     chosen.push(c);
+    chars += c.passage.text.length;
   }
   const covered = new Set(chosen.flatMap((c) => [...c.matched]));
   // A question of several terms must be met by at least a third of them, or the match is chance.
@@ -150,9 +148,15 @@ export function composeAnswer(question: string, passages: readonly Passage[], pr
     if (!c) citations.push((c = { n: citations.length + 1, url: p.url, title: p.title }));
     return c.n;
   };
-  const lines = chosen.map((c) => `- ${c.sentence} [${numberOf(c.passage)}]`);
-  const text = `Here is what the knowledge base says:\n\n${lines.join('\n')}\n\n${sourcesBlock(citations)}`;
+  const quotes = chosen.map(({ passage }) => `${passageLabel(passage)} [${numberOf(passage)}]:\n\n${passage.text.trim()}`);
+  const text = `Here is what the knowledge base says.\n\n${quotes.join('\n\n')}\n\n${sourcesBlock(citations)}`;
   return { text, citations, found: true };
+}
+
+/** "From “Title”, Section > Subsection": the page and the place in it a passage comes from. */
+function passageLabel(p: Passage): string {
+  const path = (p.heading ?? '').split(' > ').filter((h) => h && h !== p.title);
+  return `From “${p.title}”${path.length ? `, ${path.join(' > ')}` : ''}`;
 }
 
 /** "Sources:" followed by one "[n] title: url" line per cited page. */

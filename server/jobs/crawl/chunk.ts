@@ -28,7 +28,7 @@ export function chunkMarkdown(markdown: string, maxChars = DEFAULT_CHUNK_CHARS):
   };
   const endSection = () => {
     endParagraph();
-    const heading = headings.length > 0 ? headings.map((h) => h.text).join(' > ') : null;
+    const heading = headings.length > 0 ? headings.map((h) => withoutLinks(h.text)).join(' > ') : null;
     for (const text of pack(paragraphs, maxChars)) chunks.push({ heading, text });
     paragraphs = [];
   };
@@ -44,11 +44,18 @@ export function chunkMarkdown(markdown: string, maxChars = DEFAULT_CHUNK_CHARS):
     } else if (!inFence && line.trim() === '') {
       endParagraph();
     } else {
-      current.push(line);
+      // passages are read, searched and quoted away from the page: link targets would only add URL noise
+      current.push(inFence ? line : withoutLinks(line));
     }
   }
   endSection();
   return chunks;
+}
+
+/** Markdown links and images reduced to their text: "[CREATE INDEX](https://…)" -> "CREATE INDEX". */
+export function withoutLinks(line: string): string {
+  if (!line.includes('](')) return line;
+  return line.replace(/!?\[((?:\\.|[^\]\\])*)\]\((?:[^()\s]|\([^()\s]*\))*\)/g, '$1');
 }
 
 /** Packs paragraphs greedily into pieces of at most maxChars, cutting only paragraphs that are too long. */
