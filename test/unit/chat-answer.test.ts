@@ -49,7 +49,7 @@ describe('composed answers', () => {
   });
 
   it('quotes a passage whole or not at all', () => {
-    const long = passage('https://d.test/long', `The port setting. ${'Filler words about ports. '.repeat(150)}`, 3);
+    const long = passage('https://d.test/long', `The port setting. ${'Filler words about ports. '.repeat(200)}`, 3);
     const answer = composeAnswer('Which port is used?', [long, passages[0]!]);
     expect(answer.text).toContain(long.text.trim());
     expect(answer.text).not.toContain('Logs rotate nightly');

@@ -17,7 +17,7 @@ export interface ComposedAnswer {
 
 const MAX_PASSAGES = 3;
 /** Passages beyond the first are quoted while the answer stays within this many characters of text. */
-const MAX_ANSWER_CHARS = 3200;
+const MAX_ANSWER_CHARS = 4500;
 /** Passages scoring less than this share of the best one are left out. */
 const WEAKEST = 0.6;
 const MAX_SENTENCE_CHARS = 400;
@@ -102,23 +102,26 @@ interface Candidate {
   score: number;
 }
 
+/** The best passage of each page, pages in the search's order (it has weighed rarity, headings and page names). */
 function candidates(passages: readonly Passage[], question: Set<string>, context: Set<string>): Candidate[] {
-  const out: Candidate[] = [];
+  const byPage = new Map<string, Candidate>();
   passages.forEach((passage, rank) => {
-    const words = stems(`${passage.heading ?? ''} ${passage.text}`);
+    const words = stems(`${passage.title} ${passage.heading ?? ''} ${passage.text}`);
     const matched = new Set([...question].filter((t) => words.has(t)));
     if (matched.size === 0) return;
     const fromContext = [...context].filter((t) => words.has(t) && !question.has(t)).length;
-    // the search engine's order breaks ties: it has weighed term rarity and headings already
-    out.push({ passage, rank, matched, score: matched.size + CONTEXT_WEIGHT * fromContext - rank * 0.1 });
+    const score = matched.size + CONTEXT_WEIGHT * fromContext;
+    const page = byPage.get(passage.url);
+    if (!page || score > page.score) byPage.set(passage.url, { passage, rank: page?.rank ?? rank, matched, score });
   });
-  return out.sort((a, b) => b.score - a.score);
+  return [...byPage.values()].sort((a, b) => a.rank - b.rank);
 }
 
 /**
  * Composes an answer from retrieved passages without a language model: quotes whole passages
- * (their heading path and text, code blocks kept) of the best pages, the passages that share the
- * most terms with the question first (the previous question counts a little, for follow-ups); each
+ * (their heading path and text, code blocks kept) of the best pages in the search's order, for each
+ * page the passage that shares the most terms with the question (the previous question counts a
+ * little, for follow-ups), leaving out pages whose best passage is far weaker than the others'; each
  * says which page it is from ([n], listed by URL under Sources). When the passages cover too little
  * of the question it says it found nothing.
  */
@@ -126,13 +129,14 @@ export function composeAnswer(question: string, passages: readonly Passage[], pr
   const asked = stems(question);
   const context = previousQuestion ? stems(previousQuestion) : new Set<string>();
   const ranked = candidates(passages, asked, context);
-  const best = ranked[0];
-  if (!best) return { text: notFoundAnswer(question), citations: [], found: false };
+  if (ranked.length === 0) return { text: notFoundAnswer(question), citations: [], found: false };
+  const best = Math.max(...ranked.map((c) => c.score));
 
   const chosen: Candidate[] = [];
   let chars = 0;
   for (const c of ranked) {
-    if (chosen.length >= MAX_PASSAGES || c.score < best.score * WEAKEST) break;
+    if (chosen.length >= MAX_PASSAGES) break;
+    if (c.score < best * WEAKEST) continue;
     // whole passages or none: one that would make the answer too long is left out, not cut
     if (chosen.length > 0 && chars + c.passage.text.length > MAX_ANSWER_CHARS) continue;
     chosen.push(c);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource, PageInput } from '../knowledge-records.ts';
 import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
+import { RERANK_POOL, rerank } from '../rerank.ts';
 import { searchTerms } from '../search-terms.ts';
 import { text } from './rows.ts';
 
@@ -46,9 +47,9 @@ export async function searchKnowledge(
      SELECT top.id, top.heading, top.text, top.score, ts_headline('english', top.text, q.query, $4) AS snippet, p.url, p.title
      FROM top JOIN pages p ON p.id = top.page_id CROSS JOIN q
      ORDER BY top.score DESC, top.id`,
-    [match, options.perPage ?? 1, limit, HEADLINE_OPTIONS],
+    [match, options.perPage ?? 1, limit * RERANK_POOL, HEADLINE_OPTIONS],
   );
-  return rows.map(toHit);
+  return rerank(rows.map(toHit), query, limit);
 }
 
 /** Every source, the most recently crawled first. */

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource } from '../knowledge-records.ts';
 import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
+import { RERANK_POOL, rerank } from '../rerank.ts';
 import { searchTerms } from '../search-terms.ts';
 import { statement } from './statements.ts';
 
@@ -41,8 +42,8 @@ export function searchKnowledge(
        ORDER BY score DESC, numbered.id
        LIMIT ?`,
     )
-    .all(match, options.perPage ?? 1, limit) as HitRow[];
-  return rows.map(toHit);
+    .all(match, options.perPage ?? 1, limit * RERANK_POOL) as HitRow[];
+  return rerank(rows.map(toHit), query, limit);
 }
 
 /** Every source, the most recently crawled first. */
