@@ -11,6 +11,7 @@ import { Engine } from './engine/engine.ts';
 import type { Job } from './engine/job.ts';
 import { createAuthenticator, principalOf, useHttpAuthentication } from './http/auth.ts';
 import { graphiqlOptions, renderGraphiQL } from './http/graphiql.ts';
+import { useCallerErrors } from './schema/errors.ts';
 import { attachGraphqlWs } from './http/graphql-ws.ts';
 import { trackRequests } from './http/drain.ts';
 import { Fanout } from './streams/fanout.ts';
@@ -113,6 +114,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     // Served from this process (not a CDN), so GraphiQL works on machines without internet access.
     renderGraphiQL,
     plugins: [
+      useCallerErrors(),
       useOperationMetrics(metrics),
       useCSRFPrevention(),
       useHttpAuthentication(auth),

@@ -1,5 +1,5 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
-import type { PubSubEventTarget } from 'graphql-yoga';
+import type { PubSubEventTarget } from '@graphql-yoga/subscription';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createSluicePubSub, type SluicePubSub, type Topics } from './pubsub.ts';

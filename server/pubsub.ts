@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { createPubSub, type PubSub } from 'graphql-yoga';
+import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
 import type { Execution, ExecutionEvent } from './executions/types.ts';
 
 /**

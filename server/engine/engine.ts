@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { notFound } from '../errors.ts';
 import { isAbortError } from '../lib/abort.ts';
+import { NotFoundError } from '../lib/errors.ts';
 import { within } from '../lib/timing.ts';
 import type { SluicePubSub } from '../pubsub.ts';
 import type { Store } from '../store/store.ts';
@@ -159,7 +159,7 @@ export class Engine {
         return { accepted: true, execution: change.execution };
       }
       const current = await this.store.getExecution(id);
-      if (!current) throw notFound(`no execution has id "${id}"`);
+      if (!current) throw new NotFoundError(`no execution has id "${id}"`);
       // Already stopping: the tombstone is written, so a second cancel is accepted again (idempotent).
       if (current.status === 'CANCELLING') return { accepted: true, execution: current };
       if (isTerminal(current.status)) return { accepted: false, execution: current };

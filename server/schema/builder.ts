@@ -1,19 +1,9 @@
 import SchemaBuilder from '@pothos/core';
-import type { Config } from '../config.ts';
-import type { Engine } from '../engine/engine.ts';
-import type { Metrics } from '../http/metrics.ts';
-import type { SluicePubSub } from '../pubsub.ts';
 import type { Principal } from '../security/tokens.ts';
-import type { Store } from '../store/store.ts';
+import type { ServiceContext } from '../services/context.ts';
 
-/** What every resolver gets. `actor` names the caller (token name, or "local") for audit fields. */
-export interface Context {
-  engine: Engine;
-  store: Store;
-  pubsub: SluicePubSub;
-  config: Config;
-  metrics: Metrics;
-  actor: string;
+/** What every resolver gets: what the services work with, and the caller. */
+export interface Context extends ServiceContext {
   /** The caller and its scopes; null only if authentication was skipped (access control then refuses everything). */
   principal: Principal | null;
 }

@@ -1,5 +1,4 @@
-import { assertCrawlableUrl } from '../jobs/crawl/address.ts';
-import { crawlLimits, parseCrawlInput } from '../jobs/crawl/input.ts';
+import { startCrawl } from '../services/crawl.ts';
 import { builder } from './builder.ts';
 import { ExecutionRef } from './execution.ts';
 
@@ -20,17 +19,6 @@ builder.mutationField('startCrawl', (t) =>
     type: ExecutionRef,
     description: 'Queues a crawl of a web site into the knowledge base; watch it with jobProgress',
     args: { input: t.arg({ type: StartCrawlInput, required: true }) },
-    resolve: async (_, { input }, ctx) => {
-      const raw = { ...input, sessionId: input.sessionId == null ? null : String(input.sessionId) };
-      const crawl = parseCrawlInput(raw, crawlLimits(ctx.config));
-      await assertCrawlableUrl(crawl.url, ctx.config.allowPrivateNetworks);
-      return ctx.engine.submit({
-        kind: 'CRAWL',
-        title: crawl.url,
-        sessionId: crawl.sessionId,
-        input: crawl,
-        createdBy: ctx.actor,
-      });
-    },
+    resolve: (_, { input }, ctx) => startCrawl(ctx, input),
   }),
 );

@@ -1,24 +1,21 @@
-import { badInput } from '../errors.ts';
-import { checkId } from '../services/arguments.ts';
-import { startJobProgress } from '../services/streams.ts';
-import { latestChanges, replayThenLive } from '../engine/event-stream.ts';
-import type { Progress } from '../executions/progress.ts';
-import { ACTIVE_STATUSES, EXECUTION_STATUSES } from '../executions/status.ts';
-import { EVENT_TYPES, EXECUTION_KINDS, type Execution, type ExecutionEvent } from '../executions/types.ts';
 import type { CancelOutcome } from '../engine/engine.ts';
+import type { Progress } from '../executions/progress.ts';
+import { EXECUTION_STATUSES } from '../executions/status.ts';
+import { EVENT_TYPES, EXECUTION_KINDS, type Execution, type ExecutionEvent } from '../executions/types.ts';
+import {
+  activeExecutions,
+  cancelExecution,
+  cancelExecutions,
+  getExecution,
+  listExecutions,
+  watchChanges,
+  watchExecution,
+} from '../services/executions.ts';
 import { builder } from './builder.ts';
 
 export const ExecutionKindEnum = builder.enumType('ExecutionKind', { values: EXECUTION_KINDS });
 export const ExecutionStatusEnum = builder.enumType('ExecutionStatus', { values: EXECUTION_STATUSES });
 const EventTypeEnum = builder.enumType('ExecutionEventType', { values: EVENT_TYPES });
-
-const MAX_REASON_LENGTH = 1000;
-
-function checkReason(reason: string | null | undefined): string | null {
-  if (reason == null) return null;
-  if (reason.length > MAX_REASON_LENGTH) throw badInput(`reason must be at most ${MAX_REASON_LENGTH} characters`, 'reason');
-  return reason;
-}
 
 const ProgressRef = builder.objectRef<Progress>('Progress').implement({
   fields: (t) => ({
@@ -97,19 +94,13 @@ builder.queryFields((t) => ({
     type: [ExecutionRef],
     description: 'QUEUED, RUNNING and CANCELLING executions, oldest first',
     args: { kind: t.arg({ type: ExecutionKindEnum }), sessionId: t.arg.id() },
-    resolve: (_, args, ctx) =>
-      ctx.store.listExecutions({
-        statuses: ACTIVE_STATUSES,
-        kind: args.kind,
-        sessionId: args.sessionId == null ? null : checkId(args.sessionId, 'sessionId'),
-        oldestFirst: true,
-      }),
+    resolve: (_, args, ctx) => activeExecutions(ctx, args),
   }),
   execution: t.field({
     type: ExecutionRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, args, ctx) => ctx.store.getExecution(checkId(args.id)),
+    resolve: (_, args, ctx) => getExecution(ctx, args.id),
   }),
   executions: t.field({
     type: [ExecutionRef],
@@ -120,16 +111,7 @@ builder.queryFields((t) => ({
       sessionId: t.arg.id(),
       limit: t.arg.int({ description: '1..500, default 50' }),
     },
-    resolve: (_, args, ctx) => {
-      const limit = args.limit ?? 50;
-      if (limit < 1 || limit > 500) throw badInput('limit must be between 1 and 500', 'limit');
-      return ctx.store.listExecutions({
-        kind: args.kind,
-        statuses: args.status ?? undefined,
-        sessionId: args.sessionId == null ? null : checkId(args.sessionId, 'sessionId'),
-        limit,
-      });
-    },
+    resolve: (_, args, ctx) => listExecutions(ctx, args),
   }),
 }));
 
@@ -138,18 +120,13 @@ builder.mutationFields((t) => ({
     type: CancelResultRef,
     description: 'Stops an execution at once and for good. Unknown id: NOT_FOUND; already ended: accepted=false.',
     args: { id: t.arg.id({ required: true }), reason: t.arg.string() },
-    resolve: (_, args, ctx) => ctx.engine.cancel(checkId(args.id), checkReason(args.reason), ctx.actor),
+    resolve: (_, args, ctx) => cancelExecution(ctx, args),
   }),
   cancelExecutions: t.field({
     type: CancelManyResultRef,
     description: 'Cancels every active execution that matches (all of them when no filter is given)',
     args: { sessionId: t.arg.id(), kind: t.arg({ type: ExecutionKindEnum }), reason: t.arg.string() },
-    resolve: (_, args, ctx) =>
-      ctx.engine.cancelMany(
-        { kind: args.kind, sessionId: args.sessionId == null ? null : checkId(args.sessionId, 'sessionId') },
-        checkReason(args.reason),
-        ctx.actor,
-      ),
+    resolve: (_, args, ctx) => cancelExecutions(ctx, args),
   }),
 }));
 
@@ -159,18 +136,13 @@ builder.subscriptionFields((t) => ({
     description:
       'Replays the persisted events with seq > afterSeq (all when omitted), then streams live ones; completes after the terminal event',
     args: { executionId: t.arg.id({ required: true }), afterSeq: t.arg.int() },
-    subscribe: async (_, args, ctx) => {
-      const start = await startJobProgress(ctx.store, args.executionId, args.afterSeq);
-      if (start.ended) return (async function* () {})();
-      const { executionId: id, afterSeq } = start;
-      return replayThenLive(ctx.store, ctx.pubsub, id, afterSeq, () => ctx.metrics.trackSubscription('jobProgress'));
-    },
+    subscribe: (_, args, ctx) => watchExecution(ctx, args),
     resolve: (event) => event,
   }),
   executionChanged: t.field({
     type: ExecutionRef,
     description: 'Every status change of any execution: the live form of activeExecutions',
-    subscribe: (_, __, ctx) => latestChanges(ctx.pubsub, () => ctx.metrics.trackSubscription('executionChanged')),
+    subscribe: (_, __, ctx) => watchChanges(ctx),
     resolve: (execution) => execution,
   }),
 }));

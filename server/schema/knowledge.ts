@@ -1,15 +1,15 @@
-import { badInput, notFound } from '../errors.ts';
-import { ACTIVE_STATUSES } from '../executions/status.ts';
-import type { Execution } from '../executions/types.ts';
+import {
+  DEFAULT_LIMIT,
+  DELETE_REASON,
+  deleteSource,
+  MAX_LIMIT,
+  MAX_QUERY_LENGTH,
+  searchKnowledge,
+  type DeleteOutcome,
+} from '../services/knowledge.ts';
 import type { KnowledgeHit, KnowledgeSource } from '../store/knowledge-records.ts';
-import { builder, type Context } from './builder.ts';
-import { checkId } from '../services/arguments.ts';
+import { builder } from './builder.ts';
 import { ExecutionRef } from './execution.ts';
-
-const MAX_QUERY_LENGTH = 500;
-const MAX_LIMIT = 50;
-const DEFAULT_LIMIT = 10;
-const DELETE_REASON = 'its knowledge source was deleted';
 
 const KnowledgeHitRef = builder.objectRef<KnowledgeHit>('KnowledgeHit').implement({
   description: 'A page of the knowledge base that matches a search, with its best passage',
@@ -45,45 +45,12 @@ const KnowledgeSourceRef = builder.objectRef<KnowledgeSource>('KnowledgeSource')
   }),
 });
 
-interface DeleteOutcome {
-  deleted: boolean;
-  cancelledExecutions: number;
-}
-
 const DeleteKnowledgeSourceResultRef = builder.objectRef<DeleteOutcome>('DeleteKnowledgeSourceResult').implement({
   fields: (t) => ({
     deleted: t.exposeBoolean('deleted'),
     cancelledExecutions: t.exposeInt('cancelledExecutions', { description: 'Crawls of the source that were running and were cancelled first' }),
   }),
 });
-
-function checkQuery(query: string): string {
-  const text = query.trim();
-  if (!text) throw badInput('query must not be empty', 'query');
-  if (query.length > MAX_QUERY_LENGTH) throw badInput(`query must be at most ${MAX_QUERY_LENGTH} characters`, 'query');
-  return text;
-}
-
-function originOf(execution: Execution): string | null {
-  const url = (execution.input as { url?: unknown } | null)?.url;
-  if (typeof url !== 'string') return null;
-  try {
-    return new URL(url).origin;
-  } catch {
-    return null;
-  }
-}
-
-/** Cancels the active crawls of a source (their later writes are fenced off), then deletes it. */
-async function deleteSource(id: string, ctx: Context): Promise<DeleteOutcome> {
-  const source = await ctx.store.getSource(id);
-  if (!source) throw notFound(`no knowledge source has id "${id}"`);
-  const crawls = await ctx.store.listExecutions({ kind: 'CRAWL', statuses: ACTIVE_STATUSES, oldestFirst: true });
-  const ofSource = crawls.filter((e) => originOf(e) === source.url);
-  const outcomes = await Promise.all(ofSource.map((e) => ctx.engine.cancel(e.id, DELETE_REASON, ctx.actor)));
-  const deleted = await ctx.store.deleteSource(id);
-  return { deleted, cancelledExecutions: outcomes.filter((o) => o.accepted).length };
-}
 
 builder.queryFields((t) => ({
   searchKnowledge: t.field({
@@ -92,11 +59,7 @@ builder.queryFields((t) => ({
       'Full-text search of the crawled pages, best first, one hit per page. The query is plain words: any search ' +
       `syntax in it is ignored. 1..${MAX_QUERY_LENGTH} characters; limit 1..${MAX_LIMIT}, default ${DEFAULT_LIMIT}.`,
     args: { query: t.arg.string({ required: true }), limit: t.arg.int() },
-    resolve: (_, args, ctx) => {
-      const limit = args.limit ?? DEFAULT_LIMIT;
-      if (limit < 1 || limit > MAX_LIMIT) throw badInput(`limit must be between 1 and ${MAX_LIMIT}`, 'limit');
-      return ctx.store.searchKnowledge(checkQuery(args.query), limit);
-    },
+    resolve: (_, args, ctx) => searchKnowledge(ctx, args),
   }),
   knowledgeSources: t.field({
     type: [KnowledgeSourceRef],
@@ -112,6 +75,6 @@ builder.mutationField('deleteKnowledgeSource', (t) =>
       'Deletes a source with its pages and passages. Crawls of it still running are cancelled first (reason ' +
       `"${DELETE_REASON}"), so none of them can store a page afterwards. Unknown id: NOT_FOUND.`,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_, args, ctx) => deleteSource(checkId(args.id), ctx),
+    resolve: (_, args, ctx) => deleteSource(ctx, args.id),
   }),
 );

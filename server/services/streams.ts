@@ -1,7 +1,7 @@
 // The checks a jobProgress subscription passes before it streams, shared by every transport (the
 // resolver for HTTP/SSE, the fan-out for graphql-ws).
-import { badInput, notFound, userError } from '../errors.ts';
 import { isTerminal } from '../executions/status.ts';
+import { InputError, NotFoundError } from '../lib/errors.ts';
 import type { Store } from '../store/store.ts';
 import { checkId } from './arguments.ts';
 
@@ -20,13 +20,12 @@ export interface JobProgressStart {
 export async function startJobProgress(store: Store, executionId: string | number, afterSeq: number | null | undefined): Promise<JobProgressStart> {
   const id = checkId(executionId, 'executionId');
   const after = afterSeq ?? 0;
-  if (after < 0) throw badInput('afterSeq must be 0 or more', 'afterSeq');
+  if (after < 0) throw new InputError('afterSeq must be 0 or more', 'afterSeq');
   const row = await store.getExecution(id);
-  if (!row) throw notFound(`no execution has id "${id}"`);
+  if (!row) throw new NotFoundError(`no execution has id "${id}"`);
   if (after <= row.lastSeq) return { executionId: id, afterSeq: after, ended: false };
   if (isTerminal(row.status)) return { executionId: id, afterSeq: after, ended: true };
-  throw userError('BAD_USER_INPUT', `afterSeq ${after} is beyond the last event of execution "${id}": its last seq is ${row.lastSeq}`, {
-    field: 'afterSeq',
+  throw new InputError(`afterSeq ${after} is beyond the last event of execution "${id}": its last seq is ${row.lastSeq}`, 'afterSeq', {
     lastSeq: row.lastSeq,
   });
 }

@@ -20,6 +20,8 @@ import type { Logger } from 'pino';
 import type { SluicePubSub } from '../pubsub.ts';
 import { accessError } from '../security/access.ts';
 import type { Principal } from '../security/tokens.ts';
+import { toGraphQLError } from '../schema/errors.ts';
+import { CallerError } from '../lib/errors.ts';
 import { startJobProgress } from '../services/streams.ts';
 import type { Store } from '../store/store.ts';
 import { ChangesFeed } from './changes-feed.ts';
@@ -112,7 +114,8 @@ export class Fanout {
       if (start.ended || request.sink.readyState !== OPEN) return emptyStream();
       return this.joinExecution(request, group, start.executionId, start.afterSeq);
     } catch (error) {
-      if (error instanceof GraphQLError) return { errors: [locatedError(error, [fieldNode], [request.field])] };
+      if (error instanceof GraphQLError || error instanceof CallerError)
+        return { errors: [locatedError(toGraphQLError(error), [fieldNode], [request.field])] };
       this.options.log.error({ err: error }, 'subscription: unexpected error');
       return { errors: [new GraphQLError('Unexpected error.', { nodes: [fieldNode], path: [request.field] })] };
     }

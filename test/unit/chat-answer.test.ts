@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { composeAnswer, notFoundAnswer, pieces, sentencesOf, stem } from '../../server/jobs/chat/compose.ts';
 import { previousQuestion, type Passage } from '../../server/jobs/chat/retrieval.ts';
-import { titleFrom } from '../../server/schema/chat.ts';
+import { titleFrom } from '../../server/services/chat.ts';
 import type { ChatMessage } from '../../server/store/knowledge-records.ts';
 import { searchTerms } from '../../server/store/search-terms.ts';
 import { ftsQuery } from '../../server/store/sqlite/sqlite-knowledge.ts';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../../server/lib/errors.ts';
 import {
   assertCrawlableUrl,
   classifyAddress,
@@ -73,7 +74,8 @@ describe('refusing private targets', () => {
 
   it('assertCrawlableUrl throws BAD_USER_INPUT on field url', async () => {
     const error = await assertCrawlableUrl('http://10.0.0.5/', false).catch((e: unknown) => e);
-    expect(error).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'url' } });
+    expect(error).toBeInstanceOf(InputError);
+    expect(error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'url' });
     await expect(assertCrawlableUrl('http://10.0.0.5/', true)).resolves.toBeUndefined();
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../../server/lib/errors.ts';
 import { DEFAULT_CRAWL_LIMITS, parseCrawlInput, type StartCrawlInputRaw } from '../../server/jobs/crawl/input.ts';
 
 describe('parseCrawlInput', () => {
@@ -49,7 +50,8 @@ describe('parseCrawlInput', () => {
     } catch (e) {
       error = e;
     }
-    expect(error).toMatchObject({ message: expect.stringMatching(message), extensions: { code: 'BAD_USER_INPUT', field } });
+    expect(error).toBeInstanceOf(InputError);
+    expect(error).toMatchObject({ message: expect.stringMatching(message), code: 'BAD_USER_INPUT', field });
   });
 
   it('honours lower limits given by the server', () => {

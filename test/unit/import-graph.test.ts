@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import madge from 'madge';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -66,7 +68,30 @@ describe('the import graph of server/', () => {
     expect(importsBetween('executions/', (dep) => !dep.startsWith('executions/'))).toEqual([]);
   });
 
-  it('keeps the engine free of the jobs it runs', () => {
+  it('keeps the engine free of the jobs it runs and of the stores behind the storage interface', () => {
     expect(importsBetween('engine/', (dep) => dep.startsWith('jobs/'))).toEqual([]);
+    expect(importsBetween('engine/', (dep) => dep.startsWith('store/') && dep !== 'store/store.ts')).toEqual([]);
+  });
+
+  it('leaves GraphQL to its boundary: the domain, engine, jobs, services, stores and lib never reach it', () => {
+    const below = ['executions/', 'engine/', 'jobs/', 'services/', 'store/', 'lib/'];
+    const graphqlImport = /from '(graphql|graphql-yoga|graphql-ws|@pothos\/[^/']+|@graphql-yoga\/(?!subscription')[^/']+|@escape\.tech\/[^/']+)(\/[^']*)?'/;
+    const direct = new Set(Object.keys(graph).filter((file) => graphqlImport.test(readFileSync(join(SERVER, file), 'utf8'))));
+    /** The first path from `file` to a file that imports GraphQL, or null. */
+    const pathToGraphql = (file: string, seen = new Set<string>()): string[] | null => {
+      if (direct.has(file)) return [file];
+      seen.add(file);
+      for (const dep of graph[file] ?? []) {
+        if (seen.has(dep)) continue;
+        const rest = pathToGraphql(dep, seen);
+        if (rest) return [file, ...rest];
+      }
+      return null;
+    };
+    const offenders = Object.keys(graph)
+      .filter((file) => below.some((b) => file.startsWith(b)))
+      .map((file) => pathToGraphql(file)?.join(' -> '))
+      .filter(Boolean);
+    expect(offenders).toEqual([]);
   });
 });

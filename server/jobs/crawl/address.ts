@@ -3,7 +3,7 @@
 // other non-public ranges are refused unless SLUICE_ALLOW_PRIVATE_NETWORKS=true.
 import dns from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { badInput } from '../../errors.ts';
+import { InputError } from '../../lib/errors.ts';
 import type { LookupAddress } from 'node:dns';
 
 /**
@@ -219,5 +219,5 @@ export async function refusalReason(url: string, allowPrivate: boolean, rules: A
 /** For the API before queueing a crawl: throws BAD_USER_INPUT (field url) for a non-public target. */
 export async function assertCrawlableUrl(url: string, allowPrivate: boolean): Promise<void> {
   const reason = await refusalReason(url, allowPrivate);
-  if (reason) throw badInput(reason, 'url');
+  if (reason) throw new InputError(reason, 'url');
 }

@@ -1,5 +1,5 @@
 import picomatch from 'picomatch';
-import { badInput } from '../../errors.ts';
+import { InputError } from '../../lib/errors.ts';
 import { normalizeUrl } from './urls.ts';
 
 /** Bounds and tunables of a crawl; the engine config may override them, the user input may not. */
@@ -107,66 +107,66 @@ export function parseCrawlInput(raw: StartCrawlInputRaw, limits: CrawlLimits = D
 
 function parseStartUrl(value: unknown, limits: CrawlLimits): string {
   if (typeof value !== 'string' || value.trim() === '') {
-    throw badInput('url is required: give the page to start from, e.g. https://docs.example.com/', 'url');
+    throw new InputError('url is required: give the page to start from, e.g. https://docs.example.com/', 'url');
   }
   const url = value.trim();
   if (url.length > limits.maxUrlLength) {
-    throw badInput(`url is too long (${url.length} characters); use at most ${limits.maxUrlLength}`, 'url');
+    throw new InputError(`url is too long (${url.length} characters); use at most ${limits.maxUrlLength}`, 'url');
   }
   if (!/^https?:\/\//i.test(url)) {
-    throw badInput('url must start with http:// or https://', 'url');
+    throw new InputError('url must start with http:// or https://', 'url');
   }
   const parsed = URL.parse(url);
   if (!parsed || parsed.hostname === '') {
-    throw badInput(`url is not a valid address: ${url}`, 'url');
+    throw new InputError(`url is not a valid address: ${url}`, 'url');
   }
   if (parsed.username !== '' || parsed.password !== '') {
-    throw badInput('url must not contain a user name or password; remove the "user:pass@" part', 'url');
+    throw new InputError('url must not contain a user name or password; remove the "user:pass@" part', 'url');
   }
   const normalized = normalizeUrl(parsed.href);
-  if (normalized === null) throw badInput(`url is not a valid address: ${url}`, 'url');
+  if (normalized === null) throw new InputError(`url is not a valid address: ${url}`, 'url');
   return normalized;
 }
 
 function parseInteger(value: unknown, field: string, fallback: number, min: number, max: number): number {
   if (value === undefined || value === null) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw badInput(`${field} must be between ${min} and ${max} (got ${String(value)})`, field);
+    throw new InputError(`${field} must be between ${min} and ${max} (got ${String(value)})`, field);
   }
   return value;
 }
 
 function parseBoolean(value: unknown, field: string, fallback: boolean): boolean {
   if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'boolean') throw badInput(`${field} must be true or false`, field);
+  if (typeof value !== 'boolean') throw new InputError(`${field} must be true or false`, field);
   return value;
 }
 
 function parseSessionId(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
-    throw badInput('sessionId must be a non-empty string of at most 200 characters', 'sessionId');
+    throw new InputError('sessionId must be a non-empty string of at most 200 characters', 'sessionId');
   }
   return value;
 }
 
 function parsePatterns(value: unknown, field: string, limits: CrawlLimits): string[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw badInput(`${field} must be a list of URL globs`, field);
+  if (!Array.isArray(value)) throw new InputError(`${field} must be a list of URL globs`, field);
   if (value.length > limits.maxPatterns) {
-    throw badInput(`${field} has ${value.length} patterns; give at most ${limits.maxPatterns}`, field);
+    throw new InputError(`${field} has ${value.length} patterns; give at most ${limits.maxPatterns}`, field);
   }
   return value.map((pattern: unknown) => {
     if (typeof pattern !== 'string' || pattern.trim() === '') {
-      throw badInput(`${field} must not contain empty patterns`, field);
+      throw new InputError(`${field} must not contain empty patterns`, field);
     }
     if (pattern.length > limits.maxPatternLength) {
-      throw badInput(`${field}: a pattern is ${pattern.length} characters long; use at most ${limits.maxPatternLength}`, field);
+      throw new InputError(`${field}: a pattern is ${pattern.length} characters long; use at most ${limits.maxPatternLength}`, field);
     }
     try {
       picomatch.makeRe(pattern);
     } catch {
-      throw badInput(`${field}: "${pattern}" is not a valid glob, e.g. https://example.com/docs/** or /blog/**`, field);
+      throw new InputError(`${field}: "${pattern}" is not a valid glob, e.g. https://example.com/docs/** or /blog/**`, field);
     }
     return pattern.trim();
   });
