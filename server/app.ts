@@ -58,6 +58,8 @@ export interface AppOptions {
    * the default of its kind. Tests register their own jobs this way.
    */
   jobs?: readonly Job[];
+  /** Puts something between the app and its store (the chaos suite wraps it to inject faults). */
+  wrapStore?(store: Store): Store;
 }
 
 /** Builds the whole server from a config object; nothing happens until start(). */
@@ -67,12 +69,13 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
   // Before anything is opened: a server reachable from other machines without tokens does not start.
   const auth = createAuthenticator(config, log);
   // Several nodes share PostgreSQL (the record) and Redis (the doorbell); one node needs neither.
-  const store: Store = config.databaseUrl
+  const baseStore: Store = config.databaseUrl
     ? new PostgresStore(config.databaseUrl, {
         applicationName: `sluice ${config.nodeId}`.slice(0, 63),
         onError: (error) => log.warn({ err: error }, 'postgres: an idle connection failed; the pool replaces it'),
       })
     : new SqliteStore(join(config.dataDir, 'sluice.db'));
+  const store = options.wrapStore?.(baseStore) ?? baseStore;
   const redis = config.redisUrl ? createRedisPubSub(config.redisUrl, { prefix: config.redisPrefix, log }) : null;
   const pubsub = redis?.pubsub ?? createSluicePubSub();
   const metrics = new Metrics(store);

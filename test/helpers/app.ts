@@ -1,6 +1,6 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createApp, type App } from '../../server/app.ts';
+import { createApp, type App, type AppOptions } from '../../server/app.ts';
 import type { Config } from '../../server/config.ts';
 import type { Job } from '../../server/engine/job.ts';
 import { tempDir } from './stores.ts';
@@ -24,14 +24,14 @@ export interface TestApp {
 }
 
 /** What a test may set: any config field, and jobs of its own (each replaces the default of its kind). */
-export type TestAppOptions = Partial<Config> & { jobs?: readonly Job[] };
+export type TestAppOptions = Partial<Config> & Pick<AppOptions, 'jobs' | 'wrapStore'>;
 
 /** Starts the real app in-process on port 0 with its own data folder (or the given one). */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const { jobs, ...overrides } = options;
+  const { jobs, wrapStore, ...overrides } = options;
   const dir = overrides.dataDir ? null : tempDir();
   const dataDir = overrides.dataDir ?? dir!.path;
-  const app = createApp({ port: 0, allowPrivateNetworks: true, logLevel: 'silent', ...overrides, dataDir }, { jobs });
+  const app = createApp({ port: 0, allowPrivateNetworks: true, logLevel: 'silent', ...overrides, dataDir }, { jobs, wrapStore });
   const { url } = await app.start();
   const clients: Client[] = [];
   return {

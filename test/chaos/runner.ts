@@ -1,0 +1,61 @@
+// Runs many schedules (a few at once) and sums them up; shared by the vitest file and `npm run chaos`.
+import { startPrivateRedis, type PrivateRedis } from '../helpers/cluster.ts';
+import { runSchedule, type Report } from './harness.ts';
+import { describeSchedule, scheduleFor, type Dialect, type Family } from './schedule.ts';
+
+export interface Summary {
+  dialect: Dialect;
+  family: Family;
+  schedules: number;
+  checks: number;
+  executions: number;
+  storeFaults: number;
+  /** Each failing seed with what it broke. */
+  failures: { seed: number; violations: string[]; schedule: string }[];
+  cancelLatenciesMs: number[];
+  faultedCancelLatenciesMs: number[];
+  durationMs: number;
+}
+
+/** Runs `seeds` on one store, `parallel` at a time, with one private Redis the schedules may restart. */
+export async function runSeeds(
+  seeds: readonly number[],
+  dialect: Dialect,
+  options: { family?: Family; parallel?: number; onReport?: (report: Report) => void } = {},
+): Promise<Summary> {
+  const family = options.family ?? 'engine';
+  const began = performance.now();
+  let redis: PrivateRedis | null = null;
+  if (dialect === 'postgres') redis = await startPrivateRedis();
+  const summary: Summary = { dialect, family, schedules: 0, checks: 0, executions: 0, storeFaults: 0, failures: [], cancelLatenciesMs: [], faultedCancelLatenciesMs: [], durationMs: 0 };
+  const queue = [...seeds];
+  try {
+    await Promise.all(
+      Array.from({ length: Math.max(1, options.parallel ?? 1) }, async () => {
+        for (let seed = queue.shift(); seed !== undefined; seed = queue.shift()) {
+          const schedule = scheduleFor(seed, dialect, family);
+          const report = await runSchedule(schedule, { redis });
+          summary.schedules++;
+          summary.checks += report.checks;
+          summary.executions += report.executions;
+          summary.storeFaults += report.storeFaults;
+          summary.cancelLatenciesMs.push(...report.cancelLatenciesMs);
+          summary.faultedCancelLatenciesMs.push(...report.faultedCancelLatenciesMs);
+          if (report.violations.length) summary.failures.push({ seed, violations: report.violations, schedule: describeSchedule(schedule) });
+          options.onReport?.(report);
+        }
+      }),
+    );
+  } finally {
+    await redis?.kill();
+  }
+  summary.durationMs = Math.round(performance.now() - began);
+  return summary;
+}
+
+/** p50 / p95 / max of a list of milliseconds. */
+export function percentiles(values: readonly number[]): { n: number; p50: number; p95: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { n: sorted.length, p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 };
+}
