@@ -21,6 +21,8 @@ import { TIMING, type Schedule, type Step } from './schedule.ts';
 /** What a runner shares between schedules: a private Redis the schedules may restart. */
 export interface ChaosEnv {
   redis: PrivateRedis | null;
+  /** Set while a schedule restarts the Redis. */
+  restarting?: boolean;
 }
 
 export interface Report {
@@ -72,7 +74,7 @@ const CANCEL_MANY = /* GraphQL */ `
 `;
 
 /** Runs `schedule` and checks the invariants; never throws for a violation (they are reported). */
-export async function runSchedule(schedule: Schedule, env: ChaosEnv): Promise<Report> {
+export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { stage: string } = { stage: '' }): Promise<Report> {
   const began = performance.now();
   const violations: string[] = [];
   let checks = 0;
@@ -103,6 +105,7 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv): Promise<Re
   };
 
   try {
+    where.stage = 'setup';
     // Sites: one per crawl, so its requests, pages and chunks are its own.
     const sites: Site[] = await Promise.all(schedule.crawls.map((c) => startSite({ pages: c.pages, delayMs: c.delayMs })));
     undo.push(() => Promise.all(sites.map((s) => s.close())));
@@ -360,12 +363,18 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv): Promise<Re
           return;
         }
         case 'restartRedis': {
-          if (!env.redis || !postgres) return;
+          // One restart at a time: schedules running side by side share this Redis.
+          if (!env.redis || !postgres || env.restarting) return;
           const close = openWindow();
-          await env.redis.kill();
-          await sleep(step.downMs);
-          await env.redis.start();
-          close();
+          env.restarting = true;
+          try {
+            await env.redis.kill();
+            await sleep(step.downMs);
+            await env.redis.start();
+          } finally {
+            env.restarting = false;
+            close();
+          }
           return;
         }
       }
@@ -384,6 +393,7 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv): Promise<Re
       }
     })();
 
+    where.stage = 'schedule';
     // -- the schedule -----------------------------------------------------------------------------
     for (const { gapMs, step } of schedule.steps) {
       await sleep(gapMs);
@@ -391,6 +401,7 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv): Promise<Re
     }
     await Promise.all(pending);
 
+    where.stage = 'settle';
     // -- heal, settle, then stop everything -------------------------------------------------------
     
     for (const n of nodes) {
@@ -407,6 +418,7 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv): Promise<Re
       if (schedule.family === 'engine') check(runningHere.has(row.id), () => `${row.id} is RUNNING on ${row.node}, and no live node runs its code`);
     }
 
+    where.stage = 'final cancel';
     const finalCancelAt = Date.now();
     const final = await gql(CANCEL_MANY);
     for (const e of (final?.data?.cancelExecutions?.executions ?? []) as { id: string; status: string }[]) {
@@ -435,6 +447,7 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv): Promise<Re
       if (crawl >= 0 && same.every((r) => isTerminal(r.status)) && !requestsAtEnd.has(crawl)) requestsAtEnd.set(crawl, sites[crawl]!.requestCount());
     }
 
+    where.stage = 'checks';
     // Event logs: seq 1..n with no gap, lastSeq = n, nothing after the terminal event, CANCELLING ends CANCELLED.
     const logs = new Map<string, ExecutionEvent[]>();
     for (const row of rows) {
@@ -491,6 +504,7 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv): Promise<Re
       if (!s.left) check(got.at(-1)?.seq === log.at(-1)?.seq, () => `subscription to ${s.executionId} after ${s.afterSeq} stopped at seq ${got.at(-1)?.seq ?? 'none'}; the log ends at ${log.at(-1)?.seq}`);
     }
 
+    where.stage = 'subscriptions released';
     // Every subscription of a departed client is released (the live gauge of each node returns to 0).
     for (let c = 0; c < clients.length; c++) leave(c);
     for (const n of liveNodes()) {
@@ -510,6 +524,7 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv): Promise<Re
   } catch (error) {
     violations.push(`the schedule could not run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   } finally {
+    where.stage = 'cleanup';
     for (const fn of undo.reverse()) {
       try {
         await fn();
@@ -518,7 +533,7 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv): Promise<Re
       }
     }
     process.off('unhandledRejection', onUnhandled);
-    check(unhandled.length === 0, () => `${unhandled.length} unhandled rejection(s): ${unhandled.map(String).slice(0, 3).join('; ')}`);
+    check(unhandled.length === 0, () => `${unhandled.length} unhandled rejection(s): ${unhandled.map((r) => (r instanceof Error ? (r.stack ?? r.message) : JSON.stringify(r))).slice(0, 3).join('; ')}`);
     report.checks = checks;
     report.durationMs = Math.round(performance.now() - began);
   }

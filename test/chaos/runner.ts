@@ -17,6 +17,16 @@ export interface Summary {
   durationMs: number;
 }
 
+/** A schedule that takes this long is reported as hung (and left behind). */
+const HUNG_MS = 90_000;
+
+function hungReport(seed: number, dialect: Dialect, family: Family, stage: string): Report {
+  return {
+    seed, dialect, family, checks: 1, violations: [`the schedule hung for ${HUNG_MS / 1000} s in its ${stage} stage`],
+    cancelLatenciesMs: [], faultedCancelLatenciesMs: [], executions: 0, storeCalls: 0, storeFaults: 0, durationMs: HUNG_MS,
+  };
+}
+
 /** Runs `seeds` on one store, `parallel` at a time, with one private Redis the schedules may restart. */
 export async function runSeeds(
   seeds: readonly number[],
@@ -29,12 +39,19 @@ export async function runSeeds(
   if (dialect === 'postgres') redis = await startPrivateRedis();
   const summary: Summary = { dialect, family, schedules: 0, checks: 0, executions: 0, storeFaults: 0, failures: [], cancelLatenciesMs: [], faultedCancelLatenciesMs: [], durationMs: 0 };
   const queue = [...seeds];
+  const env = { redis, restarting: false };
   try {
     await Promise.all(
       Array.from({ length: Math.max(1, options.parallel ?? 1) }, async () => {
         for (let seed = queue.shift(); seed !== undefined; seed = queue.shift()) {
           const schedule = scheduleFor(seed, dialect, family);
-          const report = await runSchedule(schedule, { redis });
+          const where = { stage: 'start' };
+          let timer: NodeJS.Timeout | undefined;
+          const hung = new Promise<Report>((resolve) => {
+            timer = setTimeout(() => resolve(hungReport(seed, schedule.dialect, schedule.family, where.stage)), HUNG_MS);
+          });
+          const report = await Promise.race([runSchedule(schedule, env, where), hung]);
+          clearTimeout(timer);
           summary.schedules++;
           summary.checks += report.checks;
           summary.executions += report.executions;
