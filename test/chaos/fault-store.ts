@@ -1,7 +1,7 @@
 // A Store wrapper that delays, reorders and fails store calls, decided by a seeded PRNG. It is a Proxy
 // over whatever object implements the Store interface, so it needs no change when the store is split
 // into slices: every function-valued property is wrapped alike.
-import { StoreUnavailableError } from '../../server/engine/types.ts';
+import { StoreUnavailableError } from '../../server/executions/types.ts';
 import type { Store } from '../../server/store/store.ts';
 import { createRng, type Rng } from './prng.ts';
 

@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { isTerminal } from '../../server/engine/status.ts';
-import type { Execution, ExecutionEvent } from '../../server/engine/types.ts';
+import { isTerminal } from '../../server/executions/status.ts';
+import type { Execution, ExecutionEvent } from '../../server/executions/types.ts';
 import { PostgresStore } from '../../server/store/postgres/postgres-store.ts';
 import { SqliteStore } from '../../server/store/sqlite/sqlite-store.ts';
 import type { Store } from '../../server/store/store.ts';
@@ -163,7 +163,8 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
         );
         return;
       }
-      n.app = await startTestApp(config, {
+      n.app = await startTestApp({
+        ...config,
         wrapStore: (store) => (n.faults = faultyStore(store, schedule.seed, `${nodeIdOf(n)}`)).store,
       });
     };
