@@ -2,7 +2,6 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createApp, type App, type AppOptions } from '../../server/app.ts';
 import type { Config } from '../../server/config.ts';
-import type { Job } from '../../server/engine/job.ts';
 import { tempDir } from './stores.ts';
 
 export interface GqlResult<T = Record<string, any>> {
