@@ -85,10 +85,10 @@ function checkDependencies(metafile) {
 }
 
 /** One esbuild bundle, checked and written into place. */
-async function buildBundle(entryPoints, external) {
+async function buildBundle(entryPoints, external, extra = {}) {
   const { build } = await import('esbuild');
   const started = performance.now();
-  const result = await build(bundle(entryPoints, external));
+  const result = await build({ ...bundle(entryPoints, external), ...extra });
   checkDependencies(result.metafile);
   // Written beside and renamed into place, so a process starting meanwhile never reads half a file.
   for (const file of result.outputFiles) {
@@ -113,7 +113,9 @@ const builders = {
   server: () => buildBundle(['server/main.ts', { in: 'server/jobs/crawl/page-worker.ts', out: 'server/page-worker' }], SERVER_EXTERNAL),
   // The CLI bundles all it uses (graphql-ws, ws): one file to parse instead of package trees to
   // resolve is what lets `sluice --help` answer in about 100 ms.
-  cli: () => buildBundle(['cli/sluice.ts'], []),
+  // ES module builds first where packages have one (graphql's lets the bundle keep `print` and drop
+  // the rest); every package is inside this bundle, so no second copy can be loaded beside it.
+  cli: () => buildBundle(['cli/sluice.ts'], [], { mainFields: ['module', 'main'] }),
   client: buildClient,
 };
 const asked = process.argv.slice(2);
