@@ -17,8 +17,11 @@ export interface ForbiddenError {
 export interface ConnectionListeners {
   /** The socket is open and acknowledged; `wasRetry` is true after a reconnect. */
   onConnected?: (wasRetry: boolean) => void;
-  /** The socket closed; graphql-ws is retrying with backoff (unless the close was a 4401). */
-  onClosed?: (code: number | undefined) => void;
+  /**
+   * The socket closed. `fatal`: graphql-ws gives up (a 4401, or a code such as 4500 or 4400 that
+   * retrying cannot mend); otherwise it is retrying with backoff.
+   */
+  onClosed?: (code: number | undefined, fatal: boolean, reason: string) => void;
   /**
    * The server wants a (valid) token: an HTTP answer with code UNAUTHENTICATED, or the socket closed
    * with 4401. `message` is the server's reason; `sent` the Authorization the refused request or
@@ -44,6 +47,8 @@ export interface GraphqlClientOptions extends ConnectionListeners {
   webSocketImpl?: unknown;
   /** Ping interval of the graphql-ws keep-alive. */
   keepAliveMs?: number;
+  /** How long a ping may wait for its pong before the socket is taken for dead and replaced. */
+  pongTimeoutMs?: number;
 }
 
 /** The server's answer to a token: accepted, or refused with its code and message. */
@@ -60,17 +65,68 @@ export interface GraphqlClients {
   restart(): Promise<void>;
   /** Asks the server whether it accepts an Authorization value, without using it for anything else. */
   checkAuthorization(authorization: string): Promise<AuthorizationCheck>;
+  /**
+   * The network may be back (online, the tab visible again): a waiting reconnect goes at once, and
+   * an open socket is pinged now, so a dead one is noticed within the pong timeout.
+   */
+  checkNow(): void;
   /** Closes the socket and every subscription; used by tests and on app teardown. */
   dispose(): Promise<void>;
 }
 
 const MAX_RETRY_WAIT_MS = 15_000;
+const DEFAULT_PONG_TIMEOUT_MS = 5_000;
 
-/** Waits 0.5 s, 1 s, 2 s, ... up to 15 s, with jitter so many tabs do not reconnect in lockstep. */
-function backoff(retries: number): Promise<void> {
-  const base = Math.min(MAX_RETRY_WAIT_MS, 500 * 2 ** retries);
-  const wait = base / 2 + Math.random() * (base / 2);
-  return new Promise((resolve) => setTimeout(resolve, wait));
+/** graphql-ws close codes after which it does not reconnect (see isFatalInternalCloseCode and its list). */
+const FATAL_CLOSE_CODES = new Set([4500, 4005, 4400, 4004, 4401, 4406, 4409, 4429]);
+
+/** True when graphql-ws will not retry after this close. */
+export function isFatalClose(code: number | undefined): boolean {
+  if (code === undefined) return false;
+  if (FATAL_CLOSE_CODES.has(code)) return true;
+  return code >= 1000 && code <= 1999 && ![1000, 1001, 1005, 1006, 1012, 1013, 1014].includes(code);
+}
+
+/**
+ * Waits 0.5 s, 1 s, 2 s, ... up to 15 s, with jitter so many tabs do not reconnect in lockstep.
+ * `wake` ends the current wait at once (the network is back), or the next one when the attempt in
+ * flight fails; `connected` forgets a wake that was not needed.
+ */
+function createBackoff(): { wait(retries: number): Promise<void>; wake(): void; connected(): void } {
+  let wakeUp: (() => void) | null = null;
+  let woken = false;
+  return {
+    wait(retries) {
+      if (woken) {
+        woken = false;
+        return Promise.resolve();
+      }
+      const base = Math.min(MAX_RETRY_WAIT_MS, 500 * 2 ** retries);
+      const ms = base / 2 + Math.random() * (base / 2);
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done(): void {
+          clearTimeout(timer);
+          wakeUp = null;
+          resolve();
+        }
+        wakeUp = done;
+      });
+    },
+    wake() {
+      if (wakeUp) wakeUp();
+      else woken = true;
+    },
+    connected() {
+      woken = false;
+    },
+  };
+}
+
+/** A WebSocket as graphql-ws hands it to its listeners: enough to ping it by hand. */
+interface OpenSocket {
+  readyState: number;
+  send(data: string): void;
 }
 
 function toWsUrl(url: string): string {
@@ -97,39 +153,72 @@ function closeReason(event: unknown): string {
 export function createGraphqlClients(options: GraphqlClientOptions): GraphqlClients {
   const { getAuthorization } = options;
 
+  const backoff = createBackoff();
+  const pongTimeoutMs = options.pongTimeoutMs ?? DEFAULT_PONG_TIMEOUT_MS;
+  /** The open socket of the current client, to ping it by hand (checkNow). */
+  let socket: OpenSocket | null = null;
+  let pongTimer: ReturnType<typeof setTimeout> | undefined;
+
+  // graphql-ws pings but never gives up on a socket whose pongs stop (a laptop that slept, a Wi-Fi
+  // that changed): a pong that does not come in time terminates it, which graphql-ws then retries.
+  const awaitPong = (client: () => WsClient): void => {
+    clearTimeout(pongTimer);
+    pongTimer = setTimeout(() => client().terminate(), pongTimeoutMs);
+  };
+
   // Each socket client gets a number; events of one that restart() replaced are not reported.
   let generation = 0;
   const createWs = (): WsClient => {
     const mine = ++generation;
     const current = () => mine === generation;
     let sent: string | undefined;
-    return createWsClient({
+    const client: WsClient = createWsClient({
       url: options.wsUrl ?? toWsUrl(options.url),
       webSocketImpl: options.webSocketImpl,
       keepAlive: options.keepAliveMs ?? 10_000,
       retryAttempts: Number.POSITIVE_INFINITY,
       // graphql-ws never retries a 4401 whatever this says: a wrong token stays wrong until it changes.
       shouldRetry: () => true,
-      retryWait: backoff,
+      retryWait: (retries) => backoff.wait(retries),
       connectionParams: () => {
         const authorization = getAuthorization?.();
         sent = authorization;
         return authorization ? { authorization } : {};
       },
       on: {
-        connected: (_socket, _payload, wasRetry) => {
-          if (current()) options.onConnected?.(wasRetry);
+        connected: (opened, _payload, wasRetry) => {
+          if (!current()) return;
+          socket = opened as OpenSocket;
+          backoff.connected();
+          options.onConnected?.(wasRetry);
+        },
+        ping: (received) => {
+          if (!received && current()) awaitPong(() => client);
+        },
+        pong: (received) => {
+          if (received && current()) clearTimeout(pongTimer);
         },
         closed: (event) => {
           if (!current()) return;
+          socket = null;
+          clearTimeout(pongTimer);
           const code = closeCode(event);
-          options.onClosed?.(code);
+          options.onClosed?.(code, isFatalClose(code), closeReason(event));
           if (code === WS_UNAUTHORIZED) options.onUnauthenticated?.(closeReason(event) || 'Unauthorized', sent);
         },
       },
     });
+    return client;
   };
   let ws = createWs();
+
+  function checkNow(): void {
+    const open = socket;
+    if (!open) return backoff.wake();
+    if (open.readyState !== 1) return;
+    open.send(JSON.stringify({ type: 'ping' }));
+    awaitPong(() => ws);
+  }
 
   const inspect = (error: CombinedError | undefined): void => {
     for (const graphQLError of error?.graphQLErrors ?? []) {
@@ -214,11 +303,17 @@ export function createGraphqlClients(options: GraphqlClientOptions): GraphqlClie
     },
     async restart() {
       const old = ws;
+      socket = null;
+      clearTimeout(pongTimer);
       ws = createWs();
       // A socket still connecting may reject its dispose (e.g. with the 4401 it was about to get).
       await Promise.resolve(old.dispose()).catch(() => undefined);
     },
     checkAuthorization,
-    dispose: () => Promise.resolve(ws.dispose()).catch(() => undefined),
+    checkNow,
+    dispose: () => {
+      clearTimeout(pongTimer);
+      return Promise.resolve(ws.dispose()).catch(() => undefined);
+    },
   };
 }

@@ -42,6 +42,8 @@ export interface ExecutionEntry {
   announced: boolean;
   /** It ended while this tab watched: views keep its card in place (showing how it ended) until dismissed. */
   endedLive: boolean;
+  /** Why its live progress stopped (a jobProgress error); the card says so and offers a retry. */
+  liveError: string | null;
 }
 
 /** Log lines kept per execution. */
@@ -62,6 +64,7 @@ export function newEntry(snapshot: Execution, now: number, mine = false): Execut
     mine,
     announced: isTerminal(snapshot.status),
     endedLive: false,
+    liveError: null,
   };
 }
 

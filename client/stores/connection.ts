@@ -1,5 +1,6 @@
 import { acceptHMRUpdate, defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef, watch } from 'vue';
+import { useDocumentVisibility, useEventListener } from '@vueuse/core';
 import type { Client } from '@urql/core';
 import {
   createGraphqlClients,
@@ -11,8 +12,11 @@ import {
 import { useAuthStore } from './auth.ts';
 import { useToastsStore } from './toasts.ts';
 
-/** `unauthorized`: the server closed the socket with 4401 and waits for a token (no retries). */
-export type ConnectionState = 'connecting' | 'online' | 'reconnecting' | 'unauthorized';
+/**
+ * `unauthorized`: the server closed the socket with 4401 and waits for a token (no retries).
+ * `failed`: closed with a code graphql-ws does not retry (4500, 4400, …): only `reconnect()` helps.
+ */
+export type ConnectionState = 'connecting' | 'online' | 'reconnecting' | 'unauthorized' | 'failed';
 
 type ConnectOptions = Omit<GraphqlClientOptions, 'onConnected' | 'onClosed' | 'onUnauthenticated' | 'onForbidden'>;
 
@@ -33,6 +37,8 @@ export const useConnectionStore = defineStore('connection', () => {
   /** A token typed in the dialog is being checked with the server. */
   const checking = ref(false);
   const online = computed(() => state.value === 'online');
+  /** Why the socket gave up, when `state` is `failed`. */
+  const failure = ref<string | null>(null);
 
   /** Creates the clients once; later calls are ignored so the app never holds two sockets. */
   function connect(options: ConnectOptions): void {
@@ -44,9 +50,12 @@ export const useConnectionStore = defineStore('connection', () => {
         state.value = 'online';
         if (wasRetry) reconnects.value += 1;
       },
-      onClosed(code) {
+      onClosed(code, fatal, reason) {
         if (code === WS_UNAUTHORIZED) state.value = 'unauthorized';
-        else if (state.value === 'online') state.value = 'reconnecting';
+        else if (fatal) {
+          state.value = 'failed';
+          failure.value = `The server closed the connection (${code}${reason ? `: ${reason}` : ''}).`;
+        } else if (state.value !== 'reconnecting') state.value = 'reconnecting';
       },
       onUnauthenticated: (message, sent) => auth.demand(message, sent),
       onForbidden: announceForbidden,
@@ -58,6 +67,32 @@ export const useConnectionStore = defineStore('connection', () => {
     const title = error.requiredScope ? `Your token lacks the "${error.requiredScope}" scope` : 'Not allowed';
     if (toasts.toasts.some((toast) => toast.title === title && toast.message === error.message)) return;
     toasts.push({ tone: 'error', title, message: error.message });
+  }
+
+  // Back online, or the tab shown again after a sleep: reconnect now rather than after the backoff,
+  // and ping an open socket so a dead one is noticed within the pong timeout.
+  useEventListener(typeof window === 'undefined' ? undefined : window, 'online', () => clients.value?.checkNow());
+  const visibility = useDocumentVisibility();
+  watch(visibility, (now) => {
+    if (now === 'visible') clients.value?.checkNow();
+  });
+
+  /** Resolves once the first connection attempt has an outcome (acknowledged, refused or given up). */
+  function settled(): Promise<void> {
+    if (state.value !== 'connecting') return Promise.resolve();
+    return new Promise((resolve) => {
+      const stop = watch(state, (now) => {
+        if (now === 'connecting') return;
+        stop();
+        resolve();
+      });
+    });
+  }
+
+  /** After a fatal close: a new socket; the stores start over as after a sign-in. */
+  async function reconnect(): Promise<void> {
+    failure.value = null;
+    await restart();
   }
 
   /** The urql client; stores call this inside their actions. */
@@ -111,7 +146,7 @@ export const useConnectionStore = defineStore('connection', () => {
     await current?.dispose();
   }
 
-  return { state, online, reconnects, epoch, checking, connect, client, restart, signIn, signOut, disconnect };
+  return { state, online, failure, reconnects, epoch, checking, connect, client, settled, restart, reconnect, signIn, signOut, disconnect };
 });
 
 if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useConnectionStore, import.meta.hot));

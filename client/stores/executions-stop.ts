@@ -11,10 +11,20 @@ export interface StopContext {
   ingest(snapshot: Execution): unknown;
   client(): Client;
   toasts: ReturnType<typeof useToastsStore>;
+  /** A Stop without an answer for this long is sent once more; a second silence is reported. */
+  timeoutMs: number;
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The Stop actions of the executions store: optimistic "Stopping…", the server's truth, rollback. */
-export function stopActions({ entries, ingest, client, toasts }: StopContext) {
+export function stopActions({ entries, ingest, client, toasts, timeoutMs }: StopContext) {
   /**
    * Stop: "Stopping…" at once, then the server's truth. On failure the entry returns to what the
    * server last said and the error is returned (cancel() toasts it; cancelMany() sums them up).
@@ -23,8 +33,20 @@ export function stopActions({ entries, ingest, client, toasts }: StopContext) {
     const entry = entries.get(id);
     if (!entry || entry.stopping || isTerminal(entry.execution.status)) return null;
     entry.stopping = true;
-    const result = await client().mutation(CancelExecutionMutation, { id }).toPromise();
+    const send = () => {
+      const request = client().mutation(CancelExecutionMutation, { id }).toPromise();
+      // A late answer is still the server's truth, even after this Stop was reported as unanswered.
+      void request.then((late) => late.data && ingest(late.data.cancelExecution.execution));
+      return within(request, timeoutMs);
+    };
+    // A cancel is idempotent, so a request that hangs is simply sent once more.
+    let result = await send();
+    if (result === TIMED_OUT) result = await send();
     entry.stopping = false;
+    if (result === TIMED_OUT) {
+      const seconds = Math.round((2 * timeoutMs) / 1000);
+      return { code: 'NETWORK', message: `the server did not answer the Stop in ${seconds} s (it may still stop it). Press Stop to try again.` };
+    }
     if (result.error || !result.data) return toAppError(result.error ?? new Error('No answer from the server'));
     const { accepted, execution } = result.data.cancelExecution;
     ingest(execution);

@@ -11,6 +11,7 @@ import {
   type ExecutionKind,
   type ExecutionStatus,
 } from '../graphql/documents.ts';
+import { toAppError } from '../graphql/errors.ts';
 import { idleState, intoState, type AsyncState } from '../lib/async.ts';
 import { kindWord, statusWord } from '../lib/format.ts';
 import {
@@ -23,6 +24,7 @@ import {
   sortNewestFirst,
   type ExecutionEntry,
 } from '../lib/reconcile.ts';
+import { readSettings } from '../lib/settings.ts';
 import { isActive, isTerminal } from '../lib/status.ts';
 import { useAuthStore } from './auth.ts';
 import { useClockStore } from './clock.ts';
@@ -57,6 +59,8 @@ export const useExecutionsStore = defineStore('executions', () => {
   const entries = reactive(new Map<string, ExecutionEntry>());
   const active = ref<AsyncState>(idleState());
   const history = ref<AsyncState>(idleState());
+  /** Why executionChanged ended (an error from the server): the header says so and offers a retry. */
+  const liveError = ref<string | null>(null);
   /** jobProgress subscriptions by execution id; not state, only handles to close. */
   const following = new Map<string, { unsubscribe(): void }>();
   let changes: { unsubscribe(): void } | null = null;
@@ -122,13 +126,17 @@ export const useExecutionsStore = defineStore('executions', () => {
       entry.answerComplete = entry.eventSeq === 0;
     }
     const variables = { executionId: id, afterSeq: entry.eventSeq };
+    entry.liveError = null;
     const subscription = connection
       .client()
       .subscription(JobProgressSubscription, variables)
       .subscribe((result) => {
         if (result.data?.jobProgress) applyEvent(result.data.jobProgress);
-        // NOT_FOUND or a broken stream: stop following; the next reconnect or reload asks again.
-        if (result.error) unfollow(id);
+        // NOT_FOUND or a broken stream: stop following and say so on the card (it offers a retry).
+        if (result.error) {
+          unfollow(id);
+          entry.liveError = toAppError(result.error).message;
+        }
       });
     // A synchronous replay may already have delivered the terminal event.
     if (isTerminal(entry.execution.status)) subscription.unsubscribe();
@@ -140,14 +148,31 @@ export const useExecutionsStore = defineStore('executions', () => {
     following.delete(id);
   }
 
-  /** Starts following the system: executionChanged, then what is active now. Idempotent. */
+  /** Follows an execution's live progress again after its stream failed (the card's Retry). */
+  function retryFollow(id: string): void {
+    unfollow(id);
+    follow(id);
+  }
+
+  /**
+   * Starts following the system: executionChanged, then what is active now, read once the socket
+   * that carries executionChanged is acknowledged, so work started while it connected is not
+   * missed. Idempotent.
+   */
   async function start(): Promise<void> {
+    liveError.value = null;
     changes ??= connection
       .client()
       .subscription(ExecutionChangedSubscription, {})
       .subscribe((result) => {
         if (result.data?.executionChanged) ingest(result.data.executionChanged);
+        if (result.error) {
+          changes?.unsubscribe();
+          changes = null;
+          liveError.value = toAppError(result.error).message;
+        }
       });
+    await connection.settled();
     await loadActive();
   }
 
@@ -229,12 +254,15 @@ export const useExecutionsStore = defineStore('executions', () => {
     () => void resume(),
   );
 
-  const { cancel, cancelMany } = stopActions({ entries, ingest, client: () => connection.client(), toasts });
+  const timeoutMs = readSettings().stopTimeoutMs;
+  const { cancel, cancelMany } = stopActions({ entries, ingest, client: () => connection.client(), toasts, timeoutMs });
 
   return {
     entries,
     active,
     history,
+    liveError,
+    retryFollow,
     activeEntries,
     runningCount,
     get,
