@@ -102,6 +102,11 @@ function planOne(row: Execution, name: TransitionName, options: TransitionOption
   return { next, event };
 }
 
+/** The first event of every execution: its STATUS event QUEUED, seq 1, as recorded with the new row. */
+export function firstEvent(execution: Execution, at: number): ExecutionEvent {
+  return { executionId: execution.id, seq: 1, at, type: 'STATUS', status: 'QUEUED', progress: execution.progress, message: null };
+}
+
 /** Plans a job's write; throws FencedError unless the row is RUNNING at the writer's attempt. */
 export function planWrite(row: Execution | null, fence: Fence, write: ExecutionWrite, now: number): Planned {
   if (!row || row.status !== 'RUNNING' || row.attempt !== fence.attempt) throw new FencedError(fence.executionId);

@@ -19,8 +19,8 @@ export function defaultJobs(store: Store, settings: { allowPrivateNetworks: bool
     },
   }));
   const chat = chatJob({ llm: settings.llm }, (attempt) => ({
-    searchKnowledge: (query, limit, options) => store.searchKnowledge(query, limit, options),
-    recentMessages: (sessionId, n) => store.listChatMessages(sessionId, n),
+    searchKnowledge: (query, limit, options) => store.knowledge.search(query, limit, options),
+    recentMessages: (sessionId, n) => store.chat.listMessages(sessionId, n),
     writeAnswer: async (messageId, text, write) => {
       await attempt.write(write, (fence, w) => store.write(fence, { ...w, message: { id: messageId, text } }));
     },

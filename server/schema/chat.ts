@@ -41,7 +41,7 @@ const ChatSessionRef = builder.objectRef<ChatSession>('ChatSession').implement({
     messages: t.field({
       type: [ChatMessageRef],
       description: 'Oldest first',
-      resolve: (s, _, ctx) => ctx.store.listChatMessages(s.id),
+      resolve: (s, _, ctx) => ctx.store.chat.listMessages(s.id),
     }),
   }),
 });

@@ -64,7 +64,7 @@ builder.queryFields((t) => ({
   knowledgeSources: t.field({
     type: [KnowledgeSourceRef],
     description: 'Every crawled site, the most recently crawled first',
-    resolve: (_, __, ctx) => ctx.store.listSources(),
+    resolve: (_, __, ctx) => ctx.store.knowledge.listSources(),
   }),
 }));
 

@@ -24,12 +24,12 @@ export function titleFrom(question: string): string {
 }
 
 export function getChatSession(ctx: ServiceContext, id: string | number): Promise<ChatSession | null> {
-  return ctx.store.getChatSession(checkId(id));
+  return ctx.store.chat.getSession(checkId(id));
 }
 
 /** The most recently active first. */
 export function listChatSessions(ctx: ServiceContext, limit: number | null | undefined): Promise<ChatSession[]> {
-  return ctx.store.listChatSessions(checkLimit(limit, DEFAULT_SESSIONS, MAX_SESSIONS));
+  return ctx.store.chat.listSessions(checkLimit(limit, DEFAULT_SESSIONS, MAX_SESSIONS));
 }
 
 /**
@@ -53,21 +53,21 @@ export async function sendChatMessage(ctx: ServiceContext, input: { sessionId?: 
   let session: ChatSession;
   if (input.sessionId != null) {
     const id = checkId(input.sessionId, 'sessionId');
-    const found = await ctx.store.getChatSession(id);
+    const found = await ctx.store.chat.getSession(id);
     if (!found) throw new NotFoundError(`no chat session has id "${id}"`);
     session = found;
   } else {
-    session = await ctx.store.createChatSession(titleFrom(text));
+    session = await ctx.store.chat.createSession(titleFrom(text));
   }
   // The answer's row exists before its execution can run, so every write of the job finds it.
   const messageId = randomUUID();
-  await ctx.store.addChatMessages(session.id, [
+  await ctx.store.chat.addMessages(session.id, [
     { role: 'user', text },
     { id: messageId, role: 'assistant', text: '' },
   ]);
   const chatInput: ChatInput = { sessionId: session.id, messageId, question: text };
   const execution = await ctx.engine.submit({ kind: 'CHAT', title: text, sessionId: session.id, input: chatInput, createdBy: ctx.actor });
-  await ctx.store.setChatMessageExecution(messageId, execution.id);
+  await ctx.store.chat.setMessageExecution(messageId, execution.id);
   if (input.sessionId != null) await supersede(ctx, session.id, execution);
   return execution;
 }

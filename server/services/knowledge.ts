@@ -18,7 +18,7 @@ export interface DeleteOutcome {
 /** Ranked passages for the caller's words, best first. */
 export function searchKnowledge(ctx: ServiceContext, args: { query: string; limit?: number | null }): Promise<KnowledgeHit[]> {
   const limit = checkLimit(args.limit, DEFAULT_LIMIT, MAX_LIMIT);
-  return ctx.store.searchKnowledge(checkText(args.query, 'query', MAX_QUERY_LENGTH), limit);
+  return ctx.store.knowledge.search(checkText(args.query, 'query', MAX_QUERY_LENGTH), limit);
 }
 
 function originOf(execution: Execution): string | null {
@@ -34,11 +34,11 @@ function originOf(execution: Execution): string | null {
 /** Cancels the active crawls of a source (their later writes are fenced off), then deletes it. */
 export async function deleteSource(ctx: ServiceContext, rawId: string | number): Promise<DeleteOutcome> {
   const id = checkId(rawId);
-  const source = await ctx.store.getSource(id);
+  const source = await ctx.store.knowledge.getSource(id);
   if (!source) throw new NotFoundError(`no knowledge source has id "${id}"`);
   const crawls = await ctx.store.listExecutions({ kind: 'CRAWL', statuses: ACTIVE_STATUSES, oldestFirst: true });
   const ofSource = crawls.filter((e) => originOf(e) === source.url);
   const outcomes = await Promise.all(ofSource.map((e) => ctx.engine.cancel(e.id, DELETE_REASON, ctx.actor)));
-  const deleted = await ctx.store.deleteSource(id);
+  const deleted = await ctx.store.knowledge.deleteSource(id);
   return { deleted, cancelledExecutions: outcomes.filter((o) => o.accepted).length };
 }

@@ -65,25 +65,36 @@ export interface Store {
   /** RUNNING or CANCELLING executions whose lease ran out before `now` (or all of them, with `all`). */
   listOrphans(now: number, all: boolean): Promise<Execution[]>;
 
-  // Knowledge base (pages and chunks are written by jobs through `write`).
+  /** The knowledge base: pages and chunks are written by jobs, through `write` with `page`. */
+  readonly knowledge: KnowledgeStore;
+  /** Chat sessions and messages: an answer's text is written by its job, through `write` with `message`. */
+  readonly chat: ChatStore;
+}
+
+/** The knowledge slice of a store. */
+export interface KnowledgeStore {
   /**
    * Ranked passages for user text, best first (higher score is better); [] when nothing matches.
    * The text is split into plain terms (see search-terms.ts): it is never read as query syntax.
    */
-  searchKnowledge(query: string, limit: number, options?: KnowledgeSearchOptions): Promise<KnowledgeHit[]>;
+  search(query: string, limit: number, options?: KnowledgeSearchOptions): Promise<KnowledgeHit[]>;
+  /** Every source, the most recently crawled first. */
   listSources(): Promise<KnowledgeSource[]>;
   getSource(id: string): Promise<KnowledgeSource | null>;
   /** Deletes a source with its pages and chunks; false when unknown. */
   deleteSource(id: string): Promise<boolean>;
+}
 
-  // Chat (an answer's text is written by its job through `write` with `message`).
-  createChatSession(title: string): Promise<ChatSession>;
-  getChatSession(id: string): Promise<ChatSession | null>;
+/** The chat slice of a store. */
+export interface ChatStore {
+  createSession(title: string): Promise<ChatSession>;
+  getSession(id: string): Promise<ChatSession | null>;
   /** The most recently active first. */
-  listChatSessions(limit: number): Promise<ChatSession[]>;
+  listSessions(limit: number): Promise<ChatSession[]>;
   /** Appends messages (in order, in one transaction) and touches the session. */
-  addChatMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]>;
-  setChatMessageExecution(messageId: string, executionId: string): Promise<void>;
+  addMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]>;
+  /** Links an assistant message to the execution that writes it. */
+  setMessageExecution(messageId: string, executionId: string): Promise<void>;
   /** Oldest first; with `last`, only the newest `last` messages. Status joined from the execution row. */
-  listChatMessages(sessionId: string, last?: number): Promise<ChatMessage[]>;
+  listMessages(sessionId: string, last?: number): Promise<ChatMessage[]>;
 }

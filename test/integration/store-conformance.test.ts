@@ -179,14 +179,14 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
 
     it('ranks by relevance and marks the matched terms in the snippet', async () => {
       await seed();
-      const hits = await store.searchKnowledge('gateway port', 10);
+      const hits = await store.knowledge.search('gateway port', 10);
       expect(hits.map((h) => h.url)).toEqual([`${SOURCE}/ports`, `${SOURCE}/storage`]);
       expect(hits[0]!.score).toBeGreaterThan(hits[1]!.score);
       expect(hits[0]!).toMatchObject({ title: 'Ports', heading: 'Network > Ports' });
       expect(hits[0]!.snippet).toContain('«port»');
       expect(hits[0]!.snippet).toContain('«gateway»');
       // Porter stemming: "listening" finds "listens".
-      expect((await store.searchKnowledge('listening', 5))[0]?.url).toBe(`${SOURCE}/ports`);
+      expect((await store.knowledge.search('listening', 5))[0]?.url).toBe(`${SOURCE}/ports`);
     });
 
     it('weights headings above body text', async () => {
@@ -194,21 +194,21 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
       const fence = { executionId: e.id, attempt: e.attempt };
       await store.write(fence, { page: doc('/backups', 'Backups', [{ heading: 'Backups', text: 'Retention of backups is set per bucket.' }]) });
       await store.write(fence, { page: doc('/retention', 'Keeping data', [{ heading: 'Retention', text: 'Data is kept for thirty days.' }]) });
-      const hits = await store.searchKnowledge('retention', 5);
+      const hits = await store.knowledge.search('retention', 5);
       expect(hits.map((h) => h.url)).toEqual([`${SOURCE}/retention`, `${SOURCE}/backups`]);
     });
 
     it('returns one hit per page unless asked for more, and honours the limit', async () => {
       await seed();
-      expect((await store.searchKnowledge('gateway firewall', 10)).length).toBe(1);
-      expect((await store.searchKnowledge('gateway firewall', 10, { perPage: 3 })).length).toBe(2);
-      expect((await store.searchKnowledge('port', 1)).length).toBe(1);
+      expect((await store.knowledge.search('gateway firewall', 10)).length).toBe(1);
+      expect((await store.knowledge.search('gateway firewall', 10, { perPage: 3 })).length).toBe(2);
+      expect((await store.knowledge.search('port', 1)).length).toBe(1);
     });
 
     it('returns nothing, and no error, when nothing matches', async () => {
       await seed();
-      expect(await store.searchKnowledge('zeppelin', 10)).toEqual([]);
-      expect(await store.searchKnowledge('   ', 10)).toEqual([]);
+      expect(await store.knowledge.search('zeppelin', 10)).toEqual([]);
+      expect(await store.knowledge.search('   ', 10)).toEqual([]);
     });
 
     it.each([
@@ -225,23 +225,23 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
       "gateway'; DROP TABLE chunks; --",
     ])('treats hostile query syntax as plain words: %s', async (query) => {
       await seed();
-      const hits = await store.searchKnowledge(query, 10);
+      const hits = await store.knowledge.search(query, 10);
       if (/gateway/i.test(query)) expect(hits[0]?.url).toBe(`${SOURCE}/ports`);
       else expect(hits).toEqual([]);
-      expect((await store.searchKnowledge('gateway', 10)).length).toBe(1);
+      expect((await store.knowledge.search('gateway', 10)).length).toBe(1);
     });
 
     it('lists sources with their counts and deletes one with its pages and chunks', async () => {
       const e = await seed();
-      const [source] = await store.listSources();
+      const [source] = await store.knowledge.listSources();
       expect(source).toMatchObject({ url: SOURCE, pages: 3, chunks: 4, lastExecutionId: e.id });
       expect(source!.lastCrawledAt).toBeGreaterThan(0);
-      expect(await store.getSource(source!.id)).toEqual(source);
-      expect(await store.deleteSource(source!.id)).toBe(true);
-      expect(await store.listSources()).toEqual([]);
-      expect(await store.getSource(source!.id)).toBeNull();
-      expect(await store.searchKnowledge('gateway port snapshots', 10)).toEqual([]);
-      expect(await store.deleteSource(source!.id)).toBe(false);
+      expect(await store.knowledge.getSource(source!.id)).toEqual(source);
+      expect(await store.knowledge.deleteSource(source!.id)).toBe(true);
+      expect(await store.knowledge.listSources()).toEqual([]);
+      expect(await store.knowledge.getSource(source!.id)).toBeNull();
+      expect(await store.knowledge.search('gateway port snapshots', 10)).toEqual([]);
+      expect(await store.knowledge.deleteSource(source!.id)).toBe(false);
     });
   });
 
@@ -250,41 +250,41 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
       // Activity is ordered by time: give each step its own millisecond, as real use does.
       vi.useFakeTimers({ toFake: ['Date'], now: 1_000 });
       onTestFinished(() => void vi.useRealTimers());
-      const a = await store.createChatSession('first');
+      const a = await store.chat.createSession('first');
       vi.setSystemTime(2_000);
-      const b = await store.createChatSession('second');
+      const b = await store.chat.createSession('second');
       vi.setSystemTime(3_000);
-      expect(await store.getChatSession(a.id)).toEqual(a);
-      expect(await store.getChatSession('nope')).toBeNull();
-      const [q, r] = await store.addChatMessages(a.id, [
+      expect(await store.chat.getSession(a.id)).toEqual(a);
+      expect(await store.chat.getSession('nope')).toBeNull();
+      const [q, r] = await store.chat.addMessages(a.id, [
         { role: 'user', text: 'q1' },
         { id: 'answer-1', role: 'assistant', text: '' },
       ]);
       expect(q).toMatchObject({ role: 'user', text: 'q1', sessionId: a.id, executionId: null, status: null });
       expect(r).toMatchObject({ id: 'answer-1', role: 'assistant', text: '' });
-      await store.addChatMessages(a.id, [{ role: 'user', text: 'q2' }]);
-      expect((await store.listChatMessages(a.id)).map((m) => m.text)).toEqual(['q1', '', 'q2']);
-      expect((await store.listChatMessages(a.id, 2)).map((m) => m.text)).toEqual(['', 'q2']);
-      expect(await store.listChatMessages(b.id)).toEqual([]);
-      expect((await store.listChatSessions(10)).map((s) => s.id)).toEqual([a.id, b.id]);
-      expect((await store.listChatSessions(1)).length).toBe(1);
+      await store.chat.addMessages(a.id, [{ role: 'user', text: 'q2' }]);
+      expect((await store.chat.listMessages(a.id)).map((m) => m.text)).toEqual(['q1', '', 'q2']);
+      expect((await store.chat.listMessages(a.id, 2)).map((m) => m.text)).toEqual(['', 'q2']);
+      expect(await store.chat.listMessages(b.id)).toEqual([]);
+      expect((await store.chat.listSessions(10)).map((s) => s.id)).toEqual([a.id, b.id]);
+      expect((await store.chat.listSessions(1)).length).toBe(1);
     });
 
     it('writes an answer with its TOKEN event, fenced, and reads its status from the execution', async () => {
-      const session = await store.createChatSession('s');
+      const session = await store.chat.createSession('s');
       const e = await running();
-      await store.addChatMessages(session.id, [{ id: 'm1', role: 'assistant', text: '', executionId: null }]);
-      await store.setChatMessageExecution('m1', e.id);
+      await store.chat.addMessages(session.id, [{ id: 'm1', role: 'assistant', text: '', executionId: null }]);
+      await store.chat.setMessageExecution('m1', e.id);
       const fence = { executionId: e.id, attempt: e.attempt };
       await store.write(fence, { event: { type: 'TOKEN', message: 'Hello ' }, message: { id: 'm1', text: 'Hello ' } });
       await store.write(fence, { event: { type: 'TOKEN', message: 'world' }, message: { id: 'm1', text: 'Hello world' } });
-      expect((await store.listChatMessages(session.id))[0]).toMatchObject({ text: 'Hello world', executionId: e.id, status: 'RUNNING' });
+      expect((await store.chat.listMessages(session.id))[0]).toMatchObject({ text: 'Hello world', executionId: e.id, status: 'RUNNING' });
 
       await store.transition(e.id, 'requestCancel', { reason: 'stop' });
       await expect(store.write(fence, { event: { type: 'TOKEN', message: '!' }, message: { id: 'm1', text: 'Hello world!' } }))
         .rejects.toBeInstanceOf(FencedError);
       await store.transition(e.id, 'finishCancel');
-      const [message] = await store.listChatMessages(session.id);
+      const [message] = await store.chat.listMessages(session.id);
       expect(message).toMatchObject({ text: 'Hello world', status: 'CANCELLED' });
       const tokens = (await store.listEvents(e.id, 0)).filter((x) => x.type === 'TOKEN').map((x) => x.message).join('');
       expect(tokens).toBe(message!.text);

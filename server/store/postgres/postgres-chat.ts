@@ -2,70 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { ChatMessage, ChatSession, NewChatMessage } from '../knowledge-records.ts';
 import { MESSAGE_SELECT, toMessage, toSession, type MessageRow, type SessionRow } from '../rows.ts';
+import type { ChatStore } from '../store.ts';
 import { text } from './rows.ts';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
-
-export async function createChatSession(db: Queryable, title: string): Promise<ChatSession> {
-  const now = Date.now();
-  const row: SessionRow = { id: randomUUID(), title: text(title), created_at: now, updated_at: now };
-  await db.query('INSERT INTO chat_sessions (id, title, created_at, updated_at) VALUES ($1, $2, $3, $4)', [
-    row.id,
-    row.title,
-    now,
-    now,
-  ]);
-  return toSession(row);
-}
-
-export async function getChatSession(db: Queryable, id: string): Promise<ChatSession | null> {
-  const { rows } = await db.query<SessionRow>('SELECT id, title, created_at, updated_at FROM chat_sessions WHERE id = $1', [id]);
-  return rows[0] ? toSession(rows[0]) : null;
-}
-
-/** Sessions, the most recently active first (the newer session first on a tie). */
-export async function listChatSessions(db: Queryable, limit: number): Promise<ChatSession[]> {
-  const { rows } = await db.query<SessionRow>(
-    'SELECT id, title, created_at, updated_at FROM chat_sessions ORDER BY updated_at DESC, ord DESC LIMIT $1',
-    [limit],
-  );
-  return rows.map(toSession);
-}
-
-/**
- * Appends messages in the caller's transaction, in the order given. Touching the session first
- * locks its row, so two nodes appending to one session at once get distinct, ordered `ord`s.
- */
-export async function addChatMessages(db: Queryable, sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]> {
-  const now = Date.now();
-  await db.query('UPDATE chat_sessions SET updated_at = $1 WHERE id = $2', [now, sessionId]);
-  const ids: string[] = [];
-  for (const m of messages) {
-    const id = m.id ?? randomUUID();
-    await db.query(
-      `INSERT INTO chat_messages (id, session_id, ord, role, text, execution_id, created_at)
-       VALUES ($1, $2, (SELECT coalesce(max(ord), 0) + 1 FROM chat_messages WHERE session_id = $2), $3, $4, $5, $6)`,
-      [id, sessionId, m.role, text(m.text), m.executionId ?? null, now],
-    );
-    ids.push(id);
-  }
-  const { rows } = await db.query<MessageRow>(`${MESSAGE_SELECT} WHERE m.id = ANY($1) ORDER BY m.ord`, [ids]);
-  return rows.map(toMessage);
-}
-
-/** Links an assistant message to the execution that writes it. */
-export async function setChatMessageExecution(db: Queryable, messageId: string, executionId: string): Promise<void> {
-  await db.query('UPDATE chat_messages SET execution_id = $1 WHERE id = $2', [executionId, messageId]);
-}
-
-/** The messages of a session, oldest first; with `last`, only the newest `last` of them (still oldest first). */
-export async function listChatMessages(db: Queryable, sessionId: string, last?: number): Promise<ChatMessage[]> {
-  const { rows } = await db.query<MessageRow>(
-    `SELECT * FROM (${MESSAGE_SELECT} WHERE m.session_id = $1 ORDER BY m.ord DESC LIMIT $2) recent ORDER BY ord`,
-    [sessionId, last ?? null],
-  );
-  return rows.map(toMessage);
-}
 
 /** Sets the text so far of an answer, inside the transaction of the job's fenced write (with its TOKEN event). */
 export async function writeChatMessageText(db: Queryable, message: { id: string; text: string }): Promise<void> {
@@ -74,4 +14,76 @@ export async function writeChatMessageText(db: Queryable, message: { id: string;
      UPDATE chat_sessions SET updated_at = $3 WHERE id IN (SELECT session_id FROM m)`,
     [text(message.text), message.id, Date.now()],
   );
+}
+
+/** The chat slice of the PostgreSQL store. */
+export class PostgresChat implements ChatStore {
+  constructor(
+    private readonly db: Queryable,
+    /** Runs a function in one transaction (with the store's retry on a broken connection). */
+    private readonly tx: <T>(fn: (client: Queryable) => Promise<T>) => Promise<T>,
+  ) {}
+
+  async createSession(title: string): Promise<ChatSession> {
+    const now = Date.now();
+    const row: SessionRow = { id: randomUUID(), title: text(title), created_at: now, updated_at: now };
+    await this.db.query('INSERT INTO chat_sessions (id, title, created_at, updated_at) VALUES ($1, $2, $3, $4)', [
+      row.id,
+      row.title,
+      now,
+      now,
+    ]);
+    return toSession(row);
+  }
+
+  async getSession(id: string): Promise<ChatSession | null> {
+    const { rows } = await this.db.query<SessionRow>('SELECT id, title, created_at, updated_at FROM chat_sessions WHERE id = $1', [id]);
+    return rows[0] ? toSession(rows[0]) : null;
+  }
+
+  /** Sessions, the most recently active first (the newer session first on a tie). */
+  async listSessions(limit: number): Promise<ChatSession[]> {
+    const { rows } = await this.db.query<SessionRow>(
+      'SELECT id, title, created_at, updated_at FROM chat_sessions ORDER BY updated_at DESC, ord DESC LIMIT $1',
+      [limit],
+    );
+    return rows.map(toSession);
+  }
+
+  /**
+   * Appends messages in one transaction, in the order given. Touching the session first
+   * locks its row, so two nodes appending to one session at once get distinct, ordered `ord`s.
+   */
+  async addMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]> {
+    return this.tx(async (db) => {
+      const now = Date.now();
+      await db.query('UPDATE chat_sessions SET updated_at = $1 WHERE id = $2', [now, sessionId]);
+      const ids: string[] = [];
+      for (const m of messages) {
+        const id = m.id ?? randomUUID();
+        await db.query(
+          `INSERT INTO chat_messages (id, session_id, ord, role, text, execution_id, created_at)
+           VALUES ($1, $2, (SELECT coalesce(max(ord), 0) + 1 FROM chat_messages WHERE session_id = $2), $3, $4, $5, $6)`,
+          [id, sessionId, m.role, text(m.text), m.executionId ?? null, now],
+        );
+        ids.push(id);
+      }
+      const { rows } = await db.query<MessageRow>(`${MESSAGE_SELECT} WHERE m.id = ANY($1) ORDER BY m.ord`, [ids]);
+      return rows.map(toMessage);
+    });
+  }
+
+  /** Links an assistant message to the execution that writes it. */
+  async setMessageExecution(messageId: string, executionId: string): Promise<void> {
+    await this.db.query('UPDATE chat_messages SET execution_id = $1 WHERE id = $2', [executionId, messageId]);
+  }
+
+  /** The messages of a session, oldest first; with `last`, only the newest `last` of them (still oldest first). */
+  async listMessages(sessionId: string, last?: number): Promise<ChatMessage[]> {
+    const { rows } = await this.db.query<MessageRow>(
+      `SELECT * FROM (${MESSAGE_SELECT} WHERE m.session_id = $1 ORDER BY m.ord DESC LIMIT $2) recent ORDER BY ord`,
+      [sessionId, last ?? null],
+    );
+    return rows.map(toMessage);
+  }
 }

@@ -4,6 +4,7 @@ import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource, PageInput }
 import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
 import { RERANK_POOL, rerank } from '../rerank.ts';
 import { searchTerms } from '../search-terms.ts';
+import type { KnowledgeStore } from '../store.ts';
 import { text } from './rows.ts';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
@@ -22,53 +23,6 @@ const HEADLINE_OPTIONS = `StartSel="${MARK_OPEN}", StopSel="${MARK_CLOSE}", MaxW
 export function tsQuery(query: string): string | null {
   const terms = searchTerms(query);
   return terms.length === 0 ? null : terms.join(' | ');
-}
-
-/** Ranked passages (ts_rank_cd, headings weighted up), best first, at most `perPage` of one page. */
-export async function searchKnowledge(
-  db: Queryable,
-  query: string,
-  limit: number,
-  options: KnowledgeSearchOptions = {},
-): Promise<KnowledgeHit[]> {
-  const match = tsQuery(query);
-  if (!match) return [];
-  // The headline (the costly part) is made only for the rows that are returned.
-  const { rows } = await db.query<HitRow>(
-    `WITH q AS (SELECT to_tsquery('english', $1) AS query),
-     ranked AS (
-       SELECT c.id, c.page_id, c.heading, c.text, ts_rank_cd('${RANK_WEIGHTS}', c.tsv, q.query) AS score
-       FROM chunks c, q WHERE c.tsv @@ q.query
-     ), numbered AS (
-       SELECT *, row_number() OVER (PARTITION BY page_id ORDER BY score DESC, id) AS n FROM ranked
-     ), top AS (
-       SELECT * FROM numbered WHERE n <= $2 ORDER BY score DESC, id LIMIT $3
-     )
-     SELECT top.id, top.heading, top.text, top.score, ts_headline('english', top.text, q.query, $4) AS snippet, p.url, p.title
-     FROM top JOIN pages p ON p.id = top.page_id CROSS JOIN q
-     ORDER BY top.score DESC, top.id`,
-    [match, options.perPage ?? 1, limit * RERANK_POOL, HEADLINE_OPTIONS],
-  );
-  return rerank(rows.map(toHit), query, limit);
-}
-
-/** Every source, the most recently crawled first. */
-export async function listSources(db: Queryable): Promise<KnowledgeSource[]> {
-  const { rows } = await db.query<SourceRow>(
-    `SELECT ${SOURCE_COLUMNS} FROM sources s ORDER BY coalesce(s.last_crawled_at, s.created_at) DESC, s.url`,
-  );
-  return rows.map(toSource);
-}
-
-export async function getSource(db: Queryable, id: string): Promise<KnowledgeSource | null> {
-  const { rows } = await db.query<SourceRow>(`SELECT ${SOURCE_COLUMNS} FROM sources s WHERE s.id = $1`, [id]);
-  return rows[0] ? toSource(rows[0]) : null;
-}
-
-/** Deletes a source; its pages and chunks go with it (ON DELETE CASCADE), index entries included. */
-export async function deleteSource(db: Queryable, id: string): Promise<boolean> {
-  const { rowCount } = await db.query('DELETE FROM sources WHERE id = $1', [id]);
-  return rowCount === 1;
 }
 
 /**
@@ -100,4 +54,51 @@ export async function upsertPage(db: Queryable, page: PageInput, executionId: st
     [pageId, page.chunks.map((c) => text(c.heading)), page.chunks.map((c) => text(c.text))],
   );
   return true;
+}
+
+/** The knowledge slice of the PostgreSQL store. */
+export class PostgresKnowledge implements KnowledgeStore {
+  constructor(private readonly db: Queryable) {}
+
+  /** Ranked passages (ts_rank_cd, headings weighted up), best first, at most `perPage` of one page. */
+  async search(query: string, limit: number, options: KnowledgeSearchOptions = {}): Promise<KnowledgeHit[]> {
+    const match = tsQuery(query);
+    if (!match) return [];
+    // The headline (the costly part) is made only for the rows that are returned.
+    const { rows } = await this.db.query<HitRow>(
+      `WITH q AS (SELECT to_tsquery('english', $1) AS query),
+       ranked AS (
+         SELECT c.id, c.page_id, c.heading, c.text, ts_rank_cd('${RANK_WEIGHTS}', c.tsv, q.query) AS score
+         FROM chunks c, q WHERE c.tsv @@ q.query
+       ), numbered AS (
+         SELECT *, row_number() OVER (PARTITION BY page_id ORDER BY score DESC, id) AS n FROM ranked
+       ), top AS (
+         SELECT * FROM numbered WHERE n <= $2 ORDER BY score DESC, id LIMIT $3
+       )
+       SELECT top.id, top.heading, top.text, top.score, ts_headline('english', top.text, q.query, $4) AS snippet, p.url, p.title
+       FROM top JOIN pages p ON p.id = top.page_id CROSS JOIN q
+       ORDER BY top.score DESC, top.id`,
+      [match, options.perPage ?? 1, limit * RERANK_POOL, HEADLINE_OPTIONS],
+    );
+    return rerank(rows.map(toHit), query, limit);
+  }
+
+  /** Every source, the most recently crawled first. */
+  async listSources(): Promise<KnowledgeSource[]> {
+    const { rows } = await this.db.query<SourceRow>(
+      `SELECT ${SOURCE_COLUMNS} FROM sources s ORDER BY coalesce(s.last_crawled_at, s.created_at) DESC, s.url`,
+    );
+    return rows.map(toSource);
+  }
+
+  async getSource(id: string): Promise<KnowledgeSource | null> {
+    const { rows } = await this.db.query<SourceRow>(`SELECT ${SOURCE_COLUMNS} FROM sources s WHERE s.id = $1`, [id]);
+    return rows[0] ? toSource(rows[0]) : null;
+  }
+
+  /** Deletes a source; its pages and chunks go with it (ON DELETE CASCADE), index entries included. */
+  async deleteSource(id: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('DELETE FROM sources WHERE id = $1', [id]);
+    return rowCount === 1;
+  }
 }

@@ -3,19 +3,11 @@ import pg from 'pg';
 import { initialProgress } from '../../executions/progress.ts';
 import type { TransitionName } from '../../executions/status.ts';
 import { StoreUnavailableError, type Execution, type ExecutionEvent, type Fence, type Change, type ExecutionFilter, type NewExecution, type TransitionOptions } from '../../executions/types.ts';
-import type {
-  ChatMessage,
-  ChatSession,
-  KnowledgeHit,
-  KnowledgeSearchOptions,
-  KnowledgeSource,
-  NewChatMessage,
-} from '../knowledge-records.ts';
-import { planTransition, planWrite, type Planned } from '../../executions/plan.ts';
+import { firstEvent, planTransition, planWrite, type Planned } from '../../executions/plan.ts';
 import type { Store, StoreWrite } from '../store.ts';
 import { migrate } from './migrations.ts';
-import * as chat from './postgres-chat.ts';
-import * as knowledge from './postgres-knowledge.ts';
+import { PostgresChat, writeChatMessageText } from './postgres-chat.ts';
+import { PostgresKnowledge, upsertPage } from './postgres-knowledge.ts';
 import { toEvent as eventOf, toExecution as executionOf, type Row } from '../rows.ts';
 import { isConnectionError, json, pgTypes, text } from './rows.ts';
 
@@ -46,6 +38,8 @@ export class PostgresStore implements Store {
   /** Other nodes share this database: only executions whose lease ran out are orphans. */
   readonly exclusive = false;
   readonly pool: pg.Pool;
+  readonly knowledge: PostgresKnowledge;
+  readonly chat: PostgresChat;
   private migrated: Promise<void> | null = null;
 
   constructor(connectionString: string, options: PostgresStoreOptions = {}) {
@@ -59,6 +53,8 @@ export class PostgresStore implements Store {
     });
     // Without a listener an idle client's error (server restart, network) would crash the process.
     this.pool.on('error', (error) => options.onError?.(error));
+    this.knowledge = new PostgresKnowledge(this.pool);
+    this.chat = new PostgresChat(this.pool, (fn) => this.tx(fn));
   }
 
   async migrate(): Promise<void> {
@@ -94,15 +90,7 @@ export class PostgresStore implements Store {
         [randomUUID(), input.kind, text(input.title), input.sessionId, json(input.input), now, json(progress), input.createdBy],
       );
       const execution = toExecution(rows[0]!);
-      const event: ExecutionEvent = {
-        executionId: execution.id,
-        seq: 1,
-        at: now,
-        type: 'STATUS',
-        status: 'QUEUED',
-        progress: execution.progress,
-        message: null,
-      };
+      const event = firstEvent(execution, now);
       await insertEvent(c, event);
       return { execution, events: [event] };
     });
@@ -168,8 +156,8 @@ export class PostgresStore implements Store {
     return this.txLocking(fence.executionId, async (c, row) => {
       const now = Date.now();
       const planned = planWrite(row, fence, write, now);
-      const pageStored = write.page ? await knowledge.upsertPage(c, write.page, fence.executionId, now) : null;
-      if (write.message) await chat.writeChatMessageText(c, write.message);
+      const pageStored = write.page ? await upsertPage(c, write.page, fence.executionId, now) : null;
+      if (write.message) await writeChatMessageText(c, write.message);
       await writeCheckpoint(c, fence.executionId, write.checkpoint ?? {});
       await save(c, row!, planned);
       return { change: { execution: planned.next, events: planned.event ? [planned.event] : [] }, pageStored };
@@ -209,46 +197,6 @@ export class PostgresStore implements Store {
       [all, now],
     );
     return rows.map(toExecution);
-  }
-
-  searchKnowledge(query: string, limit: number, options?: KnowledgeSearchOptions): Promise<KnowledgeHit[]> {
-    return knowledge.searchKnowledge(this.pool, query, limit, options);
-  }
-
-  listSources(): Promise<KnowledgeSource[]> {
-    return knowledge.listSources(this.pool);
-  }
-
-  getSource(id: string): Promise<KnowledgeSource | null> {
-    return knowledge.getSource(this.pool, id);
-  }
-
-  deleteSource(id: string): Promise<boolean> {
-    return knowledge.deleteSource(this.pool, id);
-  }
-
-  createChatSession(title: string): Promise<ChatSession> {
-    return chat.createChatSession(this.pool, title);
-  }
-
-  getChatSession(id: string): Promise<ChatSession | null> {
-    return chat.getChatSession(this.pool, id);
-  }
-
-  listChatSessions(limit: number): Promise<ChatSession[]> {
-    return chat.listChatSessions(this.pool, limit);
-  }
-
-  addChatMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]> {
-    return this.tx((c) => chat.addChatMessages(c, sessionId, messages));
-  }
-
-  setChatMessageExecution(messageId: string, executionId: string): Promise<void> {
-    return chat.setChatMessageExecution(this.pool, messageId, executionId);
-  }
-
-  listChatMessages(sessionId: string, last?: number): Promise<ChatMessage[]> {
-    return chat.listChatMessages(this.pool, sessionId, last);
   }
 
   /**
