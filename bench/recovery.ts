@@ -134,6 +134,8 @@ async function main(): Promise<void> {
       const active = (await postGraphql<{ activeExecutions: { id: string; status: string; progress: { pagesFetched: number } }[] }>(first!.url, ACTIVE, {})).data!.activeExecutions;
       const ready = active.filter((e) => ids.includes(e.id) && e.status === 'RUNNING' && e.progress.pagesFetched >= killAfter);
       if (ready.length === crawls) break;
+      const ended = ids.filter((id) => !active.some((e) => e.id === id));
+      if (ended.length > 0) throw new Error(`${ended.length} crawl(s) ended before the kill: give them more --pages or --delay-ms`);
       if (Date.now() > deadline) throw new Error(`only ${ready.length} of ${crawls} crawls RUNNING with ${killAfter} pages`);
       await sleep(20);
     }

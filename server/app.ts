@@ -140,7 +140,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     '/graphql': (req, res) => void (refuseRequest(req, res, { open: auth.open, maxBytes: config.maxRequestBytes }) || yoga(req, res)),
     ...healthRoutes({
       probes: { database: () => store.ping(), ...(redis && { redis: () => redis.ping() }) },
-      notReady: () => (stopping ? 'shutting down' : started ? null : 'starting'),
+      notReady: () => (stopping ? 'shutting down' : ready ? null : 'starting'),
       log,
     }),
     '/metrics': (_req, res) => void metrics.answerScrape(res, log),
@@ -174,6 +174,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
   const closeGraphqlWs = attachGraphqlWs(server, yoga, auth, config.maxRequestBytes, fanout);
 
   let started = false;
+  let ready = false; // /readyz: once the engine has started (recovery sweep done, pub/sub subscribed)
   let stopping: Promise<void> | null = null;
   // The drain order: /readyz 503 (at once), stop accepting, let requests in flight finish (bounded),
   // close WebSockets with 1001 Going Away, then release the executions this node runs, then the database.
@@ -202,6 +203,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
       const { port } = server.address() as AddressInfo;
       const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
       await engine.start();
+      ready = true;
       log.info(`listening on ${url}`);
       return { url, port };
     },
