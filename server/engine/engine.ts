@@ -57,6 +57,9 @@ export interface EngineObserver {
 /** The cancel transition: whichever of these applies to the row as it is (see planTransition). */
 const CANCEL = ['cancelQueued', 'requestCancel'] as const;
 
+/** How often a node tries to record how an execution ended before leaving it to the sweeps. */
+const SETTLE_TRIES = 4;
+
 const NO_OBSERVER: EngineObserver = { onChange() {}, onCancelRequested() {}, onGraceExceeded() {}, onRecovered() {} };
 
 export interface CancelOutcome {
@@ -128,7 +131,11 @@ export class Engine {
     for (const r of all) {
       if (r.finalised) continue;
       r.finalised = true;
-      const change = await this.release(r.execution, `its node (${this.config.nodeId}) shut down`);
+      // The database may be away: the lease running out hands the row to a survivor (or the next start).
+      const change = await this.release(r.execution, `its node (${this.config.nodeId}) shut down`).catch((error: unknown) => {
+        this.log.warn({ err: error, executionId: r.execution.id }, 'could not release an execution at shutdown; its lease will run out');
+        return null;
+      });
       if (change) this.publish(change);
     }
   }
@@ -220,11 +227,20 @@ export class Engine {
   }
 
   private abortLocal(r: Running, cause: StopCause, message: string): void {
-    if (r.cause) return;
-    r.cause = cause;
-    r.controller.abort(new StopSignal(cause, message));
-    if (cause !== 'cancel') return;
-    r.graceTimer = setTimeout(() => void this.finaliseLateCancel(r), this.config.cancelGraceMs);
+    if (!r.cause) {
+      r.cause = cause;
+      r.controller.abort(new StopSignal(cause, message));
+    }
+    // A cancel arms the grace timer even when the code was already told to stop for another reason (a
+    // fenced write marked it lost, a shutdown began): if that code does not stop, the row still ends.
+    if (cause === 'cancel' && !r.graceTimer && !r.finalised) {
+      r.graceTimer = setTimeout(() => this.inBackground(this.finaliseLateCancel(r), 'finalising a cancel after its grace period'), this.config.cancelGraceMs);
+    }
+  }
+
+  /** Runs a promise no caller awaits (timers): a failure is logged, never an unhandled rejection. */
+  private inBackground(work: Promise<unknown>, what: string): void {
+    work.catch((error: unknown) => this.log.warn({ err: error }, `${what} failed; the next heartbeat retries`));
   }
 
   /** The cancelled code did not stop within the grace period: end the row anyway; fencing does the rest. */
@@ -233,12 +249,21 @@ export class Engine {
     r.finalised = true;
     this.log.warn({ executionId: r.execution.id }, 'cancelled code did not stop within the grace period');
     this.observer.onGraceExceeded();
-    const change = await this.store.transition(r.execution.id, 'finishCancel', {
-      reason: `stopped after the ${this.config.cancelGraceMs} ms grace period`,
-    });
+    let change: Change | null;
+    try {
+      change = await this.store.transition(r.execution.id, 'finishCancel', { reason: this.graceReason() });
+    } catch (error) {
+      // Not recorded: the overdue-cancel sweep of the next heartbeat (on any node) ends it.
+      r.finalised = false;
+      throw error;
+    }
     if (change) this.publish(change);
-    this.running.delete(r.execution.id);
+    if (this.running.get(r.execution.id) === r) this.running.delete(r.execution.id);
     this.kick();
+  }
+
+  private graceReason(): string {
+    return `stopped after the ${this.config.cancelGraceMs} ms grace period`;
   }
 
   /** Wakes the claim loop; calls while it runs make it go round once more. */
@@ -301,14 +326,24 @@ export class Engine {
       outcome = { ok: false, error };
     }
     r.context.close();
-    if (r.finalised) return;
-    r.finalised = true;
-    try {
-      const change = await this.settle(r, outcome);
-      if (change) this.publish(change);
-      log.info({ status: change?.execution.status ?? 'moved on' }, 'execution ended here');
-    } catch (error) {
-      log.error({ err: error }, 'recording how the execution ended failed');
+    // A database that is away for a moment should not leave the row for the sweeps: try a few times.
+    for (let tries = 1; ; tries++) {
+      if (r.finalised) return;
+      r.finalised = true;
+      try {
+        const change = await this.settle(r, outcome);
+        if (change) this.publish(change);
+        log.info({ status: change?.execution.status ?? 'moved on' }, 'execution ended here');
+        return;
+      } catch (error) {
+        r.finalised = false;
+        if (!(error instanceof StoreUnavailableError) || tries >= SETTLE_TRIES || this.draining) {
+          // The row keeps its lease until it runs out; then recovery (or the overdue-cancel sweep) ends it.
+          log.error({ err: error }, 'recording how the execution ended failed; recovery takes it over when its lease runs out');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** tries));
+      }
     }
   }
 
@@ -342,9 +377,10 @@ export class Engine {
    * resumes from its checkpoint (attempt + 1), or ends INTERRUPTED if its kind cannot resume — a
    * chat answer restarted from scratch would repeat the TOKEN events it already wrote.
    */
-  private release(execution: Execution, why: string): Promise<Change | null> {
+  private release(execution: Execution, why: string, options: { ifLeaseExpired?: boolean } = {}): Promise<Change | null> {
     const resumable = this.jobs.get(execution.kind)?.resumable ?? false;
     return this.store.transition(execution.id, resumable ? 'requeue' : 'interrupt', {
+      ...options,
       attempt: execution.attempt,
       reason: resumable ? `${why}; resuming from the checkpoint` : `${why} while it ran, and a ${execution.kind.toLowerCase()} cannot resume`,
     });
@@ -353,7 +389,9 @@ export class Engine {
   /** Lease renewal plus a re-read of each running execution: a lost cancel message costs one beat. */
   private async heartbeat(): Promise<void> {
     try {
-      const ids = this.runningIds();
+      // Code this node was told it no longer owns is not renewed: its lease runs out, so a survivor
+      // (or this node's own sweep) can end the row even if that code never returns.
+      const ids = [...this.running.values()].filter((r) => r.cause !== 'lost').map((r) => r.execution.id);
       if (ids.length > 0) {
         const rows = await this.store.renewLeases(this.config.nodeId, ids, this.config.leaseMs);
         for (const row of rows) {
@@ -364,7 +402,9 @@ export class Engine {
             this.abortLocal(r, 'lost', 'another node took this execution over');
         }
       }
-      if (!this.store.exclusive) await this.recoverOrphans(false);
+      // On one SQLite node too: a row whose claim or final write was lost on its way has no worker.
+      await this.recoverOrphans(false);
+      await this.finishOverdueCancels();
       this.kick();
     } catch (error) {
       this.log.warn({ err: error }, 'heartbeat failed; retrying on the next beat');
@@ -376,14 +416,17 @@ export class Engine {
    * kind allows it, else end INTERRUPTED; CANCELLING ones end CANCELLED. Never revives a cancel.
    */
   private async recoverOrphans(all: boolean): Promise<void> {
-    const orphans = await this.store.listOrphans(Date.now(), all);
+    const orphans = await this.store.listOrphans(all);
+    // Taken over only if the lease has still run out when the move is decided (under the row's lock,
+    // by the database's clock): a node that renewed since the list was read keeps its execution.
+    const ifLeaseExpired = !all;
     for (const row of orphans) {
       if (this.running.has(row.id)) continue;
       let change: Change | null;
       if (row.status === 'CANCELLING') {
-        change = await this.store.transition(row.id, 'finishCancel', { reason: 'its node stopped before it did' });
+        change = await this.store.transition(row.id, 'finishCancel', { reason: 'its node stopped before it did', ifLeaseExpired });
       } else {
-        change = await this.release(row, `its node (${row.node ?? 'unknown'}) stopped`);
+        change = await this.release(row, `its node (${row.node ?? 'unknown'}) stopped`, { ifLeaseExpired });
       }
       if (change) {
         const status = change.execution.status;
@@ -391,6 +434,29 @@ export class Engine {
         this.log.info({ executionId: row.id, status }, 'recovered an orphaned execution');
         this.publish(change);
       }
+    }
+  }
+
+  /**
+   * CANCELLING rows whose grace period has passed end CANCELLED here, whichever node owns them,
+   * whether that node lives and whether its code stops: every node sweeps on each heartbeat, so the
+   * bound is grace + one heartbeat. The store decides "overdue" by its own clock under the row's lock.
+   */
+  private async finishOverdueCancels(): Promise<void> {
+    const stopping = await this.store.listExecutions({ statuses: ['CANCELLING'], oldestFirst: true, limit: 1000 });
+    for (const row of stopping) {
+      // A pre-filter by this node's clock; a skewed clock only makes the store refuse or delays one beat.
+      if (row.cancelRequestedAt !== null && row.cancelRequestedAt + this.config.cancelGraceMs > Date.now()) continue;
+      const change = await this.store.transition(row.id, 'finishCancel', { reason: this.graceReason(), ifCancelRequestedMsAgo: this.config.cancelGraceMs });
+      if (!change) continue;
+      const local = this.running.get(row.id);
+      if (local) {
+        local.finalised = true;
+        this.running.delete(row.id);
+      }
+      this.observer.onGraceExceeded();
+      this.log.warn({ executionId: row.id, node: row.node }, 'a cancelled execution did not stop within the grace period; ended here');
+      this.publish(change);
     }
   }
 }

@@ -71,13 +71,17 @@ export function planTransition(
   options: TransitionOptions,
   now: number,
 ): Planned | null {
-  const name = (typeof names === 'string' ? [names] : names).find((n) => applies(row, n, options));
+  const name = (typeof names === 'string' ? [names] : names).find((n) => applies(row, n, options, now));
   return name ? planOne(row, name, options, now) : null;
 }
 
-function applies(row: Execution, name: TransitionName, options: TransitionOptions): boolean {
+function applies(row: Execution, name: TransitionName, options: TransitionOptions, now: number): boolean {
   const { from } = TRANSITIONS[name];
-  return (from as readonly ExecutionStatus[]).includes(row.status) && (options.attempt === undefined || options.attempt === row.attempt);
+  if (!(from as readonly ExecutionStatus[]).includes(row.status)) return false;
+  if (options.attempt !== undefined && options.attempt !== row.attempt) return false;
+  if (options.ifLeaseExpired && row.leaseUntil !== null && row.leaseUntil >= now) return false;
+  const overdue = options.ifCancelRequestedMsAgo;
+  return overdue === undefined || (row.cancelRequestedAt !== null && row.cancelRequestedAt + overdue <= now);
 }
 
 function planOne(row: Execution, name: TransitionName, options: TransitionOptions, now: number): Planned {

@@ -67,6 +67,13 @@ export interface TransitionOptions {
   error?: string;
   reason?: string | null;
   by?: string | null;
+  /**
+   * Only if the row's lease has run out at the moment of the move (by the store's clock, under the
+   * row's lock): a takeover of an orphan cannot take an execution whose node renewed meanwhile.
+   */
+  ifLeaseExpired?: boolean;
+  /** Only if the cancel was requested at least this long ago (the grace period of a CANCELLING row). */
+  ifCancelRequestedMsAgo?: number;
 }
 
 /** Which executions to list. */

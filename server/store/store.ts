@@ -62,8 +62,11 @@ export interface Store {
   loadCheckpoint(executionId: string): Promise<Map<string, unknown>>;
   /** Extends the leases of this node's executions; returns the current rows of the given ids. */
   renewLeases(nodeId: string, ids: readonly string[], leaseMs: number): Promise<Execution[]>;
-  /** RUNNING or CANCELLING executions whose lease ran out before `now` (or all of them, with `all`). */
-  listOrphans(now: number, all: boolean): Promise<Execution[]>;
+  /**
+   * RUNNING or CANCELLING executions whose lease has run out by the database's clock (or all of
+   * them, with `all`). Lease times are the database's too (claim, renewLeases): no node's clock counts.
+   */
+  listOrphans(all: boolean): Promise<Execution[]>;
 
   /** The knowledge base: pages and chunks are written by jobs, through `write` with `page`. */
   readonly knowledge: KnowledgeStore;

@@ -3,6 +3,10 @@ import { FencedError, type Execution } from '../../server/executions/types.ts';
 import type { Store, StoreWrite } from '../../server/store/store.ts';
 import { storeFixtures } from '../helpers/stores.ts';
 
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 2));
+}
+
 const page = (url: string, hash: string): StoreWrite['page'] => ({
   sourceUrl: 'http://127.0.0.1:1',
   url,
@@ -129,13 +133,17 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
 
   it('finds orphans by lease, and all of them when asked', async () => {
     const e = await create();
-    await store.claim('node-a', 1, 50);
-    expect(await store.listOrphans(Date.now(), false)).toEqual([]);
-    expect((await store.listOrphans(Date.now() + 1000, false)).map((x) => x.id)).toEqual([e.id]);
-    expect((await store.listOrphans(0, true)).map((x) => x.id)).toEqual([e.id]);
+    const [claimed] = await store.claim('node-a', 1, 60_000);
+    expect(await store.listOrphans(false)).toEqual([]);
+    expect((await store.listOrphans(true)).map((x) => x.id)).toEqual([e.id]);
+    // A lease that has run out (by the database's clock): renewed with a lease of 1 ms, then waited past.
+    const short = await store.renewLeases('node-a', [e.id], 1);
+    await until(async () => (await store.listOrphans(false)).length > 0);
+    expect((await store.listOrphans(false)).map((x) => x.id)).toEqual([e.id]);
     const renewed = await store.renewLeases('node-a', [e.id], 60_000);
-    expect(renewed[0]!.leaseUntil).toBeGreaterThan(Date.now() + 30_000);
-    expect(await store.listOrphans(Date.now() + 1000, false)).toEqual([]);
+    expect(renewed[0]!.leaseUntil).toBeGreaterThan(short[0]!.leaseUntil! + 30_000);
+    expect(claimed!.execution.leaseUntil).toBeGreaterThan(claimed!.execution.startedAt! + 30_000);
+    expect(await store.listOrphans(false)).toEqual([]);
   });
 
   it('lists active executions by kind and session', async () => {

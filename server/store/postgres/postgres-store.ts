@@ -13,6 +13,8 @@ import { isConnectionError, json, pgTypes, text } from './rows.ts';
 
 // pg parses jsonb columns itself.
 const asIs = (value: unknown): unknown => value;
+/** The database's clock in epoch milliseconds: every node's lease and event times come from it. */
+const DB_NOW = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 const toExecution = (r: Row): Execution => executionOf(r, asIs);
 const toEvent = (r: Row): ExecutionEvent => eventOf(r, asIs);
 
@@ -81,9 +83,8 @@ export class PostgresStore implements Store {
   }
 
   async createExecution(input: NewExecution): Promise<Change> {
-    const now = Date.now();
     const progress = initialProgress();
-    return this.tx(async (c) => {
+    return this.tx(async (c, now) => {
       const { rows } = await c.query<Row>(
         `INSERT INTO executions (id, kind, status, title, session_id, input, created_at, attempt, last_seq, progress, created_by)
          VALUES ($1, $2, 'QUEUED', $3, $4, $5, $6, 1, 1, $7, $8) RETURNING *`,
@@ -123,9 +124,9 @@ export class PostgresStore implements Store {
   }
 
   async transition(id: string, name: TransitionName | readonly TransitionName[], options: TransitionOptions = {}): Promise<Change | null> {
-    return this.txLocking(id, async (c, row) => {
+    return this.txLocking(id, async (c, row, now) => {
       if (!row) return null;
-      const planned = planTransition(row, name, options, Date.now());
+      const planned = planTransition(row, name, options, now);
       if (!planned) return null;
       await save(c, row, planned);
       return { execution: planned.next, events: [planned.event!] };
@@ -134,13 +135,12 @@ export class PostgresStore implements Store {
 
   async claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]> {
     if (limit <= 0) return [];
-    return this.tx(async (c) => {
+    return this.tx(async (c, now) => {
       // Rows another node is claiming right now are skipped, not waited for: no claim twice, no queue.
       const { rows } = await c.query<Row>(
         `SELECT * FROM executions WHERE status = 'QUEUED' ORDER BY ord LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [limit],
       );
-      const now = Date.now();
       const changes: Change[] = [];
       for (const row of rows.map(toExecution)) {
         const planned = planTransition(row, 'claim', { nodeId, leaseMs }, now);
@@ -153,8 +153,7 @@ export class PostgresStore implements Store {
   }
 
   async write(fence: Fence, write: StoreWrite): Promise<{ change: Change | null; pageStored: boolean | null }> {
-    return this.txLocking(fence.executionId, async (c, row) => {
-      const now = Date.now();
+    return this.txLocking(fence.executionId, async (c, row, now) => {
       const planned = planWrite(row, fence, write, now);
       const pageStored = write.page ? await upsertPage(c, write.page, fence.executionId, now) : null;
       if (write.message) await writeChatMessageText(c, write.message);
@@ -178,23 +177,23 @@ export class PostgresStore implements Store {
     // through which a cancel whose message was lost reaches its node).
     const { rows } = await this.query<Row>(
       `WITH renewed AS (
-         UPDATE executions SET lease_until = $3
+         UPDATE executions SET lease_until = ${DB_NOW} + $3
          WHERE id = ANY($1) AND node = $2 AND status IN ('RUNNING', 'CANCELLING')
          RETURNING *
        )
        SELECT * FROM renewed
        UNION ALL
        SELECT * FROM executions WHERE id = ANY($1) AND id NOT IN (SELECT id FROM renewed)`,
-      [ids, nodeId, Date.now() + leaseMs],
+      [ids, nodeId, leaseMs],
     );
     return rows.map(toExecution);
   }
 
-  async listOrphans(now: number, all: boolean): Promise<Execution[]> {
+  async listOrphans(all: boolean): Promise<Execution[]> {
     const { rows } = await this.query<Row>(
-      `SELECT * FROM executions WHERE status IN ('RUNNING', 'CANCELLING') AND ($1 OR lease_until IS NULL OR lease_until < $2)
+      `SELECT * FROM executions WHERE status IN ('RUNNING', 'CANCELLING') AND ($1 OR lease_until IS NULL OR lease_until < ${DB_NOW})
        ORDER BY ord`,
-      [all, now],
+      [all],
     );
     return rows.map(toExecution);
   }
@@ -205,8 +204,8 @@ export class PostgresStore implements Store {
    * more on a fresh connection: after a server restart the pool's old connections fail one by one.
    * A failure at COMMIT is in doubt and is not retried. The broken client is destroyed, not reused.
    */
-  private tx<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-    return this.txLocking(null, (client) => fn(client));
+  private tx<T>(fn: (client: Client, now: number) => Promise<T>): Promise<T> {
+    return this.txLocking(null, (client, _row, now) => fn(client, now));
   }
 
   /**
@@ -214,7 +213,7 @@ export class PostgresStore implements Store {
    * `fn`. BEGIN and the lock go in one round trip (a simple-protocol query, the id as an escaped
    * literal): on a busy machine every round trip to the server costs a context switch.
    */
-  private async txLocking<T>(lockId: string | null, fn: (client: Client, row: Execution | null) => Promise<T>, retries = 1): Promise<T> {
+  private async txLocking<T>(lockId: string | null, fn: (client: Client, row: Execution | null, now: number) => Promise<T>, retries = 1): Promise<T> {
     let committing = false;
     try {
       return await this.once(lockId, fn, () => (committing = true));
@@ -225,21 +224,21 @@ export class PostgresStore implements Store {
     }
   }
 
-  private async once<T>(lockId: string | null, fn: (client: Client, row: Execution | null) => Promise<T>, onCommit: () => void): Promise<T> {
+  private async once<T>(lockId: string | null, fn: (client: Client, row: Execution | null, now: number) => Promise<T>, onCommit: () => void): Promise<T> {
     const client = await this.pool.connect();
     // A checked-out client has no pool listener; its connection error is also thrown by the query.
     const ignore = (): void => {};
     client.on('error', ignore);
     let broken: Error | undefined;
     try {
-      let row: Execution | null = null;
-      if (lockId === null) await client.query('BEGIN');
-      else {
-        const lock = `BEGIN; SELECT * FROM executions WHERE id = ${client.escapeLiteral(lockId)} FOR UPDATE`;
-        const [, locked] = (await client.query(lock)) as unknown as [pg.QueryResult, pg.QueryResult<Row>];
-        row = locked.rows[0] ? toExecution(locked.rows[0]) : null;
-      }
-      const result = await fn(client, row);
+      // Times are the database's (one clock for every node), read once the row is locked: a lease
+      // is compared with the time at which the decision is made, under the lock.
+      const lock = lockId === null ? '' : `SELECT * FROM executions WHERE id = ${client.escapeLiteral(lockId)} FOR UPDATE;`;
+      const results = (await client.query(`BEGIN; ${lock} SELECT ${DB_NOW}::float8 AS now`)) as unknown as pg.QueryResult[];
+      const locked = lockId === null ? null : (results[1] as pg.QueryResult<Row>);
+      const row = locked?.rows[0] ? toExecution(locked.rows[0]) : null;
+      const now = Math.floor(Number((results.at(-1) as pg.QueryResult<{ now: number }>).rows[0]!.now));
+      const result = await fn(client, row, now);
       onCommit();
       await client.query('COMMIT');
       return result;

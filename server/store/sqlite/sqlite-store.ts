@@ -195,8 +195,9 @@ export class SqliteStore implements Store {
     )();
   }
 
-  async listOrphans(now: number, all: boolean): Promise<Execution[]> {
-    return (statement(this.db, SQL.orphans).all(all ? 1 : 0, now) as Row[]).map(execution);
+  async listOrphans(all: boolean): Promise<Execution[]> {
+    // One process holds the data folder (see data-folder-lock.ts): its clock is the database's.
+    return (statement(this.db, SQL.orphans).all(all ? 1 : 0, Date.now()) as Row[]).map(execution);
   }
 
   private read(id: string): Execution | null {
