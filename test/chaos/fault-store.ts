@@ -78,16 +78,24 @@ export function faultyStore(store: Store, seed: number, label: string, initial: 
       return result;
     };
 
-  const wrapped = new Map<PropertyKey, unknown>();
-  const proxy = new Proxy(store, {
-    get(target, key, receiver) {
-      const value: unknown = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function' || typeof key !== 'string' || UNTOUCHED.has(key)) return value;
-      let fn = wrapped.get(key);
-      if (!fn) wrapped.set(key, (fn = wrap(key, value as (...args: unknown[]) => unknown, target)));
-      return fn;
-    },
-  });
+  // Slices of the store (store.knowledge, store.chat) are wrapped alike, their methods named "slice.method".
+  const faulty = <T extends object>(object: T, prefix: string): T => {
+    const wrapped = new Map<PropertyKey, unknown>();
+    return new Proxy(object, {
+      get(target, key, receiver) {
+        const value: unknown = Reflect.get(target, key, receiver);
+        if (typeof key !== 'string' || UNTOUCHED.has(key)) return value;
+        let out = wrapped.get(key);
+        if (out) return out;
+        if (typeof value === 'function') out = wrap(`${prefix}${key}`, value as (...args: unknown[]) => unknown, target);
+        else if (value !== null && typeof value === 'object') out = faulty(value, `${prefix}${key}.`);
+        else return value;
+        wrapped.set(key, out);
+        return out;
+      },
+    });
+  };
+  const proxy = faulty(store, '');
   return {
     store: proxy,
     setRates: (next) => void (rates = next),

@@ -482,7 +482,7 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
     }
 
     // Counters equal the store: the chunks an execution reports are the chunks its source holds.
-    const sources = await reader.listSources();
+    const sources = await reader.knowledge.listSources();
     for (const [crawl, same] of bySite) {
       // Two crawls of one site share its source: the sum of theirs is not theirs alone (unchanged pages).
       if (crawl < 0 || same.length !== 1) continue;
