@@ -103,6 +103,32 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
       .rejects.toBeInstanceOf(FencedError);
   });
 
+  it('writes that arrive together commit together, each fenced on its own (group commit)', async () => {
+    const a = await running();
+    const b = await running();
+    const fa = { executionId: a.id, attempt: a.attempt };
+    const fb = { executionId: b.id, attempt: b.attempt };
+    // issued in one turn, without waiting: the SQLite store commits them in one transaction
+    const results = await Promise.allSettled([
+      store.write(fa, { page: page('http://x/g1', 'g1'), event: { type: 'PAGE', message: 'g1' }, progress: { pagesFetched: 1 }, checkpoint: { g1: { s: 'done' } } }),
+      store.write({ ...fa, attempt: 99 }, { page: page('http://x/stale', 's'), event: { type: 'PAGE', message: 'stale' }, checkpoint: { stale: 1 } }),
+      store.write(fb, { event: { type: 'LOG', message: 'b' }, progress: { pagesFetched: 7 } }),
+      store.write(fa, { page: page('http://x/g2', 'g2'), event: { type: 'PAGE', message: 'g2' }, progress: { pagesFetched: 2 }, checkpoint: { g2: { s: 'done' } } }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(FencedError);
+    const stored = results.map((r) => (r.status === 'fulfilled' ? r.value.pageStored : 'refused'));
+    expect(stored).toEqual([true, 'refused', null, true]);
+    // seq 1 and 2 are the QUEUED and RUNNING status events; PostgreSQL may commit the two in either order
+    const events = await store.listEvents(a.id, 2);
+    expect(events.map((x) => x.seq)).toEqual([3, 4]);
+    expect(events.map((x) => x.message).sort()).toEqual(['g1', 'g2']);
+    expect(await store.getExecution(a.id)).toMatchObject({ lastSeq: 4, progress: { pagesFetched: 2 } });
+    expect(await store.getExecution(b.id)).toMatchObject({ progress: { pagesFetched: 7 } });
+    expect(Object.fromEntries(await store.loadCheckpoint(a.id))).toEqual({ g1: { s: 'done' }, g2: { s: 'done' } });
+    expect((await store.knowledge.search('body', 10)).map((h) => h.url).sort()).toEqual(['http://x/g1', 'http://x/g2']);
+  });
+
   it('keeps event seqs contiguous and progress monotonic', async () => {
     const e = await running();
     const fence = { executionId: e.id, attempt: e.attempt };
