@@ -11,8 +11,11 @@ export type Topics = {
   'execution:event': [executionId: string, event: ExecutionEvent];
   /** The row of an execution whose status changed. */
   'execution:changed': [execution: Execution];
-  /** Rings the node that runs an execution so it aborts it now (the tombstone is already written). */
-  'execution:cancel': [nodeId: string, request: { executionId: string }];
+  /**
+   * Rings the node that runs an execution so it aborts it now (the tombstone, or the pause, is
+   * already written). A pause names the attempt it paused: only that attempt's code stops.
+   */
+  'execution:cancel': [nodeId: string, request: { executionId: string; pause?: { attempt: number } }];
 };
 
 type Payload<K extends keyof Topics> = Topics[K] extends [string, infer P] ? P : Topics[K][0];

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import { isAbortError } from '../lib/abort.ts';
-import { NotFoundError } from '../lib/errors.ts';
+import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import { within } from '../lib/timing.ts';
 import type { SluicePubSub } from '../pubsub.ts';
 import type { Store } from '../store/store.ts';
 import { createJobContext, type RunningContext } from './context.ts';
 import type { Job } from './job.ts';
-import { ACTIVE_STATUSES, isTerminal } from '../executions/status.ts';
+import { ACTIVE_STATUSES, isTerminal, type ExecutionStatus } from '../executions/status.ts';
 import { FencedError, StoreUnavailableError, type Execution, type ExecutionKind, type Change, type NewExecution } from '../executions/types.ts';
 
 export interface EngineConfig {
@@ -31,7 +31,7 @@ export interface EngineOptions extends EngineConfig {
 }
 
 /** Why a running job's signal fired. */
-type StopCause = 'cancel' | 'shutdown' | 'lost';
+type StopCause = 'cancel' | 'shutdown' | 'lost' | 'pause';
 
 interface Running {
   execution: Execution;
@@ -55,7 +55,20 @@ export interface EngineObserver {
 }
 
 /** The cancel transition: whichever of these applies to the row as it is (see planTransition). */
-const CANCEL = ['cancelQueued', 'requestCancel'] as const;
+const CANCEL = ['cancelQueued', 'requestCancel', 'cancelPaused'] as const;
+
+/** Which executions a bulk operation reaches: all active ones that match every filter given. */
+export interface BulkFilter {
+  ids?: readonly string[] | null;
+  kind?: ExecutionKind | null;
+  sessionId?: string | null;
+}
+
+/** What a bulk pause or resume did: how many moved, and every matching execution as it is after. */
+export interface BulkOutcome {
+  affected: number;
+  executions: Execution[];
+}
 
 /** How often a node tries to record how an execution ended before leaving it to the sweeps. */
 const SETTLE_TRIES = 4;
@@ -73,6 +86,27 @@ class StopSignal extends Error {
   constructor(readonly stopCause: StopCause, message: string) {
     super(message);
   }
+}
+
+interface Moved {
+  moved: boolean;
+  execution: Execution;
+}
+
+/** A bulk step whose row moved on meanwhile (ended, cancelled): not moved, shown as it is now. */
+async function settleConflict(step: Promise<Moved>, reread: () => Promise<Execution | null>): Promise<Moved | null> {
+  try {
+    return await step;
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+    const execution = await reread();
+    return execution ? { moved: false, execution } : null;
+  }
+}
+
+function bulk(results: readonly (Moved | null)[]): BulkOutcome {
+  const done = results.filter((r): r is Moved => r !== null);
+  return { affected: done.filter((r) => r.moved).length, executions: done.map((r) => r.execution) };
 }
 
 /**
@@ -175,13 +209,106 @@ export class Engine {
   }
 
   /** Cancels every active execution that matches; returns the outcome of each. */
-  async cancelMany(
-    filter: { kind?: ExecutionKind | null; sessionId?: string | null },
-    reason: string | null,
-    by: string | null,
-  ): Promise<CancelOutcome[]> {
-    const active = await this.store.listExecutions({ ...filter, statuses: ACTIVE_STATUSES, oldestFirst: true });
+  async cancelMany(filter: BulkFilter, reason: string | null, by: string | null): Promise<CancelOutcome[]> {
+    const active = await this.matching(filter, ACTIVE_STATUSES);
     return Promise.all(active.map((e) => this.cancel(e.id, reason, by)));
+  }
+
+  /**
+   * Pauses one execution. QUEUED is held at once. RUNNING is paused under the row's lock, which
+   * fences off every later write of its attempt (there is no PAUSING step: nothing is left for the
+   * paused attempt to record); then its code is aborted here, or its node is rung, and its slot is
+   * freed once the code returns (or after the grace period). Its checkpoint stays for the resume.
+   * A kind that cannot resume is refused with CONFLICT, never turned into a cancel.
+   */
+  async pause(id: string, reason: string | null): Promise<Execution> {
+    return (await this.pauseOne(id, reason)).execution;
+  }
+
+  /** Queues a paused execution again: it continues from its checkpoint as attempt + 1, on any node. */
+  async resume(id: string): Promise<Execution> {
+    return (await this.resumeOne(id)).execution;
+  }
+
+  /** Pauses every QUEUED or RUNNING execution that matches and can resume. */
+  async pauseMany(filter: BulkFilter, reason: string | null): Promise<BulkOutcome> {
+    const rows = (await this.matching(filter, ['QUEUED', 'RUNNING'])).filter((e) => this.resumable(e.kind));
+    return bulk(await Promise.all(rows.map((e) => settleConflict(this.pauseOne(e.id, reason), () => this.store.getExecution(e.id)))));
+  }
+
+  /** Resumes every PAUSED execution that matches. */
+  async resumeMany(filter: BulkFilter): Promise<BulkOutcome> {
+    const rows = await this.matching(filter, ['PAUSED']);
+    return bulk(await Promise.all(rows.map((e) => settleConflict(this.resumeOne(e.id), () => this.store.getExecution(e.id)))));
+  }
+
+  /** Changes the priority of a waiting (QUEUED or PAUSED) execution; CONFLICT once it runs or ended. */
+  async setPriority(id: string, priority: number): Promise<Execution> {
+    const change = await this.store.setPriority(id, priority);
+    if (change) {
+      this.publish(change);
+      // not a status move, but the row every list shows changed (its place in the queue)
+      this.pubsub.publish('execution:changed', change.execution);
+      return change.execution;
+    }
+    const current = await this.store.getExecution(id);
+    if (!current) throw new NotFoundError(`no execution has id "${id}"`);
+    throw new ConflictError(`the priority of execution "${id}" can only be changed while it waits (QUEUED or PAUSED); it is ${current.status}`, {
+      status: current.status,
+    });
+  }
+
+  private async pauseOne(id: string, reason: string | null): Promise<Moved> {
+    for (;;) {
+      const current = await this.store.getExecution(id);
+      if (!current) throw new NotFoundError(`no execution has id "${id}"`);
+      if (!this.resumable(current.kind)) {
+        throw new ConflictError(`a ${current.kind.toLowerCase()} cannot resume, so it cannot be paused; cancel it instead`, {
+          kind: current.kind,
+        });
+      }
+      if (current.status === 'PAUSED') return { moved: false, execution: current };
+      if (current.status !== 'QUEUED' && current.status !== 'RUNNING') {
+        const why = current.status === 'CANCELLING' ? 'it is being cancelled' : `it has already ended ${current.status}`;
+        throw new ConflictError(`execution "${id}" cannot be paused: ${why}`, { status: current.status });
+      }
+      // One decision under the row's lock, whichever of QUEUED or RUNNING the row is in by then.
+      const change = await this.store.transition(id, 'pause', { reason });
+      if (change) {
+        this.publish(change);
+        this.deliverPause(change.execution);
+        return { moved: true, execution: change.execution };
+      }
+      // It moved between the read and the pause (ended, cancelled): decide again.
+    }
+  }
+
+  private async resumeOne(id: string): Promise<Moved> {
+    const change = await this.store.transition(id, 'resume');
+    if (change) {
+      this.publish(change);
+      this.kick();
+      return { moved: true, execution: change.execution };
+    }
+    const current = await this.store.getExecution(id);
+    if (!current) throw new NotFoundError(`no execution has id "${id}"`);
+    // Resumed already (by another caller): the same answer again.
+    if (current.status === 'QUEUED' || current.status === 'RUNNING') return { moved: false, execution: current };
+    throw new ConflictError(`execution "${id}" is not paused: it is ${current.status}`, { status: current.status });
+  }
+
+  private resumable(kind: ExecutionKind): boolean {
+    return this.jobs.get(kind)?.resumable ?? false;
+  }
+
+  /** The executions in one of `statuses` that match every filter given (ids: those of them that exist). */
+  private async matching(filter: BulkFilter, statuses: readonly ExecutionStatus[]): Promise<Execution[]> {
+    const { kind = null, sessionId = null } = filter;
+    if (!filter.ids) return this.store.listExecutions({ kind, sessionId, statuses, oldestFirst: true });
+    const rows = await Promise.all([...new Set(filter.ids)].map((id) => this.store.getExecution(id)));
+    return rows.filter(
+      (e): e is Execution => e !== null && statuses.includes(e.status) && (!kind || e.kind === kind) && (!sessionId || e.sessionId === sessionId),
+    );
   }
 
   /** Ids of executions whose code runs on this node now. */
@@ -193,6 +320,14 @@ export class Engine {
     this.observer.onChange(change);
     for (const event of change.events) this.pubsub.publish('execution:event', event.executionId, event);
     if (change.events.some((e) => e.type === 'STATUS')) this.pubsub.publish('execution:changed', change.execution);
+  }
+
+  /** A paused RUNNING row keeps the node it ran on: stop that attempt's code there. A QUEUED one had none. */
+  private deliverPause(execution: Execution): void {
+    if (!execution.node) return;
+    const local = this.running.get(execution.id);
+    if (local && local.execution.attempt === execution.attempt) this.abortLocal(local, 'pause', 'paused');
+    else this.pubsub.publish('execution:cancel', execution.node, { executionId: execution.id, pause: { attempt: execution.attempt } });
   }
 
   private deliverCancel(execution: Execution): void {
@@ -213,9 +348,11 @@ export class Engine {
 
   /** Cancels rung for this node; work queued on any node (claimed here at once if there is room). */
   private listen(): void {
-    const stopCancels = this.pubsub.listen('execution:cancel', this.config.nodeId, ({ executionId }) => {
+    const stopCancels = this.pubsub.listen('execution:cancel', this.config.nodeId, ({ executionId, pause }) => {
       const local = this.running.get(executionId);
-      if (local) this.abortLocal(local, 'cancel', 'cancelled');
+      if (!local) return;
+      if (!pause) this.abortLocal(local, 'cancel', 'cancelled');
+      else if (local.execution.attempt === pause.attempt) this.abortLocal(local, 'pause', 'paused');
     });
     const stopQueued = this.pubsub.listen('execution:changed', null, (execution) => {
       if (execution.status === 'QUEUED') this.kick();
@@ -231,6 +368,13 @@ export class Engine {
       r.cause = cause;
       r.controller.abort(new StopSignal(cause, message));
     }
+    if (cause === 'pause' && !r.finalised) {
+      // The row is PAUSED and this attempt fenced off: nothing of it is left to record. Its slot is
+      // freed when its code returns, or after the grace period if the code ignores its signal.
+      r.finalised = true;
+      if (!r.graceTimer) r.graceTimer = setTimeout(() => this.freeSlot(r), this.config.cancelGraceMs);
+      return;
+    }
     // A cancel arms the grace timer even when the code was already told to stop for another reason (a
     // fenced write marked it lost, a shutdown began): if that code does not stop, the row still ends.
     if (cause === 'cancel' && !r.graceTimer && !r.finalised) {
@@ -241,6 +385,13 @@ export class Engine {
   /** Runs a promise no caller awaits (timers): a failure is logged, never an unhandled rejection. */
   private inBackground(work: Promise<unknown>, what: string): void {
     work.catch((error: unknown) => this.log.warn({ err: error }, `${what} failed; the next heartbeat retries`));
+  }
+
+  private freeSlot(r: Running): void {
+    if (this.running.get(r.execution.id) !== r) return;
+    this.log.warn({ executionId: r.execution.id }, 'paused code did not stop within the grace period; its slot is freed anyway');
+    this.running.delete(r.execution.id);
+    this.kick();
   }
 
   /** The cancelled code did not stop within the grace period: end the row anyway; fencing does the rest. */
@@ -369,7 +520,8 @@ export class Engine {
       change = await this.store.transition(id, 'fail', { attempt, error: message });
     }
     // Cancelled while running (or finished while a cancel was being written): the tombstone wins.
-    return change ?? (await this.store.transition(id, 'finishCancel'));
+    // Fenced by attempt: code that lost its row (a pause, a takeover) must not end a later attempt's cancel.
+    return change ?? (await this.store.transition(id, 'finishCancel', { attempt }));
   }
 
   /**
@@ -398,6 +550,7 @@ export class Engine {
           const r = this.running.get(row.id);
           if (!r) continue;
           if (row.status === 'CANCELLING') this.abortLocal(r, 'cancel', row.cancelReason ?? 'cancelled');
+          else if (row.status === 'PAUSED' && row.attempt === r.execution.attempt) this.abortLocal(r, 'pause', 'paused');
           else if (row.status !== 'RUNNING' || row.attempt !== r.execution.attempt || row.node !== this.config.nodeId)
             this.abortLocal(r, 'lost', 'another node took this execution over');
         }

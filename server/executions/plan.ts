@@ -54,6 +54,21 @@ function effectsOf(row: Execution, name: TransitionName, o: TransitionOptions, n
         progress: { stage: 'queued' },
         message: o.reason ?? null,
       };
+    case 'pause':
+      // node stays: it names where the paused attempt ran, so the pause can be rung to that node
+      return {
+        patch: { leaseUntil: null },
+        progress: { stage: 'paused' },
+        message: o.reason ? `paused: ${o.reason}` : 'paused',
+      };
+    case 'resume':
+      return { patch: { attempt: row.attempt + 1, node: null, leaseUntil: null }, progress: { stage: 'queued' }, message: 'resumed' };
+    case 'cancelPaused':
+      return {
+        patch: { ...ended, cancelRequestedAt: now, cancelReason: o.reason ?? null, cancelledBy: o.by ?? null },
+        progress: { stage: 'cancelled' },
+        message: o.reason ?? null,
+      };
     case 'interrupt':
       return { patch: { ...ended, error: o.reason ?? 'interrupted' }, progress: { stage: 'interrupted' }, message: o.reason ?? null };
   }
@@ -109,6 +124,20 @@ function planOne(row: Execution, name: TransitionName, options: TransitionOption
 /** The first event of every execution: its STATUS event QUEUED, seq 1, as recorded with the new row. */
 export function firstEvent(execution: Execution, at: number): ExecutionEvent {
   return { executionId: execution.id, seq: 1, at, type: 'STATUS', status: 'QUEUED', progress: execution.progress, message: null };
+}
+
+/** Statuses in which an execution waits, so its priority can still be changed. */
+export const WAITING_STATUSES: readonly ExecutionStatus[] = ['QUEUED', 'PAUSED'];
+
+/**
+ * Plans a priority change with the LOG event that records it; null unless the execution waits
+ * (QUEUED or PAUSED). Not a status move: the status machine is unchanged by it.
+ */
+export function planPriority(row: Execution, priority: number, now: number): Planned | null {
+  if (!WAITING_STATUSES.includes(row.status)) return null;
+  const next: Execution = { ...row, priority, lastSeq: row.lastSeq + 1 };
+  const message = `priority set to ${priority} (was ${row.priority})`;
+  return { next, event: { executionId: row.id, seq: next.lastSeq, at: now, type: 'LOG', status: row.status, progress: row.progress, message } };
 }
 
 /** Plans a job's write; throws FencedError unless the row is RUNNING at the writer's attempt. */

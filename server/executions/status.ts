@@ -2,6 +2,12 @@
  * The execution status machine. This table is the only place transitions are defined; the stores
  * turn each transition into a conditional UPDATE (`WHERE status IN (from)`), so no caller can make
  * a move that is not listed here.
+ *
+ * Pause has no PAUSING step between RUNNING and PAUSED: the pause is written at once, under the
+ * row's lock, and from that commit every write of the paused attempt is refused by the fence (a
+ * write needs RUNNING at its attempt), so a pausing worker cannot write after the pause whether its
+ * code has stopped yet or not. Its code is then stopped through the same AbortSignal as a cancel.
+ * A resume starts a new attempt from the checkpoint, so the old attempt stays fenced off for good.
  */
 export const EXECUTION_STATUSES = [
   'QUEUED',
@@ -11,11 +17,13 @@ export const EXECUTION_STATUSES = [
   'SUCCEEDED',
   'FAILED',
   'INTERRUPTED',
+  'PAUSED',
 ] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly ExecutionStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'];
-export const ACTIVE_STATUSES: readonly ExecutionStatus[] = ['QUEUED', 'RUNNING', 'CANCELLING'];
+/** Not ended: what activeExecutions lists and a cancel reaches. PAUSED waits for a resume or a cancel. */
+export const ACTIVE_STATUSES: readonly ExecutionStatus[] = ['QUEUED', 'RUNNING', 'CANCELLING', 'PAUSED'];
 
 export function isTerminal(status: ExecutionStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
@@ -39,6 +47,12 @@ export const TRANSITIONS = {
   requeue: { from: ['RUNNING'], to: 'QUEUED' },
   /** Its node died and it cannot resume. */
   interrupt: { from: ['RUNNING'], to: 'INTERRUPTED' },
+  /** A pause request: a queued one is simply held; a running one is fenced off here and its code aborted. */
+  pause: { from: ['QUEUED', 'RUNNING'], to: 'PAUSED' },
+  /** A resume: queued again, continuing from its checkpoint as a new attempt (attempt + 1). */
+  resume: { from: ['PAUSED'], to: 'QUEUED' },
+  /** A cancel request on a paused execution: nothing runs, finish at once. */
+  cancelPaused: { from: ['PAUSED'], to: 'CANCELLED' },
 } as const satisfies Record<string, { from: readonly ExecutionStatus[]; to: ExecutionStatus }>;
 
 export type TransitionName = keyof typeof TRANSITIONS;

@@ -29,6 +29,8 @@ export interface Execution {
   progress: Progress;
   createdBy: string | null;
   cancelledBy: string | null;
+  /** Higher is claimed first; FIFO (ord) within a priority. */
+  priority: number;
 }
 
 /** One entry of an execution's event log. */
@@ -49,6 +51,8 @@ export interface NewExecution {
   sessionId: string | null;
   input: unknown;
   createdBy: string | null;
+  /** Default 0. */
+  priority?: number;
 }
 
 /** A committed change: the row as it is now and the events written with it, in seq order. */

@@ -31,6 +31,7 @@ export function toExecution(r: Row, readJson: ReadJson): Execution {
     progress: readJson(r.progress) as Execution['progress'],
     createdBy: (r.created_by as string | null) ?? null,
     cancelledBy: (r.cancelled_by as string | null) ?? null,
+    priority: Number(r.priority ?? 0),
   };
 }
 

@@ -55,7 +55,14 @@ export interface Store {
    * one transaction under the row's lock; null when none does (row moved on or unknown).
    */
   transition(id: string, name: TransitionName | readonly TransitionName[], options?: TransitionOptions): Promise<Change | null>;
-  /** Claims up to `limit` QUEUED executions in queue order for this node (QUEUED -> RUNNING). */
+  /**
+   * Sets the priority of a waiting (QUEUED or PAUSED) execution with a LOG event saying so, decided
+   * under the row's lock (planPriority); null when unknown or no longer waiting.
+   */
+  setPriority(id: string, priority: number): Promise<Change | null>;
+  /** 1-based place of a QUEUED execution in the claim order (priority, then FIFO); null when not QUEUED. */
+  queuePosition(id: string): Promise<number | null>;
+  /** Claims up to `limit` QUEUED executions in queue order (highest priority first, FIFO within one) for this node (QUEUED -> RUNNING). */
   claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]>;
   /** A job's fenced write; throws FencedError once the row is no longer RUNNING at this attempt. */
   write(fence: Fence, write: StoreWrite): Promise<{ change: Change | null; pageStored: boolean | null }>;

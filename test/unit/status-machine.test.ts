@@ -7,7 +7,7 @@ import { planTransition, planWrite } from '../../server/executions/plan.ts';
 const row = (status: ExecutionStatus, attempt = 1): Execution => ({
   id: 'e1', kind: 'CRAWL', status, title: 't', sessionId: null, input: {}, result: null, createdAt: 1, startedAt: null,
   finishedAt: null, cancelRequestedAt: null, cancelReason: null, error: null, attempt, lastSeq: 3, node: 'n',
-  leaseUntil: null, progress: initialProgress(), createdBy: null, cancelledBy: null,
+  leaseUntil: null, progress: initialProgress(), createdBy: null, cancelledBy: null, priority: 0,
 });
 
 const names = Object.keys(TRANSITIONS) as TransitionName[];
@@ -24,8 +24,35 @@ describe('status machine', () => {
       [
         'QUEUED->RUNNING', 'RUNNING->SUCCEEDED', 'RUNNING->FAILED', 'QUEUED->CANCELLED', 'RUNNING->CANCELLING',
         'CANCELLING->CANCELLED', 'RUNNING->QUEUED', 'RUNNING->INTERRUPTED',
+        'QUEUED->PAUSED', 'RUNNING->PAUSED', 'PAUSED->QUEUED', 'PAUSED->CANCELLED',
       ].sort(),
     );
+  });
+
+  it('decides every status x transition pair as the table says', () => {
+    const expected: Record<ExecutionStatus, Partial<Record<TransitionName, ExecutionStatus>>> = {
+      QUEUED: { claim: 'RUNNING', cancelQueued: 'CANCELLED', pause: 'PAUSED' },
+      RUNNING: {
+        succeed: 'SUCCEEDED', fail: 'FAILED', requestCancel: 'CANCELLING', requeue: 'QUEUED', interrupt: 'INTERRUPTED', pause: 'PAUSED',
+      },
+      CANCELLING: { finishCancel: 'CANCELLED' },
+      PAUSED: { resume: 'QUEUED', cancelPaused: 'CANCELLED' },
+      CANCELLED: {}, SUCCEEDED: {}, FAILED: {}, INTERRUPTED: {},
+    };
+    for (const status of EXECUTION_STATUSES)
+      for (const name of names) expect([status, name, planTransition(row(status), name, {}, 1)?.next.status ?? null]).toEqual([status, name, expected[status][name] ?? null]);
+  });
+
+  it('pauses keeping the checkpointed attempt; a resume starts the next attempt; a paused one cancels at once', () => {
+    const paused = planTransition(row('RUNNING', 2), 'pause', { reason: 'later' }, 5)!;
+    expect(paused.next).toMatchObject({ status: 'PAUSED', attempt: 2, leaseUntil: null, finishedAt: null, node: 'n' });
+    expect(paused.event).toMatchObject({ type: 'STATUS', status: 'PAUSED', message: 'paused: later' });
+    expect(() => planWrite(paused.next, { executionId: 'e1', attempt: 2 }, {}, 6)).toThrow(/moved on/);
+    const resumed = planTransition(paused.next, 'resume', {}, 7)!;
+    expect(resumed.next).toMatchObject({ status: 'QUEUED', attempt: 3, node: null });
+    expect(planTransition(row('PAUSED'), ['cancelQueued', 'requestCancel', 'cancelPaused'], { reason: 'r' }, 8)?.next).toMatchObject({
+      status: 'CANCELLED', finishedAt: 8, cancelReason: 'r',
+    });
   });
 
   it('never leaves a terminal state, and CANCELLING only for CANCELLED', () => {

@@ -38,6 +38,8 @@ interface Meta {
   disc: 1;
   /** Pages stored by earlier attempts (pagesStored is not a progress counter). */
   stored: number;
+  /** Time spent fetching by this and earlier attempts, as of this checkpoint: the time limit counts across attempts. */
+  spentMs?: number;
 }
 
 const META_KEY = '#meta';
@@ -90,6 +92,9 @@ class CrawlRun {
   private readonly counts: Counts;
   private readonly bytesBefore: number;
   private deadline = Infinity;
+  /** When this attempt started fetching, and the time earlier attempts had spent (from the checkpoint). */
+  private attemptStart = Date.now();
+  private spentBefore = 0;
   private stoppedByDeadline = false;
   /**
    * Pages that used the budget (maxPages): fetched, failed, or taken and in flight. A URL skipped
@@ -134,10 +139,12 @@ class CrawlRun {
       const meta = checkpoint.get(META_KEY) as Partial<Meta> | undefined;
       this.frontier = Frontier.restore(checkpoint, this.input.maxDepth, Frontier.urlLimit(this.input.maxPages));
       this.counts.pagesStored = meta?.stored ?? 0;
+      // across attempts: a paused or resumed crawl has only what its earlier attempts left of its time limit
+      this.spentBefore = meta?.spentMs ?? 0;
+      this.attemptStart = Date.now();
+      this.deadline = this.attemptStart + this.input.limits.maxDurationMs - this.spentBefore;
       if (!meta?.disc) await this.discover();
       this.ctx.progress({ stage: 'fetching', message: null });
-      // per attempt: a resumed crawl gets the full duration again, its pages already done stay done
-      this.deadline = Date.now() + this.input.limits.maxDurationMs;
       await drain<QueueItem>({
         concurrency: this.input.limits.concurrency,
         signal: this.signal,
@@ -171,7 +178,7 @@ class CrawlRun {
       maxBytes: this.input.limits.maxBodyBytes,
     });
     for (const url of found.urls) this.admit(url, 1, entries);
-    entries[META_KEY] = { disc: 1, stored: this.counts.pagesStored } satisfies Meta;
+    entries[META_KEY] = this.meta();
     const notes = [rules?.note, ...found.notes].filter(Boolean).join('; ') || 'no sitemap or llms.txt found';
     await this.ctx.commit({
       event: { type: 'LOG', message: `discovery: ${notes}; ${this.frontier.discovered} URLs queued` },
@@ -266,13 +273,14 @@ class CrawlRun {
     const sameText = built.page && this.storedTexts.get(built.page.contentHash);
     if (sameText && sameText !== key) notStored = `the same text as ${sameText}, stored once`;
     if (notStored !== null || !built.page) {
+      entries[META_KEY] = this.meta();
       await this.ctx.commit({ event: { type: 'LOG', message: `not stored ${key}: ${notStored}` }, progress: this.patch(), checkpoint: entries });
       return;
     }
     this.storedTexts.set(built.page.contentHash, key);
     // Counted before the write so the checkpointed total includes this page; undone if it was unchanged.
     this.counts.pagesStored++;
-    entries[META_KEY] = { disc: 1, stored: this.counts.pagesStored } satisfies Meta;
+    entries[META_KEY] = this.meta();
     const stored = await this.caps.storePage(built.page, { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries });
     if (!stored) {
       this.counts.pagesStored--;
@@ -303,7 +311,7 @@ class CrawlRun {
     await this.ctx.commit({
       event: { type: 'LOG', message: `${verb} ${item.href}: ${reason}` },
       progress: this.patch(),
-      checkpoint: { [item.key]: this.frontier.finish(item.key, state) },
+      checkpoint: { [item.key]: this.frontier.finish(item.key, state), [META_KEY]: this.meta() },
     });
   }
 
@@ -340,11 +348,20 @@ class CrawlRun {
   private async finish(end: Pick<CrawlResult, 'stoppedBy' | 'urlsLeft'>): Promise<void> {
     const { pagesFetched, pagesFailed, pagesSkipped, pagesStored } = this.counts;
     const summary = `${pagesFetched} fetched (${pagesStored} stored), ${pagesFailed} failed, ${pagesSkipped} skipped`;
-    const limit = { maxDuration: `its ${this.input.limits.maxDurationMs / 60_000} min limit`, maxPages: `its budget of ${this.input.maxPages} pages` };
+    const duration = this.input.limits.maxDurationMs;
+    const limit = {
+      maxDuration: this.input.timeLimited ? `its time limit of ${duration / 1000} s` : `its ${duration / 60_000} min limit`,
+      maxPages: `its budget of ${this.input.maxPages} pages`,
+    };
     const message = end.stoppedBy
       ? `crawl stopped at ${limit[end.stoppedBy]} with ${end.urlsLeft} URLs not fetched: ${summary}`
       : `crawl finished: ${summary}`;
     await this.ctx.commit({ event: { type: 'LOG', message }, progress: { ...this.patch(), stage: 'done', percent: 100, message } });
+  }
+
+  /** The crawl state beyond the frontier, as of now; written with every checkpoint entry. */
+  private meta(): Meta {
+    return { disc: 1, stored: this.counts.pagesStored, spentMs: this.spentBefore + (Date.now() - this.attemptStart) };
   }
 
   private bytes(): number {

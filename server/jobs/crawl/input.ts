@@ -76,6 +76,7 @@ export interface StartCrawlInputRaw {
   excludePatterns?: readonly string[] | null;
   respectRobotsTxt?: boolean | null;
   sessionId?: string | null;
+  timeLimitSeconds?: number | null;
 }
 
 /** A validated crawl request; plain JSON so the engine can persist it and hand it back on resume. */
@@ -88,7 +89,10 @@ export interface CrawlInput {
   excludePatterns: string[];
   respectRobotsTxt: boolean;
   sessionId: string | null;
+  /** maxDurationMs is the caller's own time limit when given (within the operator's cap), counted across attempts. */
   limits: CrawlLimits;
+  /** The caller set the time limit (timeLimitSeconds), rather than the operator's cap applying. */
+  timeLimited?: boolean;
 }
 
 /** Validates StartCrawlInput and applies defaults; throws BAD_USER_INPUT naming the field. */
@@ -101,8 +105,16 @@ export function parseCrawlInput(raw: StartCrawlInputRaw, limits: CrawlLimits = D
     excludePatterns: parsePatterns(raw.excludePatterns, 'excludePatterns', limits),
     respectRobotsTxt: parseBoolean(raw.respectRobotsTxt, 'respectRobotsTxt', true),
     sessionId: parseSessionId(raw.sessionId),
-    limits: { ...limits },
+    ...parseTimeLimit(raw.timeLimitSeconds, limits),
   };
+}
+
+/** timeLimitSeconds: 1 s up to the operator's cap (SLUICE_CRAWL_MAX_DURATION_MS); without it, the cap. */
+function parseTimeLimit(value: unknown, limits: CrawlLimits): { limits: CrawlLimits; timeLimited?: boolean } {
+  if (value === undefined || value === null) return { limits: { ...limits } };
+  const cap = Math.max(1, Math.floor(limits.maxDurationMs / 1000));
+  const seconds = parseInteger(value, 'timeLimitSeconds', cap, 1, cap);
+  return { limits: { ...limits, maxDurationMs: seconds * 1000 }, timeLimited: true };
 }
 
 function parseStartUrl(value: unknown, limits: CrawlLimits): string {

@@ -109,6 +109,11 @@ export const POSTGRES_MIGRATIONS: string[] = [
   );
   CREATE INDEX chat_messages_by_session ON chat_messages (session_id, ord);
   `,
+  `
+  ALTER TABLE executions ADD COLUMN priority integer NOT NULL DEFAULT 0;
+  -- claim order (SELECT ... ORDER BY priority DESC, ord FOR UPDATE SKIP LOCKED): only queued rows
+  CREATE INDEX executions_queue ON executions (priority DESC, ord) WHERE status = 'QUEUED';
+  `,
 ];
 
 /** Any constant; the same for every node, so concurrent start-ups take turns. */

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { initialProgress } from '../../executions/progress.ts';
 import type { TransitionName } from '../../executions/status.ts';
 import { StoreUnavailableError, type Execution, type ExecutionEvent, type Fence, type Change, type ExecutionFilter, type NewExecution, type TransitionOptions } from '../../executions/types.ts';
-import { firstEvent, planTransition, planWrite, type Planned } from '../../executions/plan.ts';
+import { firstEvent, planPriority, planTransition, planWrite, type Planned } from '../../executions/plan.ts';
 import type { Store, StoreWrite } from '../store.ts';
 import { migrate } from './migrations.ts';
 import { PostgresChat, writeChatMessageText } from './postgres-chat.ts';
@@ -86,9 +86,9 @@ export class PostgresStore implements Store {
     const progress = initialProgress();
     return this.tx(async (c, now) => {
       const { rows } = await c.query<Row>(
-        `INSERT INTO executions (id, kind, status, title, session_id, input, created_at, attempt, last_seq, progress, created_by)
-         VALUES ($1, $2, 'QUEUED', $3, $4, $5, $6, 1, 1, $7, $8) RETURNING *`,
-        [randomUUID(), input.kind, text(input.title), input.sessionId, json(input.input), now, json(progress), input.createdBy],
+        `INSERT INTO executions (id, kind, status, title, session_id, input, created_at, attempt, last_seq, progress, created_by, priority)
+         VALUES ($1, $2, 'QUEUED', $3, $4, $5, $6, 1, 1, $7, $8, $9) RETURNING *`,
+        [randomUUID(), input.kind, text(input.title), input.sessionId, json(input.input), now, json(progress), input.createdBy, input.priority ?? 0],
       );
       const execution = toExecution(rows[0]!);
       const event = firstEvent(execution, now);
@@ -133,12 +133,31 @@ export class PostgresStore implements Store {
     });
   }
 
+  async setPriority(id: string, priority: number): Promise<Change | null> {
+    return this.txLocking(id, async (c, row) => {
+      const planned = row && planPriority(row, priority, Date.now());
+      if (!row || !planned) return null;
+      await save(c, row, planned);
+      return { execution: planned.next, events: [planned.event!] };
+    });
+  }
+
+  async queuePosition(id: string): Promise<number | null> {
+    const { rows } = await this.query<{ position: string }>(
+      `SELECT (SELECT count(*) FROM executions q WHERE q.status = 'QUEUED'
+          AND (q.priority > me.priority OR (q.priority = me.priority AND q.ord < me.ord))) + 1 AS position
+       FROM executions me WHERE me.id = $1 AND me.status = 'QUEUED'`,
+      [id],
+    );
+    return rows[0] ? Number(rows[0].position) : null;
+  }
+
   async claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]> {
     if (limit <= 0) return [];
     return this.tx(async (c, now) => {
       // Rows another node is claiming right now are skipped, not waited for: no claim twice, no queue.
       const { rows } = await c.query<Row>(
-        `SELECT * FROM executions WHERE status = 'QUEUED' ORDER BY ord LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        `SELECT * FROM executions WHERE status = 'QUEUED' ORDER BY priority DESC, ord LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [limit],
       );
       const changes: Change[] = [];
@@ -275,14 +294,15 @@ async function insertEvent(c: Client, e: ExecutionEvent): Promise<void> {
 async function save(c: Client, prev: Execution, { next, event }: Planned): Promise<void> {
   const update = `UPDATE executions SET
        status = $2, result = $3, started_at = $4, finished_at = $5, cancel_requested_at = $6, cancel_reason = $7,
-       error = $8, attempt = $9, last_seq = $10, node = $11, lease_until = $12, progress = $13, cancelled_by = $14
+       error = $8, attempt = $9, last_seq = $10, node = $11, lease_until = $12, progress = $13, cancelled_by = $14,
+       priority = $17
      WHERE id = $1 AND status = $15 AND attempt = $16`;
   // With an event, one statement writes both (one round trip); it inserts the event only if the row matched.
   const { rowCount } = await c.query(
     event
       ? `WITH updated AS (${update} RETURNING id)
          INSERT INTO execution_events (execution_id, seq, at, type, status, progress, message)
-         SELECT id, $17, $18, $19, $20, $21, $22 FROM updated`
+         SELECT id, $18, $19, $20, $21, $22, $23 FROM updated`
       : update,
     [
       next.id,
@@ -301,6 +321,7 @@ async function save(c: Client, prev: Execution, { next, event }: Planned): Promi
       next.cancelledBy,
       prev.status,
       prev.attempt,
+      next.priority,
       ...(event ? eventParams(event).slice(1) : []),
     ],
   );

@@ -108,4 +108,9 @@ export const SQLITE_MIGRATIONS: string[] = [
   );
   CREATE INDEX chat_messages_by_session ON chat_messages (session_id, ord);
   `,
+  `
+  ALTER TABLE executions ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+  -- claim order: the highest priority first, FIFO within a priority
+  CREATE INDEX executions_queue ON executions (status, priority DESC, ord);
+  `,
 ];

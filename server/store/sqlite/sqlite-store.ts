@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { initialProgress } from '../../executions/progress.ts';
 import type { TransitionName } from '../../executions/status.ts';
 import type { Execution, ExecutionEvent, Fence, Change, ExecutionFilter, NewExecution, TransitionOptions } from '../../executions/types.ts';
-import { firstEvent, planTransition, planWrite, type Planned } from '../../executions/plan.ts';
+import { firstEvent, planPriority, planTransition, planWrite, type Planned } from '../../executions/plan.ts';
 import type { Store, StoreWrite } from '../store.ts';
 import { toEvent, toExecution, type Row } from '../rows.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
@@ -22,19 +22,22 @@ const event = (r: Row): ExecutionEvent => toEvent(r, parse);
 const SQL = {
   getExecution: 'SELECT * FROM executions WHERE id = ?',
   insertExecution: `INSERT INTO executions
-    (id, ord, kind, status, title, session_id, input, created_at, attempt, last_seq, progress, created_by)
+    (id, ord, kind, status, title, session_id, input, created_at, attempt, last_seq, progress, created_by, priority)
     VALUES (@id, (SELECT coalesce(max(ord), 0) + 1 FROM executions), @kind, 'QUEUED', @title, @sessionId,
-            @input, @createdAt, 1, 0, @progress, @createdBy)`,
+            @input, @createdAt, 1, 0, @progress, @createdBy, @priority)`,
+  queuePosition: `SELECT (SELECT count(*) FROM executions q WHERE q.status = 'QUEUED'
+      AND (q.priority > me.priority OR (q.priority = me.priority AND q.ord < me.ord))) + 1 AS position
+    FROM executions me WHERE me.id = ? AND me.status = 'QUEUED'`,
   updateExecution: `UPDATE executions SET
       status = @status, result = @result, started_at = @startedAt, finished_at = @finishedAt,
       cancel_requested_at = @cancelRequestedAt, cancel_reason = @cancelReason, error = @error,
       attempt = @attempt, last_seq = @lastSeq, node = @node, lease_until = @leaseUntil,
-      progress = @progress, cancelled_by = @cancelledBy
+      progress = @progress, cancelled_by = @cancelledBy, priority = @priority
     WHERE id = @id AND status = @expectStatus AND attempt = @expectAttempt`,
   insertEvent: `INSERT INTO execution_events (execution_id, seq, at, type, status, progress, message)
     VALUES (@executionId, @seq, @at, @type, @status, @progress, @message)`,
   listEvents: 'SELECT * FROM execution_events WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-  queued: `SELECT * FROM executions WHERE status = 'QUEUED' ORDER BY ord LIMIT ?`,
+  queued: `SELECT * FROM executions WHERE status = 'QUEUED' ORDER BY priority DESC, ord LIMIT ?`,
   renewLease: `UPDATE executions SET lease_until = ? WHERE id = ? AND node = ? AND status IN ('RUNNING', 'CANCELLING')`,
   orphans: `SELECT * FROM executions WHERE status IN ('RUNNING', 'CANCELLING') AND (? OR lease_until IS NULL OR lease_until < ?) ORDER BY ord`,
   checkpoint: 'SELECT key, value FROM checkpoints WHERE execution_id = ?',
@@ -105,6 +108,7 @@ export class SqliteStore implements Store {
         createdAt: now,
         progress: json(initialProgress()),
         createdBy: input.createdBy,
+        priority: input.priority ?? 0,
       });
       const row = this.read(id)!;
       const execution = { ...row, lastSeq: 1 };
@@ -154,6 +158,21 @@ export class SqliteStore implements Store {
     if (!planned) return null;
     this.save(row, planned);
     return { execution: planned.next, events: [planned.event!] };
+  }
+
+  async setPriority(id: string, priority: number): Promise<Change | null> {
+    return this.db.transaction(() => {
+      const row = this.read(id);
+      const planned = row && planPriority(row, priority, Date.now());
+      if (!row || !planned) return null;
+      this.save(row, planned);
+      return { execution: planned.next, events: [planned.event!] };
+    })();
+  }
+
+  async queuePosition(id: string): Promise<number | null> {
+    const row = statement(this.db, SQL.queuePosition).get(id) as { position: number } | undefined;
+    return row ? row.position : null;
   }
 
   async claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]> {
@@ -276,6 +295,7 @@ export class SqliteStore implements Store {
       leaseUntil: next.leaseUntil,
       progress: json(next.progress),
       cancelledBy: next.cancelledBy,
+      priority: next.priority,
       expectStatus: prev.status,
       expectAttempt: prev.attempt,
     });
