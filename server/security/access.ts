@@ -17,6 +17,12 @@ export const MUTATION_SCOPES: Readonly<Record<string, Scope>> = {
   sendChatMessage: 'execute',
   cancelExecution: 'cancel',
   cancelExecutions: 'cancel',
+  // pausing, resuming and reordering control work that exists, as a cancel does
+  pauseExecution: 'cancel',
+  pauseExecutions: 'cancel',
+  resumeExecution: 'cancel',
+  resumeExecutions: 'cancel',
+  setExecutionPriority: 'cancel',
   deleteKnowledgeSource: 'admin',
 };
 

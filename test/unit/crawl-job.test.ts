@@ -235,4 +235,43 @@ describe('crawlJob against the fixture site', () => {
     expect(result).toMatchObject({ pagesFetched: 10, pagesStored: 10 });
     expect(second.progress()).toMatchObject({ pagesFetched: 10, pagesDiscovered: 10, percent: 100, stage: 'done' });
   });
+
+  it("counts the caller's time limit across attempts: a resumed crawl has only what its earlier attempts left", async () => {
+    const s = await open({ pages: 10 });
+    const input = inputFor(s, { timeLimitSeconds: 5 }, { concurrency: 1 });
+    expect(input.limits.maxDurationMs).toBe(5000);
+    const controller = new AbortController();
+    const first = createTestContext(input, {
+      signal: controller.signal,
+      onCommit: (write) => {
+        if (write.event?.type === 'PAGE' && first.pages.size === 3) controller.abort();
+      },
+    });
+    await expect(crawl(first)).rejects.toSatisfy(isAbortError);
+    const meta = first.checkpoint.get('#meta') as { spentMs: number };
+    // every checkpoint carries the time spent so far
+    expect(meta.spentMs).toBeGreaterThanOrEqual(0);
+    expect(meta.spentMs).toBeLessThan(5000);
+
+    // Earlier attempts used the whole limit: the next one ends at once, SUCCEEDED with what it has.
+    const used = new Map(first.checkpoint).set('#meta', { ...meta, spentMs: 5000 });
+    const requestsBefore = s.requestCount();
+    const spent = createTestContext(input, { checkpoint: used, initialProgress: first.progress(), pages: first.pages });
+    const result = await crawl(spent);
+    expect(result).toMatchObject({ pagesFetched: first.progress().pagesFetched, stoppedBy: 'maxDuration' });
+    expect(result.urlsLeft).toBeGreaterThan(0);
+    expect(s.requestCount()).toBe(requestsBefore);
+    expect(spent.logs.at(-1)).toMatch(/stopped at its time limit of 5 s/);
+
+    // With time left, the same checkpoint runs to the end.
+    const rest = createTestContext(input, { checkpoint: first.checkpoint, initialProgress: first.progress(), pages: new Map(first.pages) });
+    expect(await crawl(rest)).toMatchObject({ pagesFetched: 10, stoppedBy: null });
+  });
+
+  it("refuses a time limit beyond the operator's cap", () => {
+    expect(() => parseCrawlInput({ url: 'https://example.com/', timeLimitSeconds: 61 }, { ...DEFAULT_CRAWL_LIMITS, maxDurationMs: 60_000 })).toThrow(
+      /timeLimitSeconds must be between 1 and 60/,
+    );
+    expect(() => parseCrawlInput({ url: 'https://example.com/', timeLimitSeconds: 0 })).toThrow(/timeLimitSeconds/);
+  });
 });

@@ -189,7 +189,7 @@ class CrawlRun {
   }
 
   private takeNext(): QueueItem | undefined {
-    if (Date.now() > this.deadline) {
+    if (Date.now() >= this.deadline) {
       this.stoppedByDeadline = this.frontier.pending > 0;
       return undefined;
     }
