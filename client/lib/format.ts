@@ -10,6 +10,7 @@ const STATUS_WORDS: Record<ExecutionStatus, string> = {
   SUCCEEDED: 'Succeeded',
   FAILED: 'Failed',
   INTERRUPTED: 'Interrupted',
+  PAUSED: 'Paused',
 };
 
 /** The word a person reads for a status ("Stopping…" for CANCELLING). */
@@ -21,6 +22,7 @@ export function statusWord(status: ExecutionStatus): string {
 export function statusTone(status: ExecutionStatus): 'neutral' | 'active' | 'warn' | 'ok' | 'bad' | 'muted' {
   switch (status) {
     case 'QUEUED':
+    case 'PAUSED':
       return 'neutral';
     case 'RUNNING':
       return 'active';
