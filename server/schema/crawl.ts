@@ -11,6 +11,8 @@ const StartCrawlInput = builder.inputType('StartCrawlInput', {
     excludePatterns: t.stringList(),
     respectRobotsTxt: t.boolean({ description: 'Default true' }),
     sessionId: t.id(),
+    priority: t.int({ description: '-10..10, default 0: higher is claimed first, FIFO within a priority' }),
+    timeLimitSeconds: t.int({ description: "The caller's own limit, within the operator's cap, counted across attempts; then it ends SUCCEEDED with what it has" }),
   }),
 });
 

@@ -1,4 +1,4 @@
-import type { CancelOutcome } from '../engine/engine.ts';
+import type { BulkOutcome, CancelOutcome } from '../engine/engine.ts';
 import type { Progress } from '../executions/progress.ts';
 import { EXECUTION_STATUSES } from '../executions/status.ts';
 import { EVENT_TYPES, EXECUTION_KINDS, type Execution, type ExecutionEvent } from '../executions/types.ts';
@@ -8,6 +8,12 @@ import {
   cancelExecutions,
   getExecution,
   listExecutions,
+  pauseExecution,
+  pauseExecutions,
+  queuePosition,
+  resumeExecution,
+  resumeExecutions,
+  setExecutionPriority,
   watchChanges,
   watchExecution,
 } from '../services/executions.ts';
@@ -57,7 +63,13 @@ export const ExecutionRef = builder.objectRef<Execution>('Execution').implement(
       description: 'The node running it now (SLUICE_NODE_ID); null when not running',
       resolve: (e) => (e.status === 'RUNNING' || e.status === 'CANCELLING' ? e.node : null),
     }),
-    attempt: t.exposeInt('attempt', { description: 'Starts at 1; grows each time it resumes after its node stopped' }),
+    attempt: t.exposeInt('attempt', { description: 'Starts at 1; grows each time it resumes (after its node stopped, or a pause)' }),
+    priority: t.exposeInt('priority', { description: 'Higher is claimed first (-10..10, default 0); FIFO within a priority' }),
+    queuePosition: t.int({
+      nullable: true,
+      description: '1-based place in the queue (priority, then FIFO) while QUEUED; null otherwise',
+      resolve: (e, _, ctx) => queuePosition(ctx, e),
+    }),
     createdBy: t.exposeString('createdBy', { nullable: true, description: 'Who started it: a token name, or "local"' }),
     cancelledBy: t.exposeString('cancelledBy', { nullable: true, description: 'Who cancelled it: a token name, or "local"' }),
   }),
@@ -89,10 +101,17 @@ const CancelManyResultRef = builder.objectRef<CancelOutcome[]>('CancelManyResult
   }),
 });
 
+const BulkResultRef = builder.objectRef<BulkOutcome>('BulkResult').implement({
+  fields: (t) => ({
+    affected: t.exposeInt('affected', { description: 'How many moved' }),
+    executions: t.field({ type: [ExecutionRef], description: 'Every execution that matched, as it is now', resolve: (r) => r.executions }),
+  }),
+});
+
 builder.queryFields((t) => ({
   activeExecutions: t.field({
     type: [ExecutionRef],
-    description: 'QUEUED, RUNNING and CANCELLING executions, oldest first',
+    description: 'QUEUED, RUNNING, CANCELLING and PAUSED executions, oldest first',
     args: { kind: t.arg({ type: ExecutionKindEnum }), sessionId: t.arg.id() },
     resolve: (_, args, ctx) => activeExecutions(ctx, args),
   }),
@@ -124,9 +143,40 @@ builder.mutationFields((t) => ({
   }),
   cancelExecutions: t.field({
     type: CancelManyResultRef,
-    description: 'Cancels every active execution that matches (all of them when no filter is given)',
-    args: { sessionId: t.arg.id(), kind: t.arg({ type: ExecutionKindEnum }), reason: t.arg.string() },
+    description: 'Cancels every active execution that matches every filter given (all of them when none is given)',
+    args: { ids: t.arg.idList(), sessionId: t.arg.id(), kind: t.arg({ type: ExecutionKindEnum }), reason: t.arg.string() },
     resolve: (_, args, ctx) => cancelExecutions(ctx, args),
+  }),
+  pauseExecution: t.field({
+    type: ExecutionRef,
+    description:
+      'QUEUED|RUNNING -> PAUSED, its checkpoint kept; resumeExecution continues it. A kind that cannot resume (CHAT): CONFLICT. Already paused: returned as is.',
+    args: { id: t.arg.id({ required: true }), reason: t.arg.string() },
+    resolve: (_, args, ctx) => pauseExecution(ctx, args),
+  }),
+  resumeExecution: t.field({
+    type: ExecutionRef,
+    description: 'PAUSED -> QUEUED (attempt + 1): it continues from its checkpoint on any node. Ended or cancelling: CONFLICT.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, args, ctx) => resumeExecution(ctx, args),
+  }),
+  pauseExecutions: t.field({
+    type: BulkResultRef,
+    description: 'Pauses every QUEUED or RUNNING execution that matches every filter given and can resume',
+    args: { ids: t.arg.idList(), sessionId: t.arg.id(), kind: t.arg({ type: ExecutionKindEnum }), reason: t.arg.string() },
+    resolve: (_, args, ctx) => pauseExecutions(ctx, args),
+  }),
+  resumeExecutions: t.field({
+    type: BulkResultRef,
+    description: 'Resumes every PAUSED execution that matches every filter given',
+    args: { ids: t.arg.idList(), sessionId: t.arg.id(), kind: t.arg({ type: ExecutionKindEnum }) },
+    resolve: (_, args, ctx) => resumeExecutions(ctx, args),
+  }),
+  setExecutionPriority: t.field({
+    type: ExecutionRef,
+    description: 'Changes the priority (-10..10) of a QUEUED or PAUSED execution; CONFLICT once it runs or ended',
+    args: { id: t.arg.id({ required: true }), priority: t.arg.int({ required: true }) },
+    resolve: (_, args, ctx) => setExecutionPriority(ctx, args),
   }),
 }));
 
@@ -134,7 +184,7 @@ builder.subscriptionFields((t) => ({
   jobProgress: t.field({
     type: ExecutionEventRef,
     description:
-      'Replays the persisted events with seq > afterSeq (all when omitted), then streams live ones; completes after the terminal event',
+      'Replays the persisted events with seq > afterSeq (all when omitted), then streams live ones; completes after the terminal event (PAUSED is not one: a resume continues the stream)',
     args: { executionId: t.arg.id({ required: true }), afterSeq: t.arg.int() },
     subscribe: (_, args, ctx) => watchExecution(ctx, args),
     resolve: (event) => event,

@@ -1,4 +1,4 @@
-import type { CancelOutcome } from '../engine/engine.ts';
+import type { BulkFilter, BulkOutcome, CancelOutcome } from '../engine/engine.ts';
 import { latestChanges, replayThenLive } from '../engine/event-stream.ts';
 import { ACTIVE_STATUSES, type ExecutionStatus } from '../executions/status.ts';
 import type { Execution, ExecutionEvent, ExecutionKind } from '../executions/types.ts';
@@ -22,7 +22,34 @@ interface Filter {
   sessionId?: string | number | null;
 }
 
-/** QUEUED, RUNNING and CANCELLING executions, oldest first. */
+/** The filters of the bulk mutations: all active executions that match every one given. */
+interface BulkArgs extends Filter {
+  ids?: readonly (string | number)[] | null;
+}
+
+export const MIN_PRIORITY = -10;
+export const MAX_PRIORITY = 10;
+const MAX_IDS = 500;
+
+/** A priority as given, or the default 0; BAD_USER_INPUT outside -10..10. */
+export function checkPriority(priority: number | null | undefined, field = 'priority'): number {
+  if (priority == null) return 0;
+  if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY) {
+    throw new InputError(`${field} must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} (higher is claimed first; got ${priority})`, field);
+  }
+  return priority;
+}
+
+function checkBulkFilter(args: BulkArgs): BulkFilter {
+  if (args.ids && args.ids.length > MAX_IDS) throw new InputError(`ids: give at most ${MAX_IDS}`, 'ids');
+  return {
+    ids: args.ids ? args.ids.map((id) => checkId(id, 'ids')) : null,
+    sessionId: checkOptionalId(args.sessionId, 'sessionId'),
+    kind: args.kind ?? null,
+  };
+}
+
+/** QUEUED, RUNNING, CANCELLING and PAUSED executions, oldest first. */
 export function activeExecutions(ctx: ServiceContext, filter: Filter): Promise<Execution[]> {
   const sessionId = checkOptionalId(filter.sessionId, 'sessionId');
   return ctx.store.listExecutions({ statuses: ACTIVE_STATUSES, kind: filter.kind, sessionId, oldestFirst: true });
@@ -46,9 +73,36 @@ export function cancelExecution(ctx: ServiceContext, args: { id: string | number
   return ctx.engine.cancel(checkId(args.id), checkReason(args.reason), ctx.actor);
 }
 
-export function cancelExecutions(ctx: ServiceContext, args: Filter & { reason?: string | null }): Promise<CancelOutcome[]> {
-  const sessionId = checkOptionalId(args.sessionId, 'sessionId');
-  return ctx.engine.cancelMany({ kind: args.kind, sessionId }, checkReason(args.reason), ctx.actor);
+export function cancelExecutions(ctx: ServiceContext, args: BulkArgs & { reason?: string | null }): Promise<CancelOutcome[]> {
+  return ctx.engine.cancelMany(checkBulkFilter(args), checkReason(args.reason), ctx.actor);
+}
+
+/** QUEUED|RUNNING -> PAUSED; a kind that cannot resume (CHAT) is refused with CONFLICT. */
+export function pauseExecution(ctx: ServiceContext, args: { id: string | number; reason?: string | null }): Promise<Execution> {
+  return ctx.engine.pause(checkId(args.id), checkReason(args.reason));
+}
+
+/** PAUSED -> QUEUED (attempt + 1); it continues from its checkpoint. */
+export function resumeExecution(ctx: ServiceContext, args: { id: string | number }): Promise<Execution> {
+  return ctx.engine.resume(checkId(args.id));
+}
+
+export function pauseExecutions(ctx: ServiceContext, args: BulkArgs & { reason?: string | null }): Promise<BulkOutcome> {
+  return ctx.engine.pauseMany(checkBulkFilter(args), checkReason(args.reason));
+}
+
+export function resumeExecutions(ctx: ServiceContext, args: BulkArgs): Promise<BulkOutcome> {
+  return ctx.engine.resumeMany(checkBulkFilter(args));
+}
+
+/** While QUEUED or PAUSED; CONFLICT otherwise. */
+export function setExecutionPriority(ctx: ServiceContext, args: { id: string | number; priority: number }): Promise<Execution> {
+  return ctx.engine.setPriority(checkId(args.id), checkPriority(args.priority));
+}
+
+/** 1-based place in the queue while QUEUED; null otherwise. */
+export function queuePosition(ctx: ServiceContext, execution: Execution): Promise<number | null> | null {
+  return execution.status === 'QUEUED' ? ctx.store.queuePosition(execution.id) : null;
 }
 
 /** The events of one execution after `afterSeq`: replayed from the log, then live, ending after the terminal one. */
