@@ -27,13 +27,13 @@ export interface BuiltServer {
 }
 
 /**
- * Starts `node dist/server/main.js` on port 0, with its own data folder (removed after the test) or
- * the given one; killed after the test if still running.
+ * Starts `node [nodeOptions] dist/server/main.js` on port 0, with its own data folder (removed after
+ * the test) or the given one; killed after the test if still running.
  */
-export async function startBuiltServer(env: Record<string, string> = {}, dataDir?: string): Promise<BuiltServer> {
+export async function startBuiltServer(env: Record<string, string> = {}, dataDir?: string, nodeOptions: string[] = []): Promise<BuiltServer> {
   ensureServerBuilt();
   const dir = dataDir ? { path: dataDir, remove: () => {} } : tempDir('sluice-built-');
-  const child = spawn(process.execPath, ['dist/server/main.js'], {
+  const child = spawn(process.execPath, [...nodeOptions, 'dist/server/main.js'], {
     env: { ...process.env, PORT: '0', SLUICE_DATA_DIR: dir.path, SLUICE_ALLOW_PRIVATE_NETWORKS: 'true', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -100,6 +100,18 @@ describe('the built server (node dist/server/main.js)', () => {
     expect(await server.exited).toBe(0);
   });
 
+  it('crawls when started with V8 options (node --max-old-space-size=... --expose-gc dist/server/main.js): its page workers inherit them', async () => {
+    const site = await siteForTest({ pages: 3 });
+    const server = await startBuiltServer({}, undefined, ['--max-old-space-size=512', '--expose-gc']);
+    const { startCrawl } = await gql(server.url, START_CRAWL, { input: { url: `${site.url}/` } });
+    const client = createClient({ url: `${server.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+    deferCleanup(() => client.dispose());
+    const events = collect<EventPayload>(client, JOB_PROGRESS, { id: startCrawl.id }, 'jobProgress');
+    await events.done;
+    expect(events.items.filter((e) => e.type === 'LOG' && /^failed /.test(e.message ?? '')).map((e) => e.message)).toEqual([]);
+    expect(events.items.at(-1)).toMatchObject({ status: 'SUCCEEDED', progress: { pagesFetched: 3 } });
+  });
+
   it('SIGTERM drains: stops accepting, finishes the request in flight, closes WebSockets with 1001, releases the running crawl, exits 0', async () => {
     const site = await siteForTest({ pages: 200, delayMs: 100 });
     const server = await startBuiltServer();

@@ -74,12 +74,15 @@ export function createPagePool(workers: number): PageProcessor {
 }
 
 /**
- * Worker threads load TypeScript the way this process does: under `tsx` they inherit its loader,
- * elsewhere (vitest, which transforms in-process) they are given tsx's loader explicitly.
+ * Worker threads load TypeScript the way this process does: under `tsx` (and from the build) they
+ * inherit this process's options — left unset, since a worker given `process.execArgv` explicitly
+ * refuses the process-wide ones such as --max-old-space-size or --expose-gc
+ * (ERR_WORKER_INVALID_EXEC_ARGV) — elsewhere (vitest, which transforms in-process) they are given
+ * tsx's loader explicitly.
  */
-function workerExecArgv(): string[] {
+function workerExecArgv(): string[] | undefined {
   const inherited = process.execArgv;
-  if (!import.meta.url.endsWith('.ts') || inherited.some((arg) => arg.includes('tsx'))) return inherited;
+  if (!import.meta.url.endsWith('.ts') || inherited.some((arg) => arg.includes('tsx'))) return undefined;
   const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   return [...inherited, '--import', loader];
 }
