@@ -7,7 +7,7 @@ import { startSite, type Site } from '../fixtures/site.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { TOKEN_STORAGE_KEY, useAuthStore } from '../../client/stores/auth.ts';
 import { useCrawlStore } from '../../client/stores/crawl.ts';
-import { freshStores, until } from './client-helpers.ts';
+import { freshStores, until } from '../helpers/client-helpers.ts';
 
 const UI = { name: 'ui', token: 'ui-token-0123456789abcdef', scopes: ['admin' as const] };
 const VIEWER = { name: 'viewer', token: 'viewer-token-0123456789ab', scopes: ['read' as const] };

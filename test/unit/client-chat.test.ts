@@ -5,7 +5,7 @@ import type { Client } from '@urql/core';
 import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { useChatStore } from '../../client/stores/chat.ts';
-import { freshStores, until } from './client-helpers.ts';
+import { freshStores, until } from '../helpers/client-helpers.ts';
 
 let server: TestApp;
 let llm: SlowLlm;

@@ -5,7 +5,7 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { useCrawlStore } from '../../client/stores/crawl.ts';
 import { displayStatus, type ExecutionEntry } from '../../client/lib/reconcile.ts';
 import type { ExecutionEvent, Progress } from '../../client/graphql/documents.ts';
-import { fakeExecution, freshStores, until } from './client-helpers.ts';
+import { fakeExecution, freshStores, until } from '../helpers/client-helpers.ts';
 
 let server: TestApp;
 let site: Site;

@@ -16,7 +16,7 @@ import {
   newEntry,
   settleEnd,
 } from '../../client/lib/reconcile.ts';
-import { fakeExecution } from './client-helpers.ts';
+import { fakeExecution } from '../helpers/client-helpers.ts';
 
 const ID = '22222222-2222-2222-2222-222222222222';
 

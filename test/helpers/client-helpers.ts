@@ -7,7 +7,7 @@ import { useConnectionStore } from '../../client/stores/connection.ts';
 import { useExecutionsStore } from '../../client/stores/executions.ts';
 import { useToastsStore } from '../../client/stores/toasts.ts';
 import type { Execution } from '../../client/graphql/documents.ts';
-import type { TestApp } from '../helpers/app.ts';
+import type { TestApp } from './app.ts';
 
 /** A fresh Pinia connected to the server, as main.ts does in the browser. */
 export function freshStores(server: Pick<TestApp, 'url'>) {
