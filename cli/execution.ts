@@ -13,7 +13,7 @@ const ProgressFields = graphql(`
 const ExecutionFields = graphql(
   `
   fragment CliExecution on Execution {
-    id kind status title sessionId createdAt startedAt finishedAt durationMs cancelReason error lastSeq node progress { ...CliProgress }
+    id kind status title sessionId createdAt startedAt finishedAt durationMs cancelReason error lastSeq node attempt priority queuePosition progress { ...CliProgress }
   }
 `,
   [ProgressFields],
@@ -51,6 +51,38 @@ export const CANCEL_MANY = graphql(
   `
   mutation CancelMany($sessionId: ID, $kind: ExecutionKind, $reason: String) {
     cancelExecutions(sessionId: $sessionId, kind: $kind, reason: $reason) { cancelled executions { ...CliExecution } }
+  }
+`,
+  [ExecutionFields],
+);
+
+export const PAUSE_ONE = graphql(
+  `
+  mutation Pause($id: ID!, $reason: String) { pauseExecution(id: $id, reason: $reason) { ...CliExecution } }
+`,
+  [ExecutionFields],
+);
+
+export const RESUME_ONE = graphql(
+  `
+  mutation Resume($id: ID!) { resumeExecution(id: $id) { ...CliExecution } }
+`,
+  [ExecutionFields],
+);
+
+export const PAUSE_MANY = graphql(
+  `
+  mutation PauseMany($ids: [ID!], $sessionId: ID, $kind: ExecutionKind, $reason: String) {
+    pauseExecutions(ids: $ids, sessionId: $sessionId, kind: $kind, reason: $reason) { affected executions { ...CliExecution } }
+  }
+`,
+  [ExecutionFields],
+);
+
+export const RESUME_MANY = graphql(
+  `
+  mutation ResumeMany($ids: [ID!], $sessionId: ID, $kind: ExecutionKind) {
+    resumeExecutions(ids: $ids, sessionId: $sessionId, kind: $kind) { affected executions { ...CliExecution } }
   }
 `,
   [ExecutionFields],

@@ -45,6 +45,7 @@ export function exitCodeForError(code: string): ExitCode {
     case 'NOT_FOUND':
       return ExitCode.NOT_FOUND;
     case 'BAD_USER_INPUT':
+    case 'CONFLICT': // e.g. pausing a chat answer, resuming what is not paused
       return ExitCode.USAGE;
     default:
       return ExitCode.FAILED;

@@ -10,9 +10,11 @@ export const COMMAND_HELP = {
   --exclude <glob>       skip URLs matching a glob (repeatable)
   --no-robots            ignore robots.txt
   --session <id>         group it under this session id
+  --priority <n>         -10..10 (default 0): higher is claimed first
+  --time-limit <s>       stop after this many seconds of crawling (across pauses), SUCCEEDED with what it has
   --json                 print the execution as JSON (with --follow, then its events as NDJSON)`,
   ls: `sluice ls [options]
-  Lists active executions (QUEUED, RUNNING, CANCELLING), oldest first.
+  Lists active executions (QUEUED, RUNNING, CANCELLING, PAUSED), oldest first.
   --all                  history instead: every execution, newest first
   --limit <n>            with --all, how many (default 50, at most 500)
   --kind <CRAWL|CHAT>    only this kind
@@ -22,6 +24,15 @@ export const COMMAND_HELP = {
 sluice cancel --session <id> [--kind <CRAWL|CHAT>] [--reason <text>]
   Cancels one execution, or every active one of a session. Cancelling something that has already
   ended is not an error: it prints the status it ended with.
+  --json                 print the result as JSON`,
+  pause: `sluice pause <id>... [--reason <text>]
+sluice pause --session <id> [--kind <CRAWL|CHAT>] [--reason <text>]
+  Pauses executions (QUEUED or RUNNING): their code stops, their checkpoint stays. A chat answer
+  cannot resume, so pausing one is refused (exit 2). With several ids or --session, pauses every
+  one that matches and can.
+  --json                 print the result as JSON`,
+  resume: `sluice resume <id>... | sluice resume --session <id> [--kind <CRAWL|CHAT>]
+  Queues paused executions again; each continues from its checkpoint (attempt + 1).
   --json                 print the result as JSON`,
   watch: `sluice watch <id> [options]
   Follows an execution's events to its end: a live progress line on a terminal, one line per
@@ -56,7 +67,7 @@ the server. Stop it with \`sluice cancel <id>\`.
 Exit codes:
   0    the execution SUCCEEDED (or the command did what it was asked)
   1    the execution FAILED, or an unexpected error
-  2    usage error (bad option or argument, or input the server refused)
+  2    usage error (bad option or argument, or input the server refused: BAD_USER_INPUT, CONFLICT)
   3    the execution was CANCELLED
   4    the execution was INTERRUPTED
   5    cannot reach the server, or it refused the token

@@ -16,6 +16,8 @@ export async function crawl(args: string[], ctx: Context): Promise<number> {
     exclude: { type: 'string', multiple: true },
     'no-robots': { type: 'boolean' },
     session: { type: 'string' },
+    priority: { type: 'string' },
+    'time-limit': { type: 'string' },
     json: { type: 'boolean' },
   });
   if (values.help) {
@@ -32,6 +34,8 @@ export async function crawl(args: string[], ctx: Context): Promise<number> {
     excludePatterns: values.exclude,
     respectRobotsTxt: values['no-robots'] ? false : undefined,
     sessionId: values.session,
+    priority: intOption('crawl', 'priority', values.priority, -10, 10),
+    timeLimitSeconds: intOption('crawl', 'time-limit', values['time-limit'], 1, 24 * 60 * 60),
   };
 
   const api = ctx.api(values.url);

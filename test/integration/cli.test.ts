@@ -213,6 +213,44 @@ describe('sluice CLI', () => {
     expect(run.stdout()).toContain(second);
   });
 
+  it('pause stops a running crawl with its checkpoint; resume queues it again; a chat answer is refused with exit 2', async () => {
+    app = await startTestApp();
+    const id = await startStuckCrawl();
+    const paused = sluice(['pause', id, '--reason', 'from the CLI test']);
+    expect(await paused.exited).toBe(0);
+    expect(paused.stdout()).toBe(`Paused ${id}: it is PAUSED, its checkpoint kept (sluice resume ${id} continues it).\n`);
+    await site!.waitFor(() => site!.inFlight() === 0); // its code stopped: the request in flight was abandoned
+    const listed = sluice(['ls', '--json']);
+    expect(await listed.exited).toBe(0);
+    expect(JSON.parse(listed.stdout())).toEqual([expect.objectContaining({ id, status: 'PAUSED', attempt: 1 })]);
+
+    const resumed = sluice(['resume', id, '--json']);
+    expect(await resumed.exited).toBe(0);
+    expect(JSON.parse(resumed.stdout())).toMatchObject({ id, attempt: 2 });
+    await site!.waitFor(() => site!.inFlight() > 0); // running again
+
+    const chat = await app.gql(`mutation { sendChatMessage(input: { text: "what is a sluice?" }) { id } }`);
+    const refused = sluice(['pause', chat.data!.sendChatMessage.id]);
+    expect(await refused.exited).toBe(2);
+    expect(refused.stderr()).toMatch(/cannot resume, so it cannot be paused.*\(CONFLICT\)/);
+  });
+
+  it('pause --session and resume with several ids act on every match', async () => {
+    app = await startTestApp();
+    const first = await startStuckCrawl('batch-2');
+    const second = await startStuckCrawl('batch-2');
+    const paused = sluice(['pause', '--session', 'batch-2']);
+    expect(await paused.exited).toBe(0);
+    expect(paused.stdout()).toMatch(/^Paused 2 executions of session batch-2\./);
+    const resumed = sluice(['resume', first, second]);
+    expect(await resumed.exited).toBe(0);
+    expect(resumed.stdout()).toMatch(/^Resumed 2 executions\./);
+    expect(resumed.stdout()).toContain(first);
+    expect(resumed.stdout()).toContain(second);
+    const usage = sluice(['resume']);
+    expect(await usage.exited).toBe(2);
+  });
+
   it('an unknown id exits 6 and says how to find one', async () => {
     app = await startTestApp();
     const cancel = sluice(['cancel', 'no-such-id']);
