@@ -1,10 +1,13 @@
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { DEFAULT_CRAWL_LIMITS } from './jobs/crawl/input.ts';
+import { DEFAULT_CRAWL_LIMITS, type CrawlCaps } from './jobs/crawl/input.ts';
 import { apiTokenProblem, type ApiToken } from './security/tokens.ts';
 
-/** Everything the server is built from; `createApp` takes this, `main.ts` reads it from the environment. */
-export interface Config {
+/**
+ * Everything the server is built from; `createApp` takes this, `main.ts` reads it from the
+ * environment. The crawl caps (SLUICE_CRAWL_*: the most a caller may ask for, what every request may take) come from CrawlCaps.
+ */
+export interface Config extends CrawlCaps {
   port: number;
   host: string;
   dataDir: string;
@@ -41,13 +44,6 @@ export interface Config {
   clientDir: string;
   logLevel: string;
   /** OpenAI-compatible endpoint for chat answers (SLUICE_LLM_BASE_URL, e.g. https://api.openai.com/v1); null: answers are composed from passages. */
-  /** Crawl caps: the most a caller may ask for (pages, depth) and what every request may take. */
-  crawlMaxPages: number;
-  crawlMaxDepth: number;
-  crawlMaxBodyBytes: number;
-  crawlMaxRedirects: number;
-  crawlMaxDurationMs: number;
-  crawlTimeoutMs: number;
   /** Worker threads that turn fetched pages into Markdown and chunks, shared by all crawls of this node; 0: inline on the main thread. */
   crawlWorkers: number;
   llmBaseUrl: string | null;
