@@ -17,7 +17,7 @@ const task = (html: string, url = 'https://example.com/a'): PageTask => ({
 
 describe('the page pool (worker threads)', () => {
   it('builds pages in worker threads as the main thread would', async () => {
-    const pool = createPagePool(2);
+    const pool = createPagePool(2, { inlineBelowBytes: 0 });
     deferCleanup(() => pool.close());
     const built = await Promise.all(
       [1, 2, 3, 4].map((i) => pool.build(task(`<title>T${i}</title><main><h1>Page ${i}</h1><p>Text ${i}.</p></main><a href="/b${i}">b</a>`), new AbortController().signal)),
@@ -26,9 +26,20 @@ describe('the page pool (worker threads)', () => {
     expect(built[0]).toMatchObject({ links: ['https://example.com/b1'], page: { title: 'T1', chunks: [{ heading: 'Page 1', text: 'Text 1.' }] } });
   });
 
+  it('builds small pages on the calling thread and large ones in a worker', async () => {
+    const pool = createPagePool(1);
+    deferCleanup(() => pool.close());
+    const small = pool.build(task('<main><p>small</p></main>'), new AbortController().signal);
+    expect(pool.pending).toBe(0);
+    const large = pool.build(task(`<main>${'<p>A paragraph of a large page.</p>'.repeat(400)}</main>`), new AbortController().signal);
+    expect(pool.pending).toBe(1);
+    expect((await small).page?.markdown).toBe('small');
+    expect((await large).page?.chunks.length).toBeGreaterThan(1);
+  });
+
   it('drops the work of a page cancelled while in the pool: nothing is written after the cancel, and the worker lives on', async () => {
     const site = await siteForTest({ pages: 10 });
-    const pool = createPagePool(1);
+    const pool = createPagePool(1, { inlineBelowBytes: 0 });
     deferCleanup(() => pool.close());
     const controller = new AbortController();
     const submitted: string[] = [];

@@ -40,9 +40,18 @@ export function inlinePages(): PageProcessor {
 // point of its own in scripts/build.js) when run from the build.
 const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './page-worker.ts' : './page-worker.js', import.meta.url).href;
 
+/**
+ * Pages smaller than this are built on the calling thread: handing a page to a worker costs about
+ * half a millisecond of the main thread (the message and its wake-up), more than building a small
+ * page takes (bench:crawl's 3 KB pages), and a small page cannot hold up a heartbeat.
+ */
+export const INLINE_BELOW_BYTES = 8 * 1024;
+
 /** A pool of `workers` threads (0: inline). Threads start on the first page and stop when idle. */
-export function createPagePool(workers: number): PageProcessor {
+export function createPagePool(workers: number, options: { inlineBelowBytes?: number } = {}): PageProcessor {
   if (workers <= 0) return inlinePages();
+  const inlineBelow = options.inlineBelowBytes ?? INLINE_BELOW_BYTES;
+  const inline = inlinePages();
   const pool = new Piscina<PageTask, BuiltPage>({
     filename: WORKER_FILE,
     minThreads: 0,
@@ -54,6 +63,7 @@ export function createPagePool(workers: number): PageProcessor {
   const idle = new EventEmitter();
   return {
     build: (task, signal) => {
+      if (task.body.byteLength < inlineBelow) return inline.build(task, signal);
       throwIfAborted(signal);
       pending++;
       // The body moves to the worker instead of being cloned (a structured clone cost as much main-thread
