@@ -2,6 +2,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createApp, type App, type AppOptions } from '../../server/app.ts';
 import type { Config } from '../../server/config.ts';
+import { deferCleanup } from './cleanup.ts';
 import { tempDir } from './stores.ts';
 
 export interface GqlResult<T = Record<string, any>> {
@@ -63,6 +64,13 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       if (options?.remove ?? true) dir?.remove();
     },
   };
+}
+
+/** startTestApp, stopped (and its data folder removed) after the current test by the cleanup registry. */
+export async function appForTest(options: TestAppOptions = {}): Promise<TestApp> {
+  const app = await startTestApp(options);
+  deferCleanup(() => app.stop());
+  return app;
 }
 
 /** A subscription whose payloads are collected; `until` resolves once a payload matches. */

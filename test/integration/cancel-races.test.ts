@@ -1,10 +1,11 @@
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../../server/engine/engine.ts';
 import { defineJob } from '../../server/engine/job.ts';
 import type { TransitionName } from '../../server/executions/status.ts';
 import { createSluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
+import { deferCleanup } from '../helpers/cleanup.ts';
 import { postgresFixture, sqliteFixture } from '../helpers/stores.ts';
 
 // Races between a cancel and whatever else moves the row, made to happen on purpose: a store wrapper
@@ -17,10 +18,6 @@ const untilAborted = defineJob({
   run: (_input, ctx) => new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true })),
 });
 
-const disposers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const dispose of disposers.splice(0).reverse()) await dispose();
-});
 
 /** `store` with a hook that runs before each transition whose names include `requestCancel`. */
 function withHookBeforeCancel(store: Store, hook: (id: string) => Promise<void>): Store {
@@ -49,7 +46,7 @@ async function engineOn(store: Store, nodeId: string): Promise<Engine> {
     progressIntervalMs: 50,
   });
   await engine.start();
-  disposers.push(() => engine.stop());
+  deferCleanup(() => engine.stop());
   return engine;
 }
 
@@ -60,7 +57,7 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 describe.each([sqliteFixture, postgresFixture])('a cancel racing a release ($name)', (fixture) => {
   it('a release back to QUEUED while the cancel is decided: accepted means a tombstone, and it never runs again', async () => {
     const { store, dispose } = await fixture.open();
-    disposers.push(dispose);
+    deferCleanup(dispose);
     await store.migrate();
     // The competing move: the row is released back to QUEUED (as its node's graceful shutdown or a
     // database outage does) just as the cancel is decided.

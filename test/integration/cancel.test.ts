@@ -1,16 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defineJob } from '../../server/engine/job.ts';
-import { startSite, type Site } from '../fixtures/site.ts';
-import { CANCEL, collect, EXECUTION, isTerminalEvent, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp } from '../helpers/app.ts';
+import type { Site } from '../fixtures/site.ts';
+import { siteForTest } from '../helpers/cleanup.ts';
+import { CANCEL, collect, EXECUTION, isTerminalEvent, JOB_PROGRESS, START_CRAWL, appForTest, type EventPayload, type TestApp } from '../helpers/app.ts';
 
 
 let app: TestApp | undefined;
 let site: Site | undefined;
-afterEach(async () => {
-  await app?.stop();
-  await site?.close();
-  app = site = undefined;
-});
 
 async function startCrawl(t: TestApp, input: Record<string, unknown>): Promise<string> {
   const res = await t.gql(START_CRAWL, { input });
@@ -20,8 +16,8 @@ async function startCrawl(t: TestApp, input: Record<string, unknown>): Promise<s
 
 describe('cancel', () => {
   it('aborts requests in flight; every subscriber gets CANCELLED and the site gets no further request', async () => {
-    site = await startSite({ pages: 200, delayMs: 60_000 });
-    app = await startTestApp();
+    site = await siteForTest({ pages: 200, delayMs: 60_000 });
+    app = await appForTest();
     const id = await startCrawl(app, { url: site.url, maxPages: 200 });
     const watchers = [app.ws(), app.ws(), app.ws()].map((client) => collect<EventPayload>(client, JOB_PROGRESS, { id }, 'jobProgress'));
     // The start page is slow: wait until it is in flight, so the cancel has a request to abort.
@@ -48,8 +44,8 @@ describe('cancel', () => {
 
   it('cancels 12 executions at once, running and queued, each ending CANCELLED exactly once', async () => {
     const slow = { headers: { 'content-type': 'text/html' }, body: '<title>slow</title><p>slow</p>', delayMs: 60_000 };
-    site = await startSite({ routes: Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`/?crawl=${i}`, slow])) });
-    app = await startTestApp({ maxConcurrent: 4 });
+    site = await siteForTest({ routes: Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`/?crawl=${i}`, slow])) });
+    app = await appForTest({ maxConcurrent: 4 });
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push(await startCrawl(app, { url: `${site.url}/?crawl=${i}`, maxPages: 5, sessionId: 'batch' }));
     const watchers = ids.map((id) => collect<EventPayload>(app!.ws(), JOB_PROGRESS, { id }, 'jobProgress'));
@@ -73,8 +69,8 @@ describe('cancel', () => {
   });
 
   it('a cancel racing completion ends in exactly one terminal status', async () => {
-    site = await startSite({ pages: 1 });
-    app = await startTestApp({ maxConcurrent: 20 });
+    site = await siteForTest({ pages: 1 });
+    app = await appForTest({ maxConcurrent: 20 });
     const runs = await Promise.all(
       Array.from({ length: 20 }, async (_, i) => {
         const id = await startCrawl(app!, { url: site!.url, maxPages: 1, maxDepth: 0, respectRobotsTxt: false });
@@ -100,8 +96,8 @@ describe('cancel', () => {
   });
 
   it('answers accepted=false for an ended execution and NOT_FOUND for an unknown id', async () => {
-    site = await startSite({ pages: 1 });
-    app = await startTestApp();
+    site = await siteForTest({ pages: 1 });
+    app = await appForTest();
     const id = await startCrawl(app, { url: site.url, maxDepth: 0 });
     await collect<EventPayload>(app.ws(), JOB_PROGRESS, { id }, 'jobProgress').done;
     const res = await app.gql(CANCEL, { id });
@@ -115,8 +111,8 @@ describe('cancel', () => {
     // A crawl deaf to its signal, as a badly written job would be: it returns only when the test lets it.
     let letGo = (): void => {};
     const deaf = defineJob({ kind: 'CRAWL', resumable: true, run: () => new Promise<void>((resolve) => (letGo = resolve)) });
-    site = await startSite({ pages: 1 });
-    app = await startTestApp({ cancelGraceMs: 200, jobs: [deaf] });
+    site = await siteForTest({ pages: 1 });
+    app = await appForTest({ cancelGraceMs: 200, jobs: [deaf] });
     const id = await startCrawl(app, { url: site.url });
     const watcher = collect<EventPayload>(app.ws(), JOB_PROGRESS, { id }, 'jobProgress');
     await watcher.until((e) => e.status === 'RUNNING');

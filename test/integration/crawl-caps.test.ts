@@ -1,15 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, resolveConfig } from '../../server/config.ts';
-import { startSite, type Site } from '../fixtures/site.ts';
-import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp } from '../helpers/app.ts';
+import type { Site } from '../fixtures/site.ts';
+import { siteForTest } from '../helpers/cleanup.ts';
+import { collect, JOB_PROGRESS, START_CRAWL, appForTest, type EventPayload, type TestApp } from '../helpers/app.ts';
 
 let app: TestApp | undefined;
 let site: Site | undefined;
-afterEach(async () => {
-  await app?.stop();
-  await site?.close();
-  app = site = undefined;
-});
 
 describe('operator crawl caps (SLUICE_CRAWL_*)', () => {
   it('are read from the environment within safe bounds, with a message naming the variable', () => {
@@ -31,7 +27,7 @@ describe('operator crawl caps (SLUICE_CRAWL_*)', () => {
   });
 
   it('bound what a caller may ask for', async () => {
-    app = await startTestApp({ crawlMaxPages: 50, crawlMaxDepth: 1 });
+    app = await appForTest({ crawlMaxPages: 50, crawlMaxDepth: 1 });
     const pages = await app.gql(START_CRAWL, { input: { url: 'https://example.com/', maxPages: 60 } });
     expect(pages.errors?.[0]).toMatchObject({ message: expect.stringContaining('between 1 and 50'), extensions: { code: 'BAD_USER_INPUT', field: 'maxPages' } });
     const depth = await app.gql(START_CRAWL, { input: { url: 'https://example.com/', maxDepth: 2 } });
@@ -39,14 +35,14 @@ describe('operator crawl caps (SLUICE_CRAWL_*)', () => {
   });
 
   it('bound what each request may take: redirects and body size', async () => {
-    site = await startSite({
+    site = await siteForTest({
       pages: 1,
       bigPageBytes: 64 * 1024,
       homeLinks: ['/big.html', '/hop'],
       redirects: { '/hop': '/page-after-hop' },
       routes: { '/page-after-hop': { headers: { 'content-type': 'text/html' }, body: '<title>after</title><p>after the hop</p>' } },
     });
-    app = await startTestApp({ crawlMaxBodyBytes: 16 * 1024, crawlMaxRedirects: 0 });
+    app = await appForTest({ crawlMaxBodyBytes: 16 * 1024, crawlMaxRedirects: 0 });
     const id = (await app.gql(START_CRAWL, { input: { url: site.url, maxDepth: 1 } })).data!.startCrawl.id;
     const events = collect<EventPayload>(app.ws(), JOB_PROGRESS, { id }, 'jobProgress');
     await events.done;

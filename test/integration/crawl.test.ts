@@ -1,18 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSite, type Site } from '../fixtures/site.ts';
-import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp } from '../helpers/app.ts';
+import { describe, expect, it } from 'vitest';
+import type { Site } from '../fixtures/site.ts';
+import { siteForTest } from '../helpers/cleanup.ts';
+import { collect, JOB_PROGRESS, START_CRAWL, appForTest, type EventPayload, type TestApp } from '../helpers/app.ts';
 
 let app: TestApp | undefined;
 let site: Site | undefined;
-afterEach(async () => {
-  await app?.stop();
-  await site?.close();
-  app = site = undefined;
-});
 
 describe('crawl through the API', () => {
   it('crawls a site to the exact page count, honouring robots.txt, redirects and retries', async () => {
-    site = await startSite({
+    site = await siteForTest({
       pages: 13, // "/", 3 children, 9 grandchildren: all within maxDepth 2
       robotsTxt: 'User-agent: *\nDisallow: /page/12\n',
       homeLinks: ['/old-home', '/flaky', '/missing', '/image.png'],
@@ -20,7 +16,7 @@ describe('crawl through the API', () => {
       flaky: { '/flaky': 1 },
       routes: { '/flaky': { headers: { 'content-type': 'text/html' }, body: '<title>Flaky</title><main><p>It works the second time.</p></main>' } },
     });
-    app = await startTestApp();
+    app = await appForTest();
     const started = await app.gql(START_CRAWL, { input: { url: site.url, maxDepth: 2, maxPages: 100 } });
     const id = started.data!.startCrawl.id;
     const changes = collect<{ id: string; status: string }>(app.ws(), `subscription { executionChanged { id status } }`, {}, 'executionChanged');
@@ -58,8 +54,8 @@ describe('crawl through the API', () => {
   });
 
   it('replays from afterSeq, then goes live without gap or duplicate', async () => {
-    site = await startSite({ pages: 30, delayMs: 20 });
-    app = await startTestApp();
+    site = await siteForTest({ pages: 30, delayMs: 20 });
+    app = await appForTest();
     const id = (await app.gql(START_CRAWL, { input: { url: site.url, maxDepth: 4, maxPages: 30 } })).data!.startCrawl.id;
     const first = collect<EventPayload>(app.ws(), JOB_PROGRESS, { id }, 'jobProgress');
     const seen = await first.until((e) => e.progress.pagesFetched >= 5);
@@ -81,8 +77,8 @@ describe('crawl through the API', () => {
   });
 
   it('stores pages once: a second crawl of an unchanged site stores nothing new', async () => {
-    site = await startSite({ pages: 4 });
-    app = await startTestApp();
+    site = await siteForTest({ pages: 4 });
+    app = await appForTest();
     const run = async () => {
       const id = (await app!.gql(START_CRAWL, { input: { url: site!.url } })).data!.startCrawl.id;
       const events = collect<EventPayload>(app!.ws(), JOB_PROGRESS, { id }, 'jobProgress');

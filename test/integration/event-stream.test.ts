@@ -1,18 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { latestChanges, replayThenLive } from '../../server/engine/event-stream.ts';
 import type { ExecutionEvent, Change } from '../../server/executions/types.ts';
 import { createSluicePubSub, type SluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
+import { deferCleanup } from '../helpers/cleanup.ts';
 import { postgresFixture, sqliteFixture } from '../helpers/stores.ts';
 
 let store: Store;
-let dispose: () => Promise<void>;
 let pubsub: SluicePubSub;
 beforeEach(async () => {
-  ({ store, dispose } = await sqliteFixture.open());
+  const opened = await sqliteFixture.open();
+  store = opened.store;
+  deferCleanup(opened.dispose);
   pubsub = createSluicePubSub();
 });
-afterEach(async () => dispose());
 
 const publish = (change: Change | null): void => {
   for (const event of change?.events ?? []) pubsub.publish('execution:event', event.executionId, event);

@@ -1,14 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSite, type Site } from '../fixtures/site.ts';
-import { CANCEL, collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp } from '../helpers/app.ts';
+import { describe, expect, it } from 'vitest';
+import type { Site } from '../fixtures/site.ts';
+import { siteForTest } from '../helpers/cleanup.ts';
+import { CANCEL, collect, JOB_PROGRESS, START_CRAWL, appForTest, type EventPayload, type TestApp } from '../helpers/app.ts';
 
 let app: TestApp | undefined;
 let site: Site | undefined;
-afterEach(async () => {
-  await app?.stop();
-  await site?.close();
-  app = site = undefined;
-});
 
 /** The value of one sample of /metrics, e.g. sample(text, 'sluice_pages_total{outcome="fetched"}'). */
 function sample(text: string, name: string): number {
@@ -18,7 +14,7 @@ function sample(text: string, name: string): number {
 
 describe('operations endpoints', () => {
   it('/health and /ready answer 200 once the database answers', async () => {
-    app = await startTestApp();
+    app = await appForTest();
     for (const path of ['/health', '/ready']) {
       const res = await fetch(`${app.url}${path}`);
       expect(res.status).toBe(200);
@@ -27,8 +23,8 @@ describe('operations endpoints', () => {
   });
 
   it('/metrics counts executions, pages, events, cancels and live subscriptions', async () => {
-    site = await startSite({ pages: 4, routes: { '/slow': { headers: { 'content-type': 'text/html' }, body: '<p>slow</p>', delayMs: 60_000 } } });
-    app = await startTestApp();
+    site = await siteForTest({ pages: 4, routes: { '/slow': { headers: { 'content-type': 'text/html' }, body: '<p>slow</p>', delayMs: 60_000 } } });
+    app = await appForTest();
     const done = (await app.gql(START_CRAWL, { input: { url: site.url } })).data!.startCrawl.id;
     await collect<EventPayload>(app.ws(), JOB_PROGRESS, { id: done }, 'jobProgress').done;
 
