@@ -43,6 +43,8 @@ export interface App {
   start(): Promise<{ url: string; port: number }>;
   /** Graceful stop: releases running executions for the next start, closes sockets and the database. */
   stop(): Promise<void>;
+  /** A promise rejection nothing handled (main.ts routes the process's here): logged and counted, never fatal. */
+  reportUnhandledRejection(reason: unknown): void;
 }
 
 /** JSON lines for machines; readable lines when a person watches a terminal. */
@@ -210,6 +212,10 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     stop() {
       stopping ??= shutdown();
       return stopping;
+    },
+    reportUnhandledRejection(reason) {
+      metrics.onUnhandledRejection();
+      log.error({ err: reason }, 'a promise rejection was not handled (a bug); the node keeps serving');
     },
   };
 }

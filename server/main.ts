@@ -9,6 +9,8 @@ import { loadConfig } from './config.ts';
 async function main(): Promise<void> {
   const config = loadConfig();
   const app = createApp(config);
+  // A rejection nothing handled is a bug to fix, not a reason to orphan every execution on the node.
+  process.on('unhandledRejection', (reason) => app.reportUnhandledRejection(reason));
   const { url } = await app.start();
   console.log(`Sluice listening on ${url} (GraphiQL: ${url}/graphql)`);
   let stopping = false;

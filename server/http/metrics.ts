@@ -20,6 +20,7 @@ export class Metrics implements EngineObserver {
   private readonly finished: Counter<'kind' | 'status'>;
   private readonly cancelLatency: Histogram;
   private readonly graceExceeded: Counter;
+  private readonly unhandledRejections: Counter;
   private readonly recovered: Counter<'outcome'>;
   private readonly events: Counter<'type'>;
   private readonly pages: Counter<'outcome'>;
@@ -59,6 +60,7 @@ export class Metrics implements EngineObserver {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.unhandledRejections = new Counter({ name: 'sluice_unhandled_rejections_total', help: 'Promise rejections nothing handled (logged; the process keeps serving)', registers });
     this.graceExceeded = new Counter({ name: 'sluice_cancel_grace_exceeded_total', help: 'Cancelled executions whose code did not stop within the grace period', registers });
     this.recovered = new Counter({ name: 'sluice_executions_recovered_total', help: 'Executions found orphaned by a dead node, by what became of them', labelNames: ['outcome'], registers });
     this.events = new Counter({ name: 'sluice_events_published_total', help: 'Execution events published, by type', labelNames: ['type'], registers });
@@ -118,6 +120,11 @@ export class Metrics implements EngineObserver {
 
   onCancelRequested(id: string, requestedAt: number): void {
     if (!this.cancelClocks.has(id)) this.cancelClocks.set(id, requestedAt);
+  }
+
+  /** A promise rejection nothing handled: counted, so an alert can say the code has a hole. */
+  onUnhandledRejection(): void {
+    this.unhandledRejections.inc();
   }
 
   onGraceExceeded(): void {
