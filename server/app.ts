@@ -31,6 +31,7 @@ import { graphqlLimitPlugins } from './security/graphql-limits.ts';
 import { RateLimiter } from './security/rate-limit.ts';
 import type { Principal } from './security/tokens.ts';
 import { PostgresStore } from './store/postgres/postgres-store.ts';
+import { lockDataFolder } from './store/sqlite/data-folder-lock.ts';
 import { SqliteStore } from './store/sqlite/sqlite-store.ts';
 import type { Store } from './store/store.ts';
 
@@ -74,6 +75,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
   const baseStore: Store = config.databaseUrl
     ? new PostgresStore(config.databaseUrl, {
         applicationName: `sluice ${config.nodeId}`.slice(0, 63),
+        maxConnections: config.databasePoolSize,
         onError: (error) => log.warn({ err: error }, 'postgres: an idle connection failed; the pool replaces it'),
       })
     : new SqliteStore(join(config.dataDir, 'sluice.db'));
@@ -180,6 +182,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
   let stopping: Promise<void> | null = null;
   // The drain order: /readyz 503 (at once), stop accepting, let requests in flight finish (bounded),
   // close WebSockets with 1001 Going Away, then release the executions this node runs, then the database.
+  let releaseFolder: (() => void) | null = null;
   const shutdown = async (): Promise<void> => {
     if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
     const [cutOff] = await Promise.all([requests.drain(config.drainTimeoutMs), closeGraphqlWs(config.drainTimeoutMs)]);
@@ -187,6 +190,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     if (started) await engine.stop();
     await pages.close();
     await store.close();
+    releaseFolder?.();
     await redis?.close();
     log.flush();
   };
@@ -196,18 +200,27 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     engine,
     log,
     async start() {
-      await store.migrate();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(config.port, config.host, () => resolve());
-      });
-      started = true;
-      const { port } = server.address() as AddressInfo;
-      const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-      await engine.start();
-      ready = true;
-      log.info(`listening on ${url}`);
-      return { url, port };
+      try {
+        // The embedded database serves one process: a second one on the folder would take its running work.
+        if (!config.databaseUrl) releaseFolder = lockDataFolder(config.dataDir);
+        await store.migrate();
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(config.port, config.host, () => resolve());
+        });
+        started = true;
+        const { port } = server.address() as AddressInfo;
+        const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+        await engine.start();
+        ready = true;
+        log.info(`listening on ${url}`);
+        return { url, port };
+      } catch (error) {
+        // Whatever was opened (the database, the lock of its folder) is closed again.
+        stopping ??= shutdown();
+        await stopping.catch(() => {});
+        throw error;
+      }
     },
     stop() {
       stopping ??= shutdown();

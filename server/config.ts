@@ -28,6 +28,8 @@ export interface Config extends CrawlCaps {
   streamStallMs: number;
   /** Executions this node runs at once; the rest wait QUEUED in order. */
   maxConcurrent: number;
+  /** Connections this node's PostgreSQL pool may open at once. */
+  databasePoolSize: number;
   /** How long cancelled code may take to stop before it is finalised CANCELLED anyway. */
   cancelGraceMs: number;
   leaseMs: number;
@@ -72,6 +74,7 @@ export function defaultConfig(): Config {
     streamHighWaterBytes: 1024 * 1024,
     streamStallMs: 30_000,
     maxConcurrent: 8,
+    databasePoolSize: 20,
     cancelGraceMs: 5000,
     leaseMs: 3000,
     heartbeatMs: 1000,
@@ -167,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     startRateLimitPerMinute: int(env, 'SLUICE_RATE_LIMIT_PER_MINUTE', 0, 100_000),
     maxRequestBytes: int(env, 'SLUICE_MAX_REQUEST_BYTES', 1024, 10 * 1024 * 1024),
     maxConcurrent: int(env, 'SLUICE_MAX_CONCURRENT', 1, 10_000),
+    databasePoolSize: int(env, 'SLUICE_DATABASE_POOL_SIZE', 1, 1_000),
     cancelGraceMs: int(env, 'SLUICE_CANCEL_GRACE_MS', 0, 600_000),
     leaseMs: int(env, 'SLUICE_LEASE_MS', 500, 600_000),
     heartbeatMs: int(env, 'SLUICE_HEARTBEAT_MS', 100, 600_000),
