@@ -3,7 +3,7 @@ import { latestChanges, replayThenLive } from '../engine/event-stream.ts';
 import { ACTIVE_STATUSES, type ExecutionStatus } from '../executions/status.ts';
 import type { Execution, ExecutionEvent, ExecutionKind } from '../executions/types.ts';
 import { InputError } from '../lib/errors.ts';
-import { checkId, checkLimit, checkOptionalId } from './arguments.ts';
+import { checkId, checkLimit, checkNoNul, checkOptionalId } from './arguments.ts';
 import type { ServiceContext } from './context.ts';
 import { startJobProgress } from './streams.ts';
 
@@ -13,6 +13,7 @@ const MAX_HISTORY = 500;
 
 function checkReason(reason: string | null | undefined): string | null {
   if (reason == null) return null;
+  checkNoNul(reason, 'reason');
   if (reason.length > MAX_REASON_LENGTH) throw new InputError(`reason must be at most ${MAX_REASON_LENGTH} characters`, 'reason');
   return reason;
 }
