@@ -174,3 +174,31 @@ export function sortNewestFirst(list: ExecutionEntry[]): ExecutionEntry[] {
       b.execution.createdAt.localeCompare(a.execution.createdAt) || b.execution.id.localeCompare(a.execution.id),
   );
 }
+
+/**
+ * Keeps at most `max` ended cards: the ones that ended longest ago go to the history (endedLive
+ * false), so a tab that watched a thousand executions end does not render a thousand cards.
+ */
+export function capEndedCards(entries: Iterable<ExecutionEntry>, max: number): void {
+  const ended = [...entries].filter((entry) => entry.endedLive && isTerminal(entry.execution.status));
+  if (ended.length <= max) return;
+  ended.sort((a, b) => endTime(a) - endTime(b));
+  for (const entry of ended.slice(0, ended.length - max)) entry.endedLive = false;
+}
+
+/**
+ * The ids to forget so that at most `max` entries stay: finished ones no view holds (`held`) and no
+ * card shows, least recently refreshed first. What is active is never forgotten.
+ */
+export function evictable(entries: Map<string, ExecutionEntry>, max: number, held: (id: string) => boolean): string[] {
+  if (entries.size <= max) return [];
+  const candidates = [...entries.values()].filter(
+    (entry) => isTerminal(entry.execution.status) && !entry.endedLive && !held(entry.execution.id),
+  );
+  candidates.sort((a, b) => a.receivedAt - b.receivedAt);
+  return candidates.slice(0, entries.size - max).map((entry) => entry.execution.id);
+}
+
+function endTime(entry: ExecutionEntry): number {
+  return Date.parse(entry.endedAt ?? entry.execution.finishedAt ?? entry.execution.createdAt);
+}

@@ -17,13 +17,16 @@ import { kindWord, statusWord } from '../lib/format.ts';
 import {
   applyEvent as reconcileEvent,
   applySnapshot,
+  capEndedCards,
   displayStatus,
+  evictable,
   firstCursor,
   newEntry,
   settleEnd,
   sortNewestFirst,
   type ExecutionEntry,
 } from '../lib/reconcile.ts';
+import { refCounter } from '../lib/ref-count.ts';
 import { readSettings } from '../lib/settings.ts';
 import { isActive, isTerminal } from '../lib/status.ts';
 import { useAuthStore } from './auth.ts';
@@ -42,6 +45,10 @@ export interface ExecutionFilter {
 /** How many events a first subscription to a crawl replays (each carries the whole progress). */
 const LOG_REPLAY = 30;
 const HISTORY_LIMIT = 50;
+/** Executions kept in memory; finished ones nothing shows are forgotten beyond it (the server has them). */
+const MAX_ENTRIES = 300;
+/** Ended cards kept in place until dismissed; older ones move to the history by themselves. */
+const MAX_ENDED_CARDS = 10;
 
 /**
  * The executions of the system, live. Owns the activeExecutions and history queries, the one
@@ -63,6 +70,8 @@ export const useExecutionsStore = defineStore('executions', () => {
   const liveError = ref<string | null>(null);
   /** jobProgress subscriptions by execution id; not state, only handles to close. */
   const following = new Map<string, { unsubscribe(): void }>();
+  /** The views that show each execution's live progress (a card, a detail page, a chat answer). */
+  const watchers = refCounter(follow, unfollow);
   let changes: { unsubscribe(): void } | null = null;
 
   const activeEntries = computed(() => sortNewestFirst([...entries.values()].filter((entry) => isActive(entry.execution.status))));
@@ -90,13 +99,17 @@ export const useExecutionsStore = defineStore('executions', () => {
     if (!entry) {
       entries.set(snapshot.id, newEntry(snapshot, Date.now(), options.mine));
       entry = entries.get(snapshot.id) as ExecutionEntry;
+      if (entries.size > MAX_ENTRIES + 50) for (const id of evictable(entries, MAX_ENTRIES, (id) => watchers.has(id))) entries.delete(id);
     } else {
       if (options.mine) entry.mine = true;
       if (applySnapshot(entry, snapshot, Date.now())) afterStatusChange(entry);
     }
-    if (!isTerminal(entry.execution.status)) follow(snapshot.id);
+    if (!isTerminal(entry.execution.status) && watchers.has(snapshot.id)) follow(snapshot.id);
     return entry;
   }
+
+  /** A view shows this execution's progress: jobProgress is followed while one holds it. Returns the release. */
+  const watchLive = (id: string): (() => void) => watchers.hold(id);
 
   /** Applies one jobProgress event to its entry (see lib/reconcile.ts). */
   function applyEvent(event: ExecutionEvent): void {
@@ -109,7 +122,9 @@ export const useExecutionsStore = defineStore('executions', () => {
     const { execution } = entry;
     if (!isTerminal(execution.status)) return;
     unfollow(execution.id);
-    if (!settleEnd(entry) || !entry.mine) return;
+    if (!settleEnd(entry)) return;
+    capEndedCards(entries.values(), MAX_ENDED_CARDS);
+    if (!entry.mine) return;
     const title = `${kindWord(execution.kind)} ${statusWord(execution.status).toLowerCase()}`;
     const message = execution.error ? `${execution.title}: ${execution.error}` : execution.title;
     const tone = execution.status === 'SUCCEEDED' ? 'success' : execution.status === 'FAILED' ? 'error' : 'info';
@@ -156,8 +171,7 @@ export const useExecutionsStore = defineStore('executions', () => {
 
   /**
    * Starts following the system: executionChanged, then what is active now, read once the socket
-   * that carries executionChanged is acknowledged, so work started while it connected is not
-   * missed. Idempotent.
+   * carrying executionChanged is acknowledged (so nothing started meanwhile is missed). Idempotent.
    */
   async function start(): Promise<void> {
     liveError.value = null;
@@ -263,6 +277,7 @@ export const useExecutionsStore = defineStore('executions', () => {
     history,
     liveError,
     retryFollow,
+    watchLive,
     activeEntries,
     runningCount,
     get,

@@ -171,4 +171,20 @@ describe.skipIf(!hasChromium)('a live connection in a browser, on a bad network'
     hung.release(); // the late answers are still the truth
     await card(page, title).getByText('Cancelled').waitFor();
   });
+
+  it('subscribes to the progress of what is on screen only', { timeout: 60_000 }, async () => {
+    const { proxy, page, title } = await setUp();
+    const progressSubscriptions = () => proxy.clientMessages.filter((m) => m.type === 'subscribe' && m.query?.includes('jobProgress')).length;
+    await page.goto(`${proxy.url}/knowledge`);
+    await page.getByRole('heading', { name: 'Knowledge', level: 1 }).waitFor();
+    await page.getByRole('button', { name: '1 running' }).waitFor();
+    expect(progressSubscriptions()).toBe(0); // the crawl is known (header) but no card shows it
+
+    await page.getByRole('link', { name: 'Executions' }).click();
+    await fetchedAbove(page, title, 0);
+    expect(progressSubscriptions()).toBe(1);
+    const completes = proxy.clientMessages.filter((m) => m.type === 'complete').length;
+    await page.getByRole('link', { name: 'Knowledge' }).click();
+    await proxy.waitFor(() => proxy.clientMessages.filter((m) => m.type === 'complete').length > completes); // unsubscribed
+  });
 });

@@ -125,6 +125,7 @@ describe('with SLUICE_API_TOKENS', () => {
     const execution = await useCrawlStore().startCrawl({ url: `${site.url}/`, maxPages: 30, maxDepth: 3 });
     expect(execution).not.toBeNull();
     const id = execution!.id;
+    stores.executions.watchLive(id); // as its card on screen does
     await until(() => (stores.executions.get(id)?.execution.progress.pagesFetched ?? 0) > 0, 15_000, 'progress events');
 
     // Signing in again gives a new socket: jobProgress resumes after the last seq seen, no line twice.

@@ -33,6 +33,7 @@ async function startRunningCrawl(): Promise<ExecutionEntry> {
   const execution = await useCrawlStore().startCrawl({ url: `${site.url}/`, maxPages: 40, maxDepth: 4 });
   expect(execution).not.toBeNull();
   const id = execution!.id;
+  stores.executions.watchLive(id); // as its card on screen does
   await until(() => stores.executions.get(id)?.execution.status === 'RUNNING', 15_000, 'RUNNING');
   return stores.executions.get(id)!;
 }

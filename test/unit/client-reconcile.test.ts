@@ -7,8 +7,10 @@ import { intoState, idleState } from '../../client/lib/async.ts';
 import {
   applyEvent,
   applySnapshot,
+  capEndedCards,
   displayStatus,
   elapsedMs,
+  evictable,
   firstCursor,
   isLive,
   MAX_LOG_LINES,
@@ -162,5 +164,28 @@ describe('intoState', () => {
     expect(state.value.status).toBe('ready');
     expect(await pending).toBeNull();
     expect(state.value.status).toBe('ready');
+  });
+});
+
+describe('bounds', () => {
+  it('keeps at most N ended cards, the ones that ended last', () => {
+    const entries = Array.from({ length: 5 }, (_, i) => {
+      const entry = newEntry(fakeExecution(`id-${i}`, { lastSeq: 0 }), 0);
+      applyEvent(entry, event(1, { executionId: `id-${i}`, type: 'STATUS', status: 'SUCCEEDED', at: new Date(1_000 * i).toISOString() }));
+      settleEnd(entry);
+      return entry;
+    });
+    capEndedCards(entries, 2);
+    expect(entries.map((entry) => entry.endedLive)).toEqual([false, false, false, true, true]);
+  });
+
+  it('forgets finished entries nothing shows, least recently refreshed first, never an active one', () => {
+    const map = new Map<string, ReturnType<typeof newEntry>>();
+    for (let i = 0; i < 6; i++) {
+      const status = i === 0 ? 'RUNNING' : 'SUCCEEDED';
+      map.set(`id-${i}`, newEntry(fakeExecution(`id-${i}`, { status }), i));
+    }
+    expect(evictable(map, 10, () => false)).toEqual([]);
+    expect(evictable(map, 3, (id) => id === 'id-1')).toEqual(['id-2', 'id-3', 'id-4']);
   });
 });
