@@ -31,7 +31,7 @@ export type Request =
   | { id: number; cmd: 'cpu' }
   | { id: number; cmd: 'held'; n: number }
   | ({ id: number; cmd: 'release' } & Schedule)
-  | ({ id: number; cmd: 'publish'; topic: string } & Schedule);
+  | ({ id: number; cmd: 'publish'; topics: string[] } & Schedule);
 
 export interface Memory {
   rss: number;
@@ -76,10 +76,13 @@ function onSchedule(schedule: Schedule, send: (i: number) => void, done: () => v
 
 // --- sluice ------------------------------------------------------------------------------------
 
-async function sluice(llmUrl: string): Promise<void> {
+async function sluice(llmUrl: string, maxConcurrent: number): Promise<void> {
   const dir = tempDir('sluice-fanout-');
   const app = createApp({
     port: 0,
+    maxConcurrent,
+    // Pages parsed on the main thread: the seeding crawl is tiny, and its figures are not measured.
+    crawlWorkers: 0,
     dataDir: dir.path,
     allowPrivateNetworks: true,
     logLevel: 'silent',
@@ -118,8 +121,19 @@ const BASELINE_SDL = /* GraphQL */ `
     message: String
     progress: Progress!
   }
+  type Execution {
+    id: ID!
+    kind: String!
+    status: String!
+    title: String!
+    lastSeq: Int!
+    progress: Progress!
+  }
   type Query { ok: Boolean }
-  type Subscription { jobProgress(executionId: ID!, afterSeq: Int): Event }
+  type Subscription {
+    jobProgress(executionId: ID!, afterSeq: Int): Event
+    executionChanged: Execution
+  }
 `;
 
 interface BaselineEvent {
@@ -138,7 +152,7 @@ async function baseline(): Promise<void> {
   // Same listener setting as Sluice's pub/sub, so neither prints MaxListenersExceededWarning.
   const target = new EventTarget();
   setMaxListeners(0, target);
-  const pubsub = createPubSub<{ event: [topic: string, event: BaselineEvent] }>({ eventTarget: target as never });
+  const pubsub = createPubSub<{ event: [topic: string, event: BaselineEvent]; changed: [execution: Record<string, unknown>] }>({ eventTarget: target as never });
   const schema = createSchema<{ req: IncomingMessage; res: ServerResponse }>({
     typeDefs: BASELINE_SDL,
     resolvers: {
@@ -164,6 +178,11 @@ async function baseline(): Promise<void> {
             }
           },
           resolve: (event: BaselineEvent) => event,
+        },
+        // As a bare server would write it: every subscriber its own listener and resolver run.
+        executionChanged: {
+          subscribe: () => pubsub.subscribe('changed'),
+          resolve: (execution: Record<string, unknown>) => execution,
         },
       },
     },
@@ -203,13 +222,16 @@ async function baseline(): Promise<void> {
     if (r.cmd === 'mem') reply(r.id, memory());
     if (r.cmd === 'cpu') reply(r.id, process.cpuUsage());
     if (r.cmd === 'publish') {
-      const publish = (seq: number, type: string, status: string, message: string | null) =>
-        pubsub.publish('event', r.topic, { executionId: r.topic, seq, at: Date.now(), type, status, message, progress: progress() });
+      const publish = (topic: string, seq: number, type: string, status: string, message: string | null) =>
+        pubsub.publish('event', topic, { executionId: topic, seq, at: Date.now(), type, status, message, progress: progress() });
       onSchedule(
         r,
-        (i) => publish(i + 1, 'TOKEN', 'RUNNING', tokenText(i, r.chars)),
+        (i) => r.topics.forEach((topic) => publish(topic, i + 1, 'TOKEN', 'RUNNING', tokenText(i, r.chars))),
         () => {
-          publish(r.count + 1, 'STATUS', 'SUCCEEDED', null);
+          for (const topic of r.topics) {
+            publish(topic, r.count + 1, 'STATUS', 'SUCCEEDED', null);
+            pubsub.publish('changed', { id: topic, kind: 'CHAT', status: 'SUCCEEDED', title: 'question', lastSeq: r.count + 1, progress: progress() });
+          }
           reply(r.id, r.count + 1);
         },
       );
@@ -257,7 +279,7 @@ async function llm(): Promise<void> {
   process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1` });
 }
 
-if (role === 'sluice') await sluice(process.argv[3]!);
+if (role === 'sluice') await sluice(process.argv[3]!, Number(process.argv[4] ?? 8));
 else if (role === 'baseline') await baseline();
 else if (role === 'llm') await llm();
 else throw new Error(`unknown role "${role}"`);

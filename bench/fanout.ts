@@ -1,43 +1,55 @@
-// bench:fanout — one execution producing events at a high rate, watched by 100, 1,000 and 5,000
-// graphql-ws jobProgress subscribers. The event source is a real chat answer: the Sluice server (a
-// child process) asks an OpenAI-compatible endpoint (another child) that holds the answer until every
-// subscriber is in place and then streams tokens of 48 characters on a fixed schedule; the chat job
-// commits one TOKEN event per token (fenced write to SQLite, publish after commit) and the events fan
-// out through replayThenLive and graphql-ws. Baseline, in the same run and on the same host: a bare
-// graphql-yoga + graphql-ws server (same package versions) with a trivial schema of the same shape,
-// whose publisher sends the same number of events through createPubSub on the same schedule.
+// bench:fanout — what one more watcher costs the server. The headline is the server's own CPU per
+// delivered message (process.cpuUsage of the server process over the streaming window / messages
+// delivered), for Sluice and, in the same run on the same host, a bare graphql-yoga + graphql-ws
+// server (same package versions, a trivial schema of the same shape, createPubSub, the graphql-ws
+// recipe from the Yoga docs).
 //
-// Subscribers are raw graphql-transport-ws clients in this process (one subscription per WebSocket by
-// default, as browsers do; --per-connection=K multiplexes). Servers run in child processes started
-// with --expose-gc, so their memory figures exclude the clients: idle memory per subscriber is
-// (heapUsed or RSS after N idle subscriptions - before) / N, each read after a full collection.
-// Delivery lag is receipt time (Date.now() here) - the event's `at` (set by the server when the event
-// is written, i.e. just before publish); both processes share the host clock.
+// Processes: this one only orchestrates; the server under test, the subscribers (bench/fanout-clients.ts)
+// and an OpenAI-compatible model (the event source) each run in their own child process, so no figure
+// of the server includes a client's work. Sluice's events are real: chat answers whose model (the llm
+// child) holds every request until the subscribers are in place, then streams 48-character tokens on a
+// fixed schedule; each token is a committed TOKEN event (SQLite, published after commit) fanned out
+// through graphql-ws. The baseline publishes the same number of events on the same schedule.
+//
+// Scenarios:
+//   one   N jobProgress subscribers of one execution, one subscription per WebSocket (as browsers
+//         do), at 100 / 1,000 / 10,000 (--subscribers). With Sluice, cancelExecution round trips are
+//         timed with no subscriber and again with the N idle ones (--cancels of them).
+//   tabs  --tabs tabs, each one WebSocket with executionChanged + 5 jobProgress cards, over 100
+//         running executions (--executions), each card a different one.
+// Idle memory per subscriber: (heapUsed + external after N idle subscriptions - before) / N, read in
+// the server after full collections (it runs with --expose-gc).
 import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
 import { startFactSite } from '../test/fixtures/fact-site.ts';
 import type { Site } from '../test/fixtures/site.ts';
-import { closeHttp, intOption, machine, percentile, postGraphql } from './lib.ts';
+import type { ClientStats, SocketPlan } from './fanout-clients.ts';
 import type { Memory, Role, Schedule } from './fanout-server.ts';
+import { closeHttp, intOption, machine, percentile, postGraphql } from './lib.ts';
 
-const levels = listOption('subscribers', [100, 1000, 5000]);
-const perConnection = Math.max(1, intOption('per-connection', 1));
-const runs = Math.max(1, intOption('runs', 1));
-const schedule: Schedule = { count: intOption('events', 100), intervalMs: intOption('interval-ms', 5), chars: 48 };
-const warmup = 50;
-const targetThroughput = 0.9;
-const targetBytesPerSubscriber = 20 * 1024;
-const serverFile = fileURLToPath(new URL('fanout-server.ts', import.meta.url));
+const levels = listOption('subscribers', [100, 1000, 10_000]);
+const scenarios = (process.argv.find((a) => a.startsWith('--scenarios='))?.slice(12) ?? 'one,tabs').split(',');
+const tabs = intOption('tabs', 200);
+const executions = intOption('executions', 100);
+const cancels = intOption('cancels', 200);
+const budget = intOption('deliveries', 200_000);
+const intervalMs = intOption('interval-ms', 5);
+const targetCpuRatio = 0.25;
+const targetHeap = 10 * 1024;
+const targetCancelP99 = 25;
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-const QUERY = /* GraphQL */ `
+const JOB_PROGRESS = /* GraphQL */ `
   subscription ($id: ID!) {
     jobProgress(executionId: $id) {
       executionId seq at type status message
       progress { stage percent pagesDiscovered pagesFetched pagesFailed pagesSkipped bytesFetched chunksStored }
     }
   }
+`;
+const EXECUTION_CHANGED = /* GraphQL */ `
+  subscription { executionChanged { id kind status title lastSeq progress { stage percent } } }
 `;
 
 function listOption(name: string, fallback: number[]): number[] {
@@ -62,15 +74,13 @@ interface Child {
   stop(): Promise<void>;
 }
 
-function startChild(role: Role, args: string[] = []): Promise<Child> {
-  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each server process, written when it exits.
-  const profile = process.env.BENCH_CPU_PROF && role !== 'llm' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = fork(serverFile, [role, ...args], { execArgv: ['--expose-gc', ...profile, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function startChild(file: string, args: string[], gc: boolean): Promise<Child> {
+  const child = fork(file, args, { execArgv: [...(gc ? ['--expose-gc'] : []), '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pending = new Map<number, (value: unknown) => void>();
   let nextId = 1;
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`${role} server exited with code ${code} before it was ready`)));
+    child.once('exit', (code) => reject(new Error(`${file} ${args[0] ?? ''} exited with code ${code} before it was ready`)));
     child.on('message', (message: { url?: string; id?: number; value?: unknown }) => {
       if (message.url) {
         resolve({
@@ -99,217 +109,176 @@ function startChild(role: Role, args: string[] = []): Promise<Child> {
   });
 }
 
-// --- subscribers ---------------------------------------------------------------------------------
+const server = (role: Role, args: string[] = []) => startChild(here('fanout-server.ts'), [role, ...args], true);
+const clients = () => startChild(here('fanout-clients.ts'), [], false);
 
-interface Sub {
-  ready: boolean;
-  completed: boolean;
-  streamed: number;
-  error: string | null;
-}
-
-/** N jobProgress subscriptions of one execution over raw graphql-transport-ws sockets. */
-class Fleet {
-  readonly subs: Sub[] = [];
-  readonly sockets: WebSocket[] = [];
-  readonly lags: number[] = [];
-  streaming = false;
-  deliveries = 0;
-  firstAt = Infinity;
-  lastReceipt = 0;
-  readyCount = 0;
-  doneCount = 0;
-  private waiters: (() => void)[] = [];
-
-  static async open(url: string, executionId: string, n: number, perSocket: number): Promise<Fleet> {
-    const fleet = new Fleet();
-    const sockets = Math.ceil(n / perSocket);
-    for (let first = 0; first < sockets; first += 200) {
-      const batch = Array.from({ length: Math.min(200, sockets - first) }, () => fleet.connect(url));
-      fleet.sockets.push(...(await Promise.all(batch)));
-    }
-    for (let s = 0; s < n; s++) {
-      fleet.subs.push({ ready: false, completed: false, streamed: 0, error: null });
-      const socket = fleet.sockets[Math.floor(s / perSocket)]!;
-      socket.send(JSON.stringify({ id: String(s), type: 'subscribe', payload: { query: QUERY, variables: { id: executionId } } }));
-    }
-    return fleet;
-  }
-
-  private connect(url: string): Promise<WebSocket> {
-    const socket = new WebSocket(`${url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', { perMessageDeflate: false });
-    return new Promise((resolve, reject) => {
-      socket.once('error', reject);
-      socket.once('open', () => socket.send('{"type":"connection_init","payload":{}}'));
-      socket.on('message', (data) => {
-        const message = JSON.parse(String(data)) as { id?: string; type: string; payload?: any };
-        if (message.type === 'connection_ack') resolve(socket);
-        else if (message.type === 'ping') socket.send('{"type":"pong"}');
-        else this.onMessage(message);
-      });
-      socket.on('close', () => this.notify());
-    });
-  }
-
-  private onMessage(message: { id?: string; type: string; payload?: any }): void {
-    const sub = this.subs[Number(message.id)];
-    if (!sub) return;
-    if (message.type === 'next') {
-      const event = message.payload?.data?.jobProgress as { at: string; type: string; status: string } | undefined;
-      if (!event) {
-        sub.error = JSON.stringify(message.payload?.errors ?? message.payload);
-        return;
-      }
-      if (this.streaming) {
-        const now = Date.now();
-        const at = Date.parse(event.at);
-        this.lags.push(now - at);
-        this.deliveries++;
-        sub.streamed++;
-        if (at < this.firstAt) this.firstAt = at;
-        this.lastReceipt = now;
-      } else if (!sub.ready && event.type === 'STATUS' && event.status === 'RUNNING') {
-        sub.ready = true;
-        this.readyCount++;
-        this.notify();
-      }
-    } else if (message.type === 'complete' || message.type === 'error') {
-      if (message.type === 'error') sub.error = JSON.stringify(message.payload);
-      if (!sub.completed) this.doneCount++;
-      sub.completed = true;
-      this.notify();
-    }
-  }
-
-  private notify(): void {
-    this.waiters.splice(0).forEach((w) => w());
-  }
-
-  /** Resolves once `predicate` holds (checked on every readiness or completion); rejects after `timeoutMs`. */
-  waitFor(what: string, predicate: () => boolean, timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-      const check = () => {
-        if (predicate()) {
-          clearTimeout(timer);
-          resolve();
-        } else this.waiters.push(check);
-      };
-      check();
-    });
-  }
-
-  close(): Promise<void> {
-    return Promise.all(
-      this.sockets.map(
-        (s) =>
-          new Promise<void>((done) => {
-            if (s.readyState === WebSocket.CLOSED) return done();
-            s.once('close', () => done());
-            s.terminate();
-          }),
-      ),
-    ).then(() => undefined);
-  }
-}
-
-// --- one measurement -------------------------------------------------------------------------------
-
-interface Result {
-  system: 'sluice' | 'baseline';
-  n: number;
-  sockets: number;
-  heapPerSub: number;
-  rssPerSub: number;
-  eventsPerSub: number;
-  deliveries: number;
-  windowMs: number;
-  producedMs: number;
-  perSecond: number;
-  lag: { p50: number; p99: number; max: number };
-  serverCpuMs: number;
-  clientCpuMs: number;
-  problems: string[];
-}
+// --- Sluice set-up ---------------------------------------------------------------------------------
 
 const EXECUTION = 'query ($id: ID!) { execution(id: $id) { status } }';
+const SEND = 'mutation ($input: SendChatMessageInput!) { sendChatMessage(input: $input) { id } }';
 
-/** A fresh Sluice server with a small knowledge base, and a chat answer RUNNING and waiting on the model. */
-async function sluiceExecution(server: Child, llm: Child, site: Site): Promise<string> {
-  const crawl = await postGraphql<{ startCrawl: { id: string } }>(server.url, 'mutation ($input: StartCrawlInput!) { startCrawl(input: $input) { id } }', {
+/** A small knowledge base (so chat answers have sources), then `n` chat answers RUNNING, waiting on the model. */
+async function sluiceChats(target: Child, llm: Child, site: Site, n: number, held: number): Promise<string[]> {
+  const crawl = await postGraphql<{ startCrawl: { id: string } }>(target.url, 'mutation ($input: StartCrawlInput!) { startCrawl(input: $input) { id } }', {
     input: { url: site.url, maxDepth: 2, respectRobotsTxt: false },
   });
   const crawlId = crawl.data?.startCrawl.id;
   if (!crawlId) throw new Error(`startCrawl: ${JSON.stringify(crawl.errors)}`);
   for (let status = ''; status !== 'SUCCEEDED'; await sleep(50)) {
-    status = (await postGraphql<{ execution: { status: string } }>(server.url, EXECUTION, { id: crawlId })).data!.execution.status;
+    status = (await postGraphql<{ execution: { status: string } }>(target.url, EXECUTION, { id: crawlId })).data!.execution.status;
     if (['FAILED', 'CANCELLED', 'INTERRUPTED'].includes(status)) throw new Error(`the seeding crawl ended ${status}`);
   }
-  const sent = await postGraphql<{ sendChatMessage: { id: string } }>(server.url, 'mutation ($input: SendChatMessageInput!) { sendChatMessage(input: $input) { id } }', {
-    input: { text: 'Which port does the gateway listen on?' },
-  });
-  const id = sent.data?.sendChatMessage.id;
-  if (!id) throw new Error(`sendChatMessage: ${JSON.stringify(sent.errors)}`);
-  await llm.call({ cmd: 'held', n: 1 });
-  return id;
+  return startChats(target, llm, n, held);
 }
 
-async function measure(system: Result['system'], n: number, site: Site, llm: Child): Promise<Result> {
-  const server = await startChild(system, system === 'sluice' ? [llm.url] : []);
+async function startChats(target: Child, llm: Child, n: number, held: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const sent = await postGraphql<{ sendChatMessage: { id: string } }>(target.url, SEND, { input: { text: `Which port does the gateway listen on? (${i})` } });
+    const id = sent.data?.sendChatMessage.id;
+    if (!id) throw new Error(`sendChatMessage: ${JSON.stringify(sent.errors)}`);
+    ids.push(id);
+  }
+  await llm.call({ cmd: 'held', n: held + n });
+  return ids;
+}
+
+/** Round trips of cancelExecution, one after another, each on a chat answer that is RUNNING. */
+async function cancelLatencies(target: Child, llm: Child, held: number): Promise<number[]> {
+  const ids = await startChats(target, llm, cancels, held);
+  const times: number[] = [];
+  for (const id of ids) {
+    const started = performance.now();
+    const res = await postGraphql<{ cancelExecution: { accepted: boolean } }>(target.url, 'mutation ($id: ID!) { cancelExecution(id: $id) { accepted } }', { id });
+    times.push(performance.now() - started);
+    if (!res.data?.cancelExecution.accepted) throw new Error(`cancel: ${JSON.stringify(res)}`);
+  }
+  return times;
+}
+
+/**
+ * The server CPU of producing the same streams with no subscriber: the chat jobs, their model
+ * streams and their committed events. Sluice's figure includes this work and the baseline's
+ * (an in-process publisher) has none, so it is shown apart.
+ */
+async function sluiceProduction(target: Child, llm: Child, plan: Plan): Promise<number> {
+  await startChats(target, llm, plan.streams, 0);
+  const cpu0 = await target.call<NodeJS.CpuUsage>({ cmd: 'cpu' });
+  await llm.call({ cmd: 'release', count: plan.events, intervalMs, chars: 48 });
+  for (;;) {
+    const active = await postGraphql<{ activeExecutions: unknown[] }>(target.url, '{ activeExecutions { id } }', {});
+    if (active.data?.activeExecutions.length === 0) break;
+    await sleep(20);
+  }
+  const cpu1 = await target.call<NodeJS.CpuUsage>({ cmd: 'cpu' });
+  return (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000;
+}
+
+// --- one measurement -------------------------------------------------------------------------------
+
+interface Result {
+  scenario: string;
+  system: 'sluice' | 'baseline';
+  subs: number;
+  sockets: number;
+  heapPerSub: number;
+  deliveries: number;
+  serverCpuMs: number;
+  cpuPerDeliveryUs: number;
+  /** Server CPU of producing the same events with no subscriber (Sluice's jobs and store; 0 for the baseline). */
+  productionMs: number;
+  /** (server CPU - production) / deliveries: what the fan-out itself costs per delivery. */
+  fanoutPerDeliveryUs: number;
+  clientCpuMs: number;
+  lag: { p50: number; p99: number };
+  cancel?: { idle0: number[]; idleN: number[] };
+  problems: string[];
+}
+
+interface Plan {
+  scenario: string;
+  /** Executions (Sluice) or topics (baseline) that stream. */
+  streams: number;
+  sockets: (ids: string[]) => SocketPlan[];
+  events: number;
+}
+
+function onePlan(n: number): Plan {
+  return {
+    scenario: 'one',
+    streams: 1,
+    events: Math.max(20, Math.min(100, Math.round(budget / n))),
+    sockets: (ids) => Array.from({ length: n }, () => ({ subscriptions: [{ query: JOB_PROGRESS, variables: { id: ids[0] }, field: 'jobProgress', completes: true }] })),
+  };
+}
+
+function tabsPlan(): Plan {
+  return {
+    scenario: 'tabs',
+    streams: executions,
+    events: Math.max(20, Math.min(100, Math.round(budget / (tabs * 5)))),
+    sockets: (ids) =>
+      Array.from({ length: tabs }, (_, t) => ({
+        subscriptions: [
+          { query: EXECUTION_CHANGED, variables: {}, field: 'executionChanged', completes: false },
+          ...Array.from({ length: 5 }, (_, c) => ({ query: JOB_PROGRESS, variables: { id: ids[(t * 5 + c) % ids.length] }, field: 'jobProgress', completes: true })),
+        ],
+      })),
+  };
+}
+
+async function measure(system: Result['system'], plan: Plan, site: Site, llm: Child, withCancels: boolean): Promise<Result> {
+  const target = await server(system, system === 'sluice' ? [llm.url, String(plan.streams + cancels + 8)] : []);
+  const fleet = await clients();
   const problems: string[] = [];
-  let fleet: Fleet | null = null;
   try {
-    const executionId = system === 'sluice' ? await sluiceExecution(server, llm, site) : 'bench-topic';
-    // Warm-up: the code paths of a subscription are compiled and pools allocated before "before".
-    const warm = await Fleet.open(server.url, executionId, warmup, 1);
-    await warm.waitFor('warm-up subscribers', () => warm.readyCount === warmup, 60_000);
-    await warm.close();
+    const ids =
+      system === 'sluice' ? await sluiceChats(target, llm, site, plan.streams, 0) : Array.from({ length: plan.streams }, (_, i) => `topic-${i}`);
+    const sockets = plan.sockets(ids);
+    // Warm-up: the code paths of a subscription are compiled before "before".
+    const warm = await clients();
+    await warm.call({ cmd: 'open', url: target.url, sockets: sockets.slice(0, 50) });
+    await warm.call({ cmd: 'close' });
+    await warm.stop();
+    await sleep(300);
+
+    const idle0 = withCancels && system === 'sluice' ? await cancelLatencies(target, llm, plan.streams) : [];
+    const before = await target.call<Memory>({ cmd: 'mem' });
+    const subs = await fleet.call<number>({ cmd: 'open', url: target.url, sockets });
     await sleep(500);
+    const after = await target.call<Memory>({ cmd: 'mem' });
+    const idleN = withCancels && system === 'sluice' ? await cancelLatencies(target, llm, plan.streams + cancels) : [];
 
-    const before = await server.call<Memory>({ cmd: 'mem' });
-    fleet = await Fleet.open(server.url, executionId, n, perConnection);
-    const f = fleet;
-    await f.waitFor(`${n} subscribers to be ready`, () => f.readyCount + f.subs.filter((s) => s.error).length === n, 300_000);
-    await sleep(1000);
-    const after = await server.call<Memory>({ cmd: 'mem' });
-
-    const serverCpu0 = await server.call<NodeJS.CpuUsage>({ cmd: 'cpu' });
-    const clientCpu0 = process.cpuUsage();
-    f.streaming = true;
-    const produced = performance.now();
-    void (system === 'sluice'
-      ? llm.call({ cmd: 'release', ...schedule })
-      : server.call({ cmd: 'publish', topic: executionId, ...schedule }));
-    await f.waitFor('every subscription to complete', () => f.doneCount === n, 600_000).catch((error: Error) => problems.push(error.message));
-    const clientCpu = process.cpuUsage(clientCpu0);
-    const serverCpu1 = await server.call<NodeJS.CpuUsage>({ cmd: 'cpu' });
-    void produced;
-
-    const errors = f.subs.filter((s) => s.error);
-    if (errors.length) problems.push(`${errors.length} subscriptions failed, e.g. ${errors[0]!.error}`);
-    const counts = new Set(f.subs.map((s) => s.streamed));
-    if (counts.size > 1) problems.push(`subscribers received different numbers of events: ${[...counts].slice(0, 5).join(', ')}`);
-    const windowMs = f.lastReceipt - f.firstAt;
-    const lagValues = f.lags;
+    await fleet.call({ cmd: 'stream' });
+    const cpu0 = await target.call<NodeJS.CpuUsage>({ cmd: 'cpu' });
+    const schedule: Schedule = { count: plan.events, intervalMs, chars: 48 };
+    void (system === 'sluice' ? llm.call({ cmd: 'release', ...schedule }) : target.call({ cmd: 'publish', topics: ids, ...schedule }));
+    const stats = await fleet.call<ClientStats>({ cmd: 'done', timeoutMs: 600_000, extra: plan.scenario === 'tabs' ? 1000 : 0 });
+    const cpu1 = await target.call<NodeJS.CpuUsage>({ cmd: 'cpu' });
+    const productionMs = system === 'sluice' ? await sluiceProduction(target, llm, plan) : 0;
+    problems.push(...stats.errors);
+    if (stats.counts.length > 1) problems.push(`subscribers received different numbers of events: ${stats.counts.join(', ')}`);
+    const serverCpuMs = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000;
     return {
+      scenario: plan.scenario,
       system,
-      n,
-      sockets: f.sockets.length,
-      heapPerSub: (after.heapUsed + after.external - before.heapUsed - before.external) / n,
-      rssPerSub: (after.rss - before.rss) / n,
-      eventsPerSub: f.deliveries / n,
-      deliveries: f.deliveries,
-      windowMs,
-      producedMs: schedule.count * schedule.intervalMs,
-      perSecond: (1000 * f.deliveries) / windowMs,
-      lag: { p50: percentile(lagValues, 50), p99: percentile(lagValues, 99), max: percentile(lagValues, 100) },
-      serverCpuMs: (serverCpu1.user + serverCpu1.system - serverCpu0.user - serverCpu0.system) / 1000,
-      clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
+      subs,
+      sockets: sockets.length,
+      heapPerSub: (after.heapUsed + after.external - before.heapUsed - before.external) / subs,
+      deliveries: stats.deliveries,
+      serverCpuMs,
+      cpuPerDeliveryUs: (1000 * serverCpuMs) / stats.deliveries,
+      productionMs,
+      fanoutPerDeliveryUs: (1000 * (serverCpuMs - productionMs)) / stats.deliveries,
+      clientCpuMs: stats.cpuMs,
+      lag: { p50: percentile(stats.lags, 50), p99: percentile(stats.lags, 99) },
+      cancel: withCancels && system === 'sluice' ? { idle0, idleN } : undefined,
       problems,
     };
   } finally {
-    await fleet?.close();
-    await server.stop();
+    await fleet.call({ cmd: 'close' }).catch(() => undefined);
+    await fleet.stop();
+    await target.stop();
   }
 }
 
@@ -318,51 +287,48 @@ async function measure(system: Result['system'], n: number, site: Site, llm: Chi
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 const pad = (value: string | number, width: number) => String(value).padStart(width);
 
-function row(r: Result, run: number): string {
+const HEADER =
+  'scenario system     subs sockets  deliveries  srv CPU ms  srv CPU/delivery  producing ms  fan-out/delivery  heap/idle sub  lag p50  lag p99  cli CPU ms';
+
+function row(r: Result): string {
   return [
-    pad(run, 3),
+    r.scenario.padEnd(8),
     r.system.padEnd(8),
-    pad(r.n, 5),
-    pad(r.sockets, 5),
-    pad(kib(r.heapPerSub), 10),
-    pad(kib(r.rssPerSub), 10),
-    pad(r.eventsPerSub.toFixed(0), 6),
-    pad(r.windowMs.toFixed(0), 7),
-    pad(r.perSecond.toFixed(0), 9),
-    pad(r.lag.p50.toFixed(0), 7),
-    pad(r.lag.p99.toFixed(0), 7),
-    pad(r.lag.max.toFixed(0), 7),
-    pad(r.serverCpuMs.toFixed(0), 8),
-    pad(r.clientCpuMs.toFixed(0), 8),
+    pad(r.subs, 7),
+    pad(r.sockets, 7),
+    pad(r.deliveries, 11),
+    pad(r.serverCpuMs.toFixed(0), 11),
+    pad(`${r.cpuPerDeliveryUs.toFixed(2)} µs`, 17),
+    pad(r.productionMs.toFixed(0), 13),
+    pad(`${r.fanoutPerDeliveryUs.toFixed(2)} µs`, 17),
+    pad(kib(r.heapPerSub), 14),
+    pad(r.lag.p50.toFixed(0), 8),
+    pad(r.lag.p99.toFixed(0), 8),
+    pad(r.clientCpuMs.toFixed(0), 11),
     r.problems.length ? `  ${r.problems.join('; ')}` : '',
   ].join(' ');
 }
 
-const HEADER =
-  'run system    subs  sockets heap/sub   RSS/sub  events  window  events/s  lag p50 lag p99 lag max  srv CPU  cli CPU\n' +
-  '                             (idle)     (idle)   /sub      ms delivered       ms      ms      ms       ms       ms';
-
-const median = (values: number[]) => percentile(values, 50);
-
 async function main(): Promise<void> {
   console.log(
-    `bench:fanout  one execution, ${schedule.count} events of ${schedule.chars} characters, one every ${schedule.intervalMs} ms ` +
-      `(${((1000 * 1) / schedule.intervalMs).toFixed(0)}/s); subscribers ${levels.join(', ')}; ${perConnection} subscription(s) per WebSocket; ${runs} run(s)`,
+    `bench:fanout  scenarios ${scenarios.join(', ')}; one: ${levels.join(', ')} subscribers of one execution; tabs: ${tabs} tabs x (executionChanged + 5 jobProgress) over ${executions} executions; ` +
+      `events every ${intervalMs} ms, about ${budget} deliveries per measurement (20..100 events per stream)`,
   );
   console.log(`machine: ${machine()}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const site = await startFactSite();
-  const llm = await startChild('llm');
-  const results: { run: number; r: Result }[] = [];
+  const llm = await server('llm');
+  const results: Result[] = [];
   console.log('');
   console.log(HEADER);
+  const plans: { plan: Plan; cancels: boolean }[] = [];
+  if (scenarios.includes('one')) for (const n of levels) plans.push({ plan: onePlan(n), cancels: n === Math.max(...levels) });
+  if (scenarios.includes('tabs')) plans.push({ plan: tabsPlan(), cancels: false });
   try {
-    for (let run = 1; run <= runs; run++) {
-      for (const n of levels) {
-        for (const system of ['sluice', 'baseline'] as const) {
-          const r = await measure(system, n, site, llm);
-          results.push({ run, r });
-          console.log(row(r, run));
-        }
+    for (const { plan, cancels: timed } of plans) {
+      for (const system of ['sluice', 'baseline'] as const) {
+        const r = await measure(system, plan, site, llm, timed);
+        results.push(r);
+        console.log(row(r));
       }
     }
   } finally {
@@ -373,29 +339,28 @@ async function main(): Promise<void> {
 
   console.log('');
   let ok = true;
-  for (const n of levels) {
-    const of = (system: Result['system']) => results.filter((x) => x.r.n === n && x.r.system === system).map((x) => x.r);
-    const s = of('sluice');
-    const b = of('baseline');
-    const ratio = median(s.map((r) => r.perSecond)) / median(b.map((r) => r.perSecond));
-    const heap = median(s.map((r) => r.heapPerSub));
-    const rss = median(s.map((r) => r.rssPerSub));
-    const problems = s.concat(b).some((r) => r.problems.length > 0);
-    const met = ratio >= targetThroughput && Math.max(heap, rss) <= targetBytesPerSubscriber && !problems;
+  for (const { plan } of plans) {
+    const s = results.find((r) => r.system === 'sluice' && r.scenario === plan.scenario && r.sockets === plan.sockets(['x']).length)!;
+    const b = results.find((r) => r.system === 'baseline' && r.scenario === plan.scenario && r.sockets === s.sockets)!;
+    const ratio = s.cpuPerDeliveryUs / b.cpuPerDeliveryUs;
+    const cpuTarget = plan.scenario === 'tabs' || s.subs >= 1000;
+    const heapOk = s.heapPerSub <= targetHeap;
+    const problems = s.problems.length + b.problems.length > 0;
+    const met = (!cpuTarget || ratio <= targetCpuRatio) && heapOk && !problems;
     ok &&= met;
     console.log(
-      `${pad(n, 5)} subscribers: Sluice/baseline delivered events/s ${(100 * ratio).toFixed(0)}% (target >= ${100 * targetThroughput}%); ` +
-        `Sluice idle memory per subscriber heap ${kib(heap)}, RSS ${kib(rss)} (baseline ${kib(median(b.map((r) => r.heapPerSub)))}, ${kib(median(b.map((r) => r.rssPerSub)))}; target <= 20 KiB)` +
+      `${plan.scenario.padEnd(4)} ${pad(s.subs, 6)} subscribers: server CPU per delivery ${s.cpuPerDeliveryUs.toFixed(2)} µs vs baseline ${b.cpuPerDeliveryUs.toFixed(2)} µs = ${(100 * ratio).toFixed(0)}%` +
+        `${cpuTarget ? ` (target <= ${100 * targetCpuRatio}%)` : ''}; without producing the events ${s.fanoutPerDeliveryUs.toFixed(2)} µs = ${((100 * s.fanoutPerDeliveryUs) / b.cpuPerDeliveryUs).toFixed(0)}%; heap per idle subscriber ${kib(s.heapPerSub)} (baseline ${kib(b.heapPerSub)}; target <= 10 KiB)` +
         `${problems ? '; PROBLEMS above' : ''} -> ${met ? 'met' : 'NOT met'}`,
     );
-  }
-  // The averages above carry one-time costs (compiled queries, caches, JIT code) spread over the
-  // subscribers; the slope between the two largest levels is what one more idle subscriber costs.
-  if (levels.length >= 2) {
-    const [small, large] = [...levels].sort((x, y) => x - y).slice(-2) as [number, number];
-    for (const system of ['sluice', 'baseline'] as const) {
-      const heapAt = (n: number) => median(results.filter((x) => x.r.n === n && x.r.system === system).map((x) => x.r.heapPerSub)) * n;
-      console.log(`marginal heap per idle subscriber, ${system}: ${kib((heapAt(large) - heapAt(small)) / (large - small))} (from ${small} to ${large})`);
+    if (s.cancel) {
+      const p99 = percentile(s.cancel.idleN, 99);
+      const cancelOk = p99 <= targetCancelP99;
+      ok &&= cancelOk;
+      console.log(
+        `     cancelExecution round trip (${cancels} cancels of running executions): no subscriber p50 ${percentile(s.cancel.idle0, 50).toFixed(1)} ms p99 ${percentile(s.cancel.idle0, 99).toFixed(1)} ms; ` +
+          `with ${s.subs} idle subscribers p50 ${percentile(s.cancel.idleN, 50).toFixed(1)} ms p99 ${p99.toFixed(1)} ms (target p99 <= ${targetCancelP99} ms) -> ${cancelOk ? 'met' : 'NOT met'}`,
+      );
     }
   }
   console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);

@@ -1,10 +1,10 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { authenticateConnection, connectionPrincipal, type Authenticator } from './auth.ts';
 import { refusal } from './request-guard.ts';
+import { serveGraphqlWs } from './ws-transport.ts';
 import { Fanout, type FanoutRequest } from '../streams/fanout.ts';
 
 type Enveloped = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
@@ -36,7 +36,7 @@ export function attachGraphqlWs(
       else done(true);
     },
   });
-  const wsServer = useServer(
+  const wsServer = serveGraphqlWs(
     {
       execute: (args) => (args.rootValue as Enveloped).execute(args) as never,
       subscribe: (args) => {
