@@ -74,6 +74,24 @@ export const CancelExecutionMutation = graphql(
   [ExecutionFields],
 );
 
+export const PauseExecutionMutation = graphql(
+  `
+  mutation PauseExecution($id: ID!, $reason: String) {
+    pauseExecution(id: $id, reason: $reason) { ...ExecutionFields }
+  }
+`,
+  [ExecutionFields],
+);
+
+export const ResumeExecutionMutation = graphql(
+  `
+  mutation ResumeExecution($id: ID!) {
+    resumeExecution(id: $id) { ...ExecutionFields }
+  }
+`,
+  [ExecutionFields],
+);
+
 export const JobProgressSubscription = graphql(
   `
   subscription JobProgress($executionId: ID!, $afterSeq: Int) {

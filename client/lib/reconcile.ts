@@ -36,6 +36,8 @@ export interface ExecutionEntry {
   endedAt: string | null;
   /** A Stop is in flight: the UI shows "Stopping…" until the server answers. */
   stopping: boolean;
+  /** A Pause or Resume is in flight: the UI shows PAUSED (or QUEUED) at once, until the server answers. */
+  control: 'pausing' | 'resuming' | null;
   /** Started by this tab: its end earns a toast (and a notification when the tab is hidden). */
   mine: boolean;
   /** The end was announced already (toast), so a replay cannot announce it twice. */
@@ -61,6 +63,7 @@ export function newEntry(snapshot: Execution, now: number, mine = false): Execut
     receivedAt: now,
     endedAt: null,
     stopping: false,
+    control: null,
     mine,
     announced: isTerminal(snapshot.status),
     endedLive: false,
@@ -146,10 +149,28 @@ export function isLive(entry: ExecutionEntry): boolean {
   return !isTerminal(entry.execution.status) || entry.endedLive;
 }
 
-/** The status a person should see: "Stopping…" while a Stop is in flight, else the server's. */
+/**
+ * The status a person should see: "Stopping…" while a Stop is in flight, Paused while a Pause is
+ * (Queued while a Resume is), else the server's.
+ */
 export function displayStatus(entry: ExecutionEntry): ExecutionStatus {
   const status = entry.execution.status;
-  return entry.stopping && !isTerminal(status) ? 'CANCELLING' : status;
+  if (isTerminal(status)) return status;
+  if (entry.stopping) return 'CANCELLING';
+  if (entry.control === 'pausing' && (status === 'QUEUED' || status === 'RUNNING')) return 'PAUSED';
+  if (entry.control === 'resuming' && status === 'PAUSED') return 'QUEUED';
+  return status;
+}
+
+/** Pause is offered for what runs or waits and can resume (a crawl; a chat answer cannot). */
+export function canPause(entry: ExecutionEntry): boolean {
+  const status = displayStatus(entry);
+  return entry.execution.kind === 'CRAWL' && (status === 'QUEUED' || status === 'RUNNING');
+}
+
+/** Resume is offered for what is paused. */
+export function canResume(entry: ExecutionEntry): boolean {
+  return displayStatus(entry) === 'PAUSED' && entry.control === null;
 }
 
 /** Milliseconds the execution has run: ticking while active, fixed once it ended. */

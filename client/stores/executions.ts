@@ -34,6 +34,7 @@ import { useClockStore } from './clock.ts';
 import { useConnectionStore } from './connection.ts';
 import { useNotificationsStore } from './notifications.ts';
 import { stopActions } from './executions-stop.ts';
+import { pauseActions } from './executions-pause.ts';
 import { useToastsStore } from './toasts.ts';
 
 export interface ExecutionFilter {
@@ -270,6 +271,7 @@ export const useExecutionsStore = defineStore('executions', () => {
 
   const timeoutMs = readSettings().stopTimeoutMs;
   const { cancel, cancelMany } = stopActions({ entries, ingest, client: () => connection.client(), toasts, timeoutMs });
+  const { pauseExecution, resumeExecution, pauseMany, resumeMany } = pauseActions({ entries, ingest, client: () => connection.client(), toasts });
 
   return {
     entries,
@@ -291,6 +293,10 @@ export const useExecutionsStore = defineStore('executions', () => {
     refresh,
     cancel,
     cancelMany,
+    pauseExecution,
+    resumeExecution,
+    pauseMany,
+    resumeMany,
     dismiss,
   };
 });

@@ -239,6 +239,85 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
     await page.close();
   });
 
+  it('Pause and Resume beside Stop on the card and in the header menu: Paused at once, then the server\'s truth', { timeout: 90_000 }, async () => {
+    const status = async (id: string) => (await server.gql(`query ($id: ID!) { execution(id: $id) { status } }`, { id })).data!.execution.status as string;
+    const page = await context.newPage();
+    await page.goto(`${server.url}/crawl`);
+    await page.getByLabel('URL').fill(`${site.url}/page/2`);
+    await page.getByLabel('Depth').fill('8');
+    await page.getByRole('button', { name: 'Start crawl' }).click();
+    const card = page.getByTestId('execution-card').filter({ hasText: `${site.url}/page/2` }).first();
+    await card.getByText('Running').waitFor({ timeout: 15_000 });
+    const active = (await server.gql(`{ activeExecutions { id title } }`)).data!.activeExecutions as { id: string; title: string }[];
+    const id = active.find((e) => e.title === `${site.url}/page/2`)!.id;
+
+    // Pause on the card: "Paused" at once (before the server's answer could change the badge), then the truth.
+    await page.evaluate(() => {
+      const w = window as unknown as { pauseClickAt?: number; pausedAt?: number };
+      document.addEventListener('click', (e) => {
+        if ((e.target as HTMLElement).closest('button')?.textContent?.trim() === 'Pause') w.pauseClickAt = performance.now();
+      }, true);
+      new MutationObserver(() => {
+        if (w.pauseClickAt !== undefined && w.pausedAt === undefined && document.body.innerText.includes('Paused')) w.pausedAt = performance.now();
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await card.getByRole('button', { name: 'Pause' }).click();
+    await card.getByText('Paused').waitFor();
+    await card.getByRole('button', { name: 'Resume' }).waitFor();
+    await card.getByRole('button', { name: 'Stop' }).waitFor(); // a paused crawl can still be stopped
+    expect(await status(id)).toBe('PAUSED');
+    const timing = await page.evaluate(() => {
+      const w = window as unknown as { pauseClickAt?: number; pausedAt?: number };
+      return { clicked: w.pauseClickAt, paused: w.pausedAt };
+    });
+    expect(timing.clicked).toBeDefined();
+    expect(timing.paused).toBeDefined();
+    await shot(page, 'crawl-paused');
+
+    // Resume from the header menu: the panel lists the paused crawl with Resume beside Stop.
+    await page.locator('header button[aria-controls="running-panel"]').click();
+    const panel = page.getByRole('dialog', { name: 'Active executions' });
+    const row = panel.getByRole('listitem').filter({ hasText: `${site.url}/page/2` });
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await row.getByRole('button', { name: 'Pause' }).waitFor();
+    await page.keyboard.press('Escape');
+    await card.getByText('Running').waitFor({ timeout: 15_000 });
+    expect(await status(id)).toBe('RUNNING');
+    await card.getByRole('button', { name: 'Stop' }).click();
+    await card.getByText('Cancelled').waitFor({ timeout: 10_000 });
+    await page.close();
+  });
+
+  it('selects several executions and pauses, then resumes them at once', { timeout: 60_000 }, async () => {
+    const page = await context.newPage();
+    await page.goto(`${server.url}/crawl`);
+    const urls = [`${site.url}/page/3`, `${site.url}/page/4`];
+    for (const url of urls) {
+      await page.getByLabel('URL').fill(url);
+      await page.getByLabel('Depth').fill('8');
+      await page.getByRole('button', { name: 'Start crawl' }).click();
+      await page.getByTestId('execution-card').filter({ hasText: url }).first().waitFor();
+    }
+    await page.getByRole('link', { name: 'Executions' }).click();
+    await page.getByRole('checkbox', { name: 'Select all' }).check();
+    await page.getByRole('button', { name: /^Pause selected \(\d+\)/ }).click();
+    for (const url of urls) await page.getByTestId('execution-card').filter({ hasText: url }).getByText('Paused').waitFor();
+    const listed = async () =>
+      ((await server.gql(`{ activeExecutions { title status } }`)).data!.activeExecutions as { title: string; status: string }[]).filter((e) =>
+        urls.includes(e.title),
+      );
+    expect((await listed()).map((e) => e.status)).toEqual(['PAUSED', 'PAUSED']);
+    await shot(page, 'executions-paused');
+    await page.getByRole('checkbox', { name: 'Select all' }).check();
+    await page.getByRole('button', { name: /^Resume selected \(\d+\)/ }).click();
+    for (const url of urls) await page.getByTestId('execution-card').filter({ hasText: url }).getByRole('button', { name: 'Pause' }).waitFor();
+    expect((await listed()).every((e) => e.status === 'QUEUED' || e.status === 'RUNNING')).toBe(true);
+    await page.getByRole('checkbox', { name: 'Select all' }).check();
+    await page.getByRole('button', { name: /^Stop selected/ }).click();
+    for (const url of urls) await page.getByTestId('execution-card').filter({ hasText: url }).getByText('Cancelled').waitFor({ timeout: 10_000 });
+    await page.close();
+  });
+
   it('selects several executions and stops them at once', { timeout: 60_000 }, async () => {
     const page = await context.newPage();
     await page.goto(`${server.url}/crawl`);

@@ -8,6 +8,8 @@ import {
   applyEvent,
   applySnapshot,
   capEndedCards,
+  canPause,
+  canResume,
   displayStatus,
   elapsedMs,
   evictable,
@@ -187,5 +189,30 @@ describe('bounds', () => {
     }
     expect(evictable(map, 10, () => false)).toEqual([]);
     expect(evictable(map, 3, (id) => id === 'id-1')).toEqual(['id-2', 'id-3', 'id-4']);
+  });
+});
+
+describe('pause and resume as the client shows them', () => {
+  it('shows Paused at once while a Pause is in flight, Queued while a Resume is, and the server once it answers', () => {
+    const entry = newEntry(fakeExecution(ID, { lastSeq: 3, status: 'RUNNING' }), 0);
+    expect(canPause(entry)).toBe(true);
+    entry.control = 'pausing';
+    expect(displayStatus(entry)).toBe('PAUSED');
+    expect(canPause(entry)).toBe(false);
+    entry.control = null;
+    applySnapshot(entry, fakeExecution(ID, { lastSeq: 4, status: 'PAUSED' }), 0);
+    expect([displayStatus(entry), canResume(entry)]).toEqual(['PAUSED', true]);
+    entry.control = 'resuming';
+    expect([displayStatus(entry), canResume(entry)]).toEqual(['QUEUED', false]);
+    // A rollback: the request failed, the entry shows what the server last said.
+    entry.control = null;
+    expect(displayStatus(entry)).toBe('PAUSED');
+  });
+
+  it('offers no Pause for a chat answer (it cannot resume), and none once ended', () => {
+    expect(canPause(newEntry(fakeExecution(ID, { kind: 'CHAT', status: 'RUNNING' }), 0))).toBe(false);
+    const ended = newEntry(fakeExecution(ID, { status: 'SUCCEEDED' }), 0);
+    ended.control = 'pausing';
+    expect([displayStatus(ended), canPause(ended), canResume(ended)]).toEqual(['SUCCEEDED', false, false]);
   });
 });
