@@ -2,6 +2,7 @@ import {
   DEFAULT_LIMIT,
   DELETE_REASON,
   deleteSource,
+  listSources,
   MAX_LIMIT,
   MAX_QUERY_LENGTH,
   searchKnowledge,
@@ -64,7 +65,7 @@ builder.queryFields((t) => ({
   knowledgeSources: t.field({
     type: [KnowledgeSourceRef],
     description: 'Every crawled site, the most recently crawled first',
-    resolve: (_, __, ctx) => ctx.store.knowledge.listSources(),
+    resolve: (_, __, ctx) => listSources(ctx),
   }),
 }));
 

@@ -1,7 +1,7 @@
 import { ACTIVE_STATUSES } from '../executions/status.ts';
 import type { Execution } from '../executions/types.ts';
 import { NotFoundError } from '../lib/errors.ts';
-import type { KnowledgeHit } from '../store/knowledge-records.ts';
+import type { KnowledgeHit, KnowledgeSource } from '../store/knowledge-records.ts';
 import { checkId, checkLimit, checkText } from './arguments.ts';
 import type { ServiceContext } from './context.ts';
 
@@ -13,6 +13,11 @@ export const DELETE_REASON = 'its knowledge source was deleted';
 export interface DeleteOutcome {
   deleted: boolean;
   cancelledExecutions: number;
+}
+
+/** Every crawled site, the most recently crawled first. */
+export function listSources(ctx: ServiceContext): Promise<KnowledgeSource[]> {
+  return ctx.store.knowledge.listSources();
 }
 
 /** Ranked passages for the caller's words, best first. */
