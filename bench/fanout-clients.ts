@@ -1,5 +1,6 @@
 // bench:fanout's subscribers, in a process of their own (so the server's CPU figures are its own):
 // raw graphql-transport-ws sockets, each with one or more subscriptions, driven over IPC by bench/fanout.ts.
+import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 
 /** One socket and what it subscribes to. */
@@ -32,6 +33,9 @@ interface Sub {
 }
 
 const subs: Sub[] = [];
+/** Subscription ids as graphql-ws clients make them (UUIDs), not small integers: a server keys its
+ * subscriptions by id, and an object keyed by small integers is an array to V8 (kilobytes each). */
+const byId = new Map<string, Sub>();
 const sockets: WebSocket[] = [];
 let streaming = false;
 let readyCount = 0;
@@ -60,7 +64,7 @@ function waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> 
 }
 
 function onMessage(message: { id?: string; type: string; payload?: any }): void {
-  const sub = subs[Number(message.id)];
+  const sub = byId.get(message.id ?? '');
   if (!sub) return;
   if (message.type === 'next') {
     const data = message.payload?.data?.[sub.field] as { at?: string } | undefined;
@@ -113,13 +117,15 @@ async function open(url: string, plans: SocketPlan[]): Promise<number> {
     opened.forEach((socket, i) => {
       sockets.push(socket);
       for (const s of batch[i]!.subscriptions) {
-        const id = subs.length;
+        const id = randomUUID();
         // executionChanged sends nothing until something changes: ready once subscribed.
         const ready = s.field === 'executionChanged';
-        subs.push({ field: s.field, completes: s.completes, ready, completed: false, streamed: 0 });
+        const sub: Sub = { field: s.field, completes: s.completes, ready, completed: false, streamed: 0 };
+        subs.push(sub);
+        byId.set(id, sub);
         if (ready) readyCount++;
         if (s.completes) toComplete++;
-        socket.send(JSON.stringify({ id: String(id), type: 'subscribe', payload: { query: s.query, variables: s.variables } }));
+        socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: s.query, variables: s.variables } }));
       }
     });
   }

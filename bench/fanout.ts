@@ -363,6 +363,16 @@ async function main(): Promise<void> {
       );
     }
   }
+  // The averages carry one-time costs (compiled code, caches) spread over the subscribers; the slope
+  // between the two largest levels is what one more idle subscriber costs.
+  const ones = (system: Result['system']) => results.filter((r) => r.scenario === 'one' && r.system === system).sort((x, y) => x.subs - y.subs);
+  if (ones('sluice').length >= 2) {
+    for (const system of ['sluice', 'baseline'] as const) {
+      const [small, large] = ones(system).slice(-2) as [Result, Result];
+      const marginal = (large.heapPerSub * large.subs - small.heapPerSub * small.subs) / (large.subs - small.subs);
+      console.log(`marginal heap per idle subscriber, ${system}: ${kib(marginal)} (from ${small.subs} to ${large.subs})`);
+    }
+  }
   console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   if (!ok) process.exitCode = 1;
 }
