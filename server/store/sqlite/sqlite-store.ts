@@ -47,12 +47,7 @@ const SQL = {
 } as const;
 
 /** The embedded store: one SQLite file (WAL) under the data folder; no server to install. */
-type WriteResult = { change: Change | null; pageStored: boolean | null };
-type QueuedWrite = { fence: Fence; write: StoreWrite; resolve: (result: WriteResult) => void; reject: (error: unknown) => void };
-
 export class SqliteStore implements Store {
-  /** Writes waiting for this turn's group commit (see write). */
-  private queuedWrites: QueuedWrite[] = [];
   readonly dialect = 'sqlite' as const;
   readonly exclusive = true;
   readonly db: Database.Database;
@@ -87,7 +82,6 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.flushWrites();
     if (this.db.open) this.db.close();
   }
 
@@ -185,66 +179,23 @@ export class SqliteStore implements Store {
     })();
   }
 
-  /**
-   * Group commit: writes that arrive in the same turn of the event loop share one transaction (one
-   * WAL commit, one read of each execution's row), each still fenced on its own: a refused or failed
-   * write rolls back to its savepoint and rejects alone, the others commit.
-   */
-  write(fence: Fence, write: StoreWrite): Promise<WriteResult> {
-    return new Promise((resolve, reject) => {
-      this.queuedWrites.push({ fence, write, resolve, reject });
-      if (this.queuedWrites.length === 1) setImmediate(() => this.flushWrites());
-    });
-  }
-
-  private flushWrites(): void {
-    const batch = this.queuedWrites;
-    this.queuedWrites = [];
-    if (batch.length === 0) return;
-    const outcomes: ({ ok: WriteResult } | { error: unknown })[] = [];
-    try {
-      this.db.transaction(() => {
-        const rows = new Map<string, { first: Execution | null; current: Execution | null }>();
-        const now = Date.now();
-        for (const { fence, write } of batch) {
-          let row = rows.get(fence.executionId);
-          if (!row) {
-            const read = this.read(fence.executionId);
-            rows.set(fence.executionId, (row = { first: read, current: read }));
-          }
-          try {
-            // a nested better-sqlite3 transaction is a savepoint: a write that throws leaves nothing behind
-            const ok = this.db.transaction(() => this.applyWrite(row.current, fence, write, now))();
-            row.current = ok.change!.execution;
-            outcomes.push({ ok });
-          } catch (error) {
-            outcomes.push({ error });
-          }
-        }
-        for (const { first, current } of rows.values()) if (first && current && current !== first) this.saveRow(first, current);
-      })();
-    } catch (error) {
-      for (const item of batch) item.reject(error);
-      return;
-    }
-    batch.forEach((item, i) => {
-      const outcome = outcomes[i]!;
-      if ('ok' in outcome) item.resolve(outcome.ok);
-      else item.reject(outcome.error);
-    });
-  }
-
-  /** One fenced write against the execution as the batch has left it so far; the row itself is saved once per batch. */
-  private applyWrite(row: Execution | null, fence: Fence, write: StoreWrite, now: number): WriteResult {
-    const planned = planWrite(row, fence, write, now);
-    const pageStored = write.page ? upsertPage(this.db, write.page, fence.executionId, now) : null;
-    if (write.message) writeChatMessageText(this.db, write.message);
-    for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
-      if (value === null) statement(this.db, SQL.deleteCheckpoint).run(fence.executionId, key);
-      else statement(this.db, SQL.putCheckpoint).run(fence.executionId, key, json(value));
-    }
-    if (planned.event) statement(this.db, SQL.insertEvent).run({ ...planned.event, progress: json(planned.event.progress) });
-    return { change: { execution: planned.next, events: planned.event ? [planned.event] : [] }, pageStored };
+  async write(fence: Fence, write: StoreWrite): Promise<{ change: Change | null; pageStored: boolean | null }> {
+    return this.db.transaction(() => {
+      const row = this.read(fence.executionId);
+      const now = Date.now();
+      const planned = planWrite(row, fence, write, now);
+      const pageStored = write.page ? upsertPage(this.db, write.page, fence.executionId, now) : null;
+      if (write.message) writeChatMessageText(this.db, write.message);
+      for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
+        if (value === null) statement(this.db, SQL.deleteCheckpoint).run(fence.executionId, key);
+        else statement(this.db, SQL.putCheckpoint).run(fence.executionId, key, json(value));
+      }
+      this.save(row!, planned);
+      return {
+        change: { execution: planned.next, events: planned.event ? [planned.event] : [] },
+        pageStored,
+      };
+    })();
   }
 
   async loadCheckpoint(executionId: string): Promise<Map<string, unknown>> {
@@ -275,11 +226,6 @@ export class SqliteStore implements Store {
 
   /** Writes a planned row, conditional on the row still being what the plan was made from. */
   private save(prev: Execution, { next, event }: Planned): void {
-    this.saveRow(prev, next);
-    if (event) statement(this.db, SQL.insertEvent).run({ ...event, progress: json(event.progress) });
-  }
-
-  private saveRow(prev: Execution, next: Execution): void {
     const result = statement(this.db, SQL.updateExecution).run({
       id: next.id,
       status: next.status,
@@ -300,5 +246,6 @@ export class SqliteStore implements Store {
       expectAttempt: prev.attempt,
     });
     if (result.changes !== 1) throw new Error(`execution ${next.id} changed underneath a transaction`);
+    if (event) statement(this.db, SQL.insertEvent).run({ ...event, progress: json(event.progress) });
   }
 }
