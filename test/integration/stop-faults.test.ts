@@ -1,11 +1,12 @@
 import { pino } from 'pino';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Engine } from '../../server/engine/engine.ts';
 import { defineJob } from '../../server/engine/job.ts';
 import { StoreUnavailableError, type Execution } from '../../server/executions/types.ts';
 import type { TransitionName } from '../../server/executions/status.ts';
 import { createSluicePubSub, type SluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
+import { deferCleanup } from '../helpers/cleanup.ts';
 import { postgresFixture, sqliteFixture, type StoreFixture } from '../helpers/stores.ts';
 
 // A Stop that was answered holds whatever fails at that moment: each test makes one fault happen on
@@ -14,10 +15,6 @@ import { postgresFixture, sqliteFixture, type StoreFixture } from '../helpers/st
 const GRACE_MS = 150;
 const HEARTBEAT_MS = 100;
 
-const disposers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const dispose of disposers.splice(0).reverse()) await dispose();
-});
 
 /** A job whose code never stops by itself: it ignores its signal and writes progress until released. */
 function deafJob(release: Promise<void>) {
@@ -78,13 +75,13 @@ async function engineOn(store: Store, nodeId: string, job: ReturnType<typeof def
     progressIntervalMs: 20,
   });
   await engine.start();
-  disposers.push(() => engine.stop());
+  deferCleanup(() => engine.stop());
   return engine;
 }
 
 async function open(fixture: StoreFixture): Promise<Store> {
   const { store, dispose } = await fixture.open();
-  disposers.push(dispose);
+  deferCleanup(dispose);
   await store.migrate();
   return store;
 }
@@ -106,7 +103,7 @@ function watchUnhandled(): unknown[] {
   const seen: unknown[] = [];
   const listener = (reason: unknown) => void seen.push(reason);
   process.on('unhandledRejection', listener);
-  disposers.push(async () => void process.off('unhandledRejection', listener));
+  deferCleanup(async () => void process.off('unhandledRejection', listener));
   return seen;
 }
 
@@ -115,7 +112,7 @@ describe.each([sqliteFixture, postgresFixture])('stop under faults ($name)', (fi
     const store = await open(fixture);
     let releaseCode!: () => void;
     const released = new Promise<void>((resolve) => (releaseCode = resolve));
-    disposers.push(async () => releaseCode());
+    deferCleanup(async () => releaseCode());
     const engine = await engineOn(store, 'node-a', deafJob(released));
     const execution = await submit(engine);
     await rowWhen(store, execution.id, (r) => r.status === 'RUNNING' && r.lastSeq > 3);
@@ -144,7 +141,7 @@ describe.each([sqliteFixture, postgresFixture])('stop under faults ($name)', (fi
     });
     let releaseCode!: () => void;
     const released = new Promise<void>((resolve) => (releaseCode = resolve));
-    disposers.push(async () => releaseCode());
+    deferCleanup(async () => releaseCode());
     // The grace timer (50 ms) fires well before the heartbeat (400 ms) whose sweep ends the row.
     const engine = await engineOn(failing, 'node-a', deafJob(released), { graceMs: 50, heartbeatMs: 400 });
     const execution = await submit(engine);
@@ -182,7 +179,7 @@ describe('stop under faults, two nodes (postgres)', () => {
     let aDown = false;
     let releaseCode!: () => void;
     const released = new Promise<void>((resolve) => (releaseCode = resolve));
-    disposers.push(async () => releaseCode());
+    deferCleanup(async () => releaseCode());
     const a = await engineOn(cutOff(store, () => aDown), 'node-a', deafJob(released), { pubsub, leaseMs: 60_000 });
     const execution = await submit(a);
     await rowWhen(store, execution.id, (r) => r.status === 'RUNNING');
@@ -203,7 +200,7 @@ describe('stop under faults, two nodes (postgres)', () => {
     const pubsub = createSluicePubSub();
     let releaseCode!: () => void;
     const released = new Promise<void>((resolve) => (releaseCode = resolve));
-    disposers.push(async () => releaseCode());
+    deferCleanup(async () => releaseCode());
     const a = await engineOn(store, 'node-a', deafJob(released), { pubsub, leaseMs: 60_000 });
     const execution = await submit(a);
     const running = await rowWhen(store, execution.id, (r) => r.status === 'RUNNING');
@@ -231,7 +228,7 @@ describe('stop under faults, two nodes (postgres)', () => {
     await store.createExecution({ kind: 'CRAWL', title: 't', sessionId: null, input: {}, createdBy: null });
     const real = Date.now.bind(Date);
     const slow = vi.spyOn(Date, 'now').mockImplementation(() => real() - 600_000);
-    disposers.push(async () => slow.mockRestore());
+    deferCleanup(async () => slow.mockRestore());
     const [claimed] = await store.claim('slow-node', 1, 30_000);
     await store.renewLeases('slow-node', [claimed!.execution.id], 30_000);
     slow.mockRestore();

@@ -1,6 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { FencedError, type Execution } from '../../server/executions/types.ts';
 import type { Store, StoreWrite } from '../../server/store/store.ts';
+import { deferCleanup } from '../helpers/cleanup.ts';
 import { storeFixtures } from '../helpers/stores.ts';
 
 async function until(check: () => Promise<boolean>): Promise<void> {
@@ -18,12 +19,12 @@ const page = (url: string, hash: string): StoreWrite['page'] => ({
 
 describe.each(storeFixtures)('store conformance: $name', (fixture) => {
   let store: Store;
-  let dispose: () => Promise<void>;
 
   beforeEach(async () => {
-    ({ store, dispose } = await fixture.open());
+    const opened = await fixture.open();
+    store = opened.store;
+    deferCleanup(opened.dispose);
   });
-  afterEach(async () => dispose());
 
   const create = async (title = 'x'): Promise<Execution> =>
     (await store.createExecution({ kind: 'CRAWL', title, sessionId: 's1', input: { title }, createdBy: 'local' })).execution;

@@ -1,22 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_CRAWL_LIMITS, parseCrawlInput, type CrawlLimits, type StartCrawlInputRaw } from '../../server/jobs/crawl/input.ts';
-import { pagePath, startSite, type Site, type SiteOptions } from '../fixtures/site.ts';
+import { pagePath, type Site, type SiteOptions } from '../fixtures/site.ts';
+import { siteForTest } from '../helpers/cleanup.ts';
 import { crawl, createTestContext } from '../helpers/crawl-test-context.ts';
 import { isAbortError } from '../../server/lib/abort.ts';
 
 const FAST_RETRIES: CrawlLimits = { ...DEFAULT_CRAWL_LIMITS, retryBaseDelayMs: 5 };
 
 describe('crawlJob against the fixture site', () => {
-  let site: Site | undefined;
-  afterEach(async () => {
-    await site?.close();
-    site = undefined;
-  });
-
-  const open = async (options: SiteOptions) => {
-    site = await startSite(options);
-    return site;
-  };
+  const open = (options: SiteOptions): Promise<Site> => siteForTest(options);
   const inputFor = (s: Site, raw: Partial<StartCrawlInputRaw> = {}, limits: Partial<CrawlLimits> = {}) =>
     parseCrawlInput({ url: `${s.url}/`, maxDepth: 10, ...raw }, { ...FAST_RETRIES, ...limits });
   const pageRequests = (s: Site) => s.requests.filter((p) => p === '/' || p.startsWith('/page/'));
