@@ -17,22 +17,52 @@ const MAX_TOASTS = 5;
 /** Short messages in the corner: finished, failed and cancelled work, and errors of actions. */
 export const useToastsStore = defineStore('toasts', () => {
   const toasts = ref<Toast[]>([]);
-  const timers = new Map<number, ReturnType<typeof setTimeout>>();
+  /** Each toast's time left, and its timer while the clock runs (not while the stack is hovered or focused). */
+  const timers = new Map<number, { left: number; since: number; timer: ReturnType<typeof setTimeout> | null }>();
+  const paused = ref(false);
   let nextId = 1;
+
+  function run(id: number): void {
+    const entry = timers.get(id);
+    if (!entry || paused.value) return;
+    entry.since = Date.now();
+    entry.timer = setTimeout(() => dismiss(id), entry.left);
+  }
 
   function push(toast: Omit<Toast, 'id'>, timeoutMs?: number): number {
     const id = nextId++;
     toasts.value = [...toasts.value, { ...toast, id }].slice(-MAX_TOASTS);
     const timeout = timeoutMs ?? (toast.tone === 'error' ? ERROR_TIMEOUT_MS : DEFAULT_TIMEOUT_MS);
-    if (timeout > 0) timers.set(id, setTimeout(() => dismiss(id), timeout));
+    if (timeout > 0) {
+      timers.set(id, { left: timeout, since: Date.now(), timer: null });
+      run(id);
+    }
     return id;
   }
 
   function dismiss(id: number): void {
-    const timer = timers.get(id);
-    if (timer) clearTimeout(timer);
+    const entry = timers.get(id);
+    if (entry?.timer) clearTimeout(entry.timer);
     timers.delete(id);
     toasts.value = toasts.value.filter((toast) => toast.id !== id);
+  }
+
+  /** A person is reading or using the toasts (pointer over them, focus in them): they stay. */
+  function pause(): void {
+    if (paused.value) return;
+    paused.value = true;
+    for (const entry of timers.values()) {
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.timer = null;
+      entry.left = Math.max(1_000, entry.left - (Date.now() - entry.since));
+    }
+  }
+
+  /** The clock of each toast runs on with the time it had left. */
+  function resume(): void {
+    if (!paused.value) return;
+    paused.value = false;
+    for (const id of timers.keys()) run(id);
   }
 
   function clear(): void {
@@ -40,7 +70,7 @@ export const useToastsStore = defineStore('toasts', () => {
     toasts.value = [];
   }
 
-  return { toasts, push, dismiss, clear };
+  return { toasts, paused, push, dismiss, clear, pause, resume };
 });
 
 if (import.meta.hot) import.meta.hot.accept(acceptHMRUpdate(useToastsStore, import.meta.hot));

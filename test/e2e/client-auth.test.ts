@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSite, type Site } from '../fixtures/site.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { DESKTOP, hasChromium, horizontalOverflow, launchBrowser, PHONE, shot } from './browser.ts';
+import { seriousViolations } from './axe.ts';
 import { ensureClientBuilt } from './build-client.ts';
 
 const UI_TOKEN = 'ui-token-0123456789abcdef';
@@ -56,6 +57,7 @@ describe.skipIf(!hasChromium)('Sluice in a browser, with API tokens', () => {
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('auth-token');
     expect(await page.getByLabel('API token', { exact: true }).getAttribute('type')).toBe('password');
     await shot(page, 'auth-dialog');
+    expect(await seriousViolations(page)).toEqual([]);
 
     // Escape does not dismiss it, not even twice (Chromium closes a modal on a second Escape even
     // when its cancel is prevented): the app cannot work without a token.

@@ -1,0 +1,128 @@
+// Accessibility of every view in a real Chromium: axe-core finds no serious or critical violation,
+// each Stop and Dismiss names what it acts on, focus follows route changes and disappearing
+// controls. (Error toasts as alerts: client-liveness.test.ts; toasts pausing: unit/client-toasts.test.ts.)
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
+import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
+import { START_CRAWL, startTestApp, type TestApp } from '../helpers/app.ts';
+import { crawlToEnd } from '../helpers/knowledge.ts';
+import { seriousViolations } from './axe.ts';
+import { DESKTOP, hasChromium, launchBrowser } from './browser.ts';
+import { ensureClientBuilt } from './build-client.ts';
+
+describe.skipIf(!hasChromium)('accessibility in a browser', () => {
+  let server: TestApp;
+  let llm: SlowLlm;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const clientDir = await ensureClientBuilt();
+    llm = await startSlowLlm({ tokens: wordTokens(30, ['Sluice gates [1] control the flow ']), delayMs: 50 });
+    [server, browser] = await Promise.all([startTestApp({ clientDir, llmBaseUrl: llm.url, llmModel: 'slow-test-model' }), launchBrowser()]);
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    await llm?.close();
+  });
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext(DESKTOP);
+    deferCleanup(() => context.close());
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    return page;
+  }
+
+  async function slowCrawl(): Promise<string> {
+    const site = await siteForTest({ pages: 200, delayMs: 1_000 });
+    const title = `${site.url}/`;
+    const started = await server.gql<{ startCrawl: { id: string } }>(START_CRAWL, { input: { url: title, maxDepth: 4 } });
+    const id = started.data!.startCrawl.id;
+    deferCleanup(() => server.gql('mutation($id: ID!) { cancelExecution(id: $id) { accepted } }', { id }));
+    return title;
+  }
+
+  it('every view has no serious or critical axe violation, with live content on it', { timeout: 90_000 }, async () => {
+    const small = await siteForTest({ pages: 3 });
+    await crawlToEnd(server, `${small.url}/`);
+    const title = await slowCrawl();
+    const page = await newPage();
+    const found: Record<string, string[]> = {};
+
+    await page.goto(`${server.url}/crawl`);
+    await page.getByTestId('execution-card').filter({ hasText: title }).getByText('Running').waitFor();
+    found.crawl = await seriousViolations(page);
+
+    await page.getByRole('button', { name: '1 running' }).click();
+    await page.getByRole('dialog', { name: 'Active executions' }).waitFor();
+    found['running panel'] = await seriousViolations(page);
+    await page.keyboard.press('Escape');
+
+    await page.getByRole('link', { name: 'Executions' }).click();
+    await page.getByTestId('history-row').first().waitFor();
+    found.executions = await seriousViolations(page);
+
+    await page.getByRole('link', { name: 'Knowledge' }).click();
+    await page.getByRole('row').filter({ hasText: small.url }).waitFor();
+    await page.getByLabel('Search the knowledge base').fill('page');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('[role="status"], [role="alert"]').filter({ hasText: /passage|No passage|failed/i }).first().waitFor();
+    found.knowledge = await seriousViolations(page);
+
+    await page.getByRole('link', { name: 'Chat' }).click();
+    await page.getByLabel('Message').waitFor();
+    // Every change of text inside a live region is something a screen reader may read out.
+    await page.evaluate(`window.liveChanges = 0; new MutationObserver((records) => {
+      if (records.some((r) => (r.target.nodeType === 3 ? r.target.parentElement : r.target)?.closest('[aria-live]'))) window.liveChanges += 1;
+    }).observe(document.querySelector('main'), { subtree: true, childList: true, characterData: true })`);
+    await page.getByLabel('Message').fill('What does a sluice gate control?');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByTestId('chat-assistant').last().getByText('word29').waitFor();
+    await page.getByTestId('chat-announcement').getByText(/^Answer: Sluice gates/).waitFor();
+    // 31 tokens streamed; the live regions changed a handful of times (the answer once, statuses), not per token.
+    expect(await page.evaluate('window.liveChanges')).toBeLessThan(8);
+    found.chat = await seriousViolations(page);
+
+    await page.goto(`${server.url}/no-such-page`);
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+    found['not found'] = await seriousViolations(page);
+
+    expect(found).toEqual({ crawl: [], 'running panel': [], executions: [], knowledge: [], chat: [], 'not found': [] });
+  });
+
+  it('each Stop names what it stops, and focus stays on the card when Stop turns into "Stopping…"', { timeout: 60_000 }, async () => {
+    const [first, second] = [await slowCrawl(), await slowCrawl()];
+    const page = await newPage();
+    await page.goto(`${server.url}/executions`);
+    const stopFirst = page.getByRole('button', { name: `Stop crawl of ${first}`, exact: true });
+    await stopFirst.waitFor();
+    await page.getByRole('button', { name: `Stop crawl of ${second}`, exact: true }).waitFor();
+
+    await stopFirst.focus();
+    await page.keyboard.press('Enter');
+    const card = page.getByTestId('execution-card').filter({ hasText: first });
+    await card.getByText('Cancelled').waitFor();
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('execution-card');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toContain(first);
+
+    // Dismiss names its card too; once the card is gone, focus is on the section heading.
+    const dismiss = card.getByRole('button', { name: `Dismiss ${first}`, exact: true });
+    await dismiss.focus();
+    await page.keyboard.press('Enter');
+    await card.waitFor({ state: 'detached' });
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Active');
+  });
+
+  it('a route change moves focus to the new heading', async () => {
+    const page = await newPage();
+    await page.goto(`${server.url}/crawl`);
+    await page.getByRole('heading', { name: 'Crawl', level: 1 }).waitFor();
+    await page.getByRole('link', { name: 'Knowledge' }).click();
+    await page.getByRole('heading', { name: 'Knowledge', level: 1 }).waitFor();
+    await page.waitForFunction(() => document.activeElement?.tagName === 'H1');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Knowledge');
+  });
+});
