@@ -1,8 +1,9 @@
 // Pause, resume and priorities through the API, on both stores: a real local site counts requests.
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../server/config.ts';
+import { defineJob } from '../../server/engine/job.ts';
 import { pagePath, type Site } from '../fixtures/site.ts';
-import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp } from '../helpers/app.ts';
+import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp, type TestAppOptions } from '../helpers/app.ts';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
 import { freshDatabase, tempDir } from '../helpers/stores.ts';
 
@@ -33,7 +34,7 @@ const GET = `query ($id: ID!) { execution(id: $id) { ${FIELDS} } }`;
 const CANCEL = `mutation ($id: ID!) { cancelExecution(id: $id) { accepted execution { id status } } }`;
 const ACTIVE = `{ activeExecutions { id status } }`;
 
-async function app(config: Partial<Config>): Promise<TestApp> {
+async function app(config: TestAppOptions): Promise<TestApp> {
   const started = await startTestApp(config);
   deferCleanup(() => started.stop({ remove: false }));
   return started;
@@ -106,6 +107,53 @@ describe.each(stores)('pause and resume ($name)', ({ config }) => {
     expect(sources).toEqual([{ pages }]);
   });
 
+  it('a paused worker that ignores its signal frees its slot after the grace period, and its late write is refused', async () => {
+    // A crawl deaf to its signal that writes once the test lets it: the write comes after the pause.
+    const gates = new Map<string, () => void>();
+    const wrote = new Map<string, () => void>();
+    const lateErrors: unknown[] = [];
+    const deaf = defineJob({
+      kind: 'CRAWL',
+      resumable: true,
+      run: async (_input, ctx) => {
+        await new Promise<void>((resolve) => gates.set(`${ctx.executionId}#${ctx.attempt}`, resolve));
+        await ctx.commit({ event: { type: 'LOG', message: 'late write' } }).catch((error: unknown) => lateErrors.push(error));
+        wrote.get(`${ctx.executionId}#${ctx.attempt}`)?.();
+      },
+    });
+    const s = await siteForTest({ pages: 1 });
+    const t = await app({ ...(await config()), maxConcurrent: 1, cancelGraceMs: 200, jobs: [deaf] });
+    const a = await startCrawl(t, { url: s.url });
+    const watchA = collect<EventPayload>(t.ws(), JOB_PROGRESS, { id: a }, 'jobProgress');
+    await watchA.until((e) => e.status === 'RUNNING');
+    const b = await startCrawl(t, { url: `${s.url}/?b` });
+    expect((await call(t, GET, { id: b })).queuePosition).toBe(1);
+
+    await call(t, PAUSE, { id: a });
+    // a's code has not returned, yet after the grace period its slot goes to b
+    const watchB = collect<EventPayload>(t.ws(), JOB_PROGRESS, { id: b }, 'jobProgress');
+    await watchB.until((e) => e.status === 'RUNNING');
+    const aWrote = new Promise<void>((resolve) => wrote.set(`${a}#1`, resolve));
+    gates.get(`${a}#1`)!();
+    await aWrote;
+    gates.get(`${b}#1`)!();
+    await watchB.done;
+    const events = (await t.gql(`query ($id: ID!) { execution(id: $id) { status lastSeq } }`, { id: a })).data!.execution;
+    expect(events.status).toBe('PAUSED');
+    expect(watchA.items.some((e) => e.message === 'late write')).toBe(false);
+    expect(watchA.items.at(-1)).toMatchObject({ type: 'STATUS', status: 'PAUSED', seq: events.lastSeq });
+    expect(lateErrors).toHaveLength(1); // the pausing worker's write after the pause was refused
+    expect(watchB.items.some((e) => e.message === 'late write')).toBe(true);
+
+    // Resumed, it runs again as attempt 2; its write is accepted.
+    await call(t, RESUME, { id: a });
+    await watchA.until((e) => e.status === 'RUNNING' && e.seq > events.lastSeq);
+    gates.get(`${a}#2`)!();
+    await watchA.done;
+    expect(await call(t, GET, { id: a })).toMatchObject({ status: 'SUCCEEDED', attempt: 2 });
+    expect(watchA.items.filter((e) => e.message === 'late write')).toHaveLength(1);
+  });
+
   it('a paused crawl stays paused across a restart of its node, then resumes', async () => {
     const pages = 12;
     const s = await siteForTest({ pages, delayMs: 20 });
@@ -113,15 +161,15 @@ describe.each(stores)('pause and resume ($name)', ({ config }) => {
     const first = await app(cfg);
     const id = await startCrawl(first, { url: s.url, maxPages: pages, maxDepth: 5 });
     await collect<EventPayload>(first.ws(), JOB_PROGRESS, { id }, 'jobProgress').until((e) => e.progress.pagesFetched >= 2);
-    await call(first, PAUSE, { id });
+    const { lastSeq } = await call(first, PAUSE, { id });
     await first.stop({ remove: false });
-    const requested = s.requestCount();
 
     const second = await app(cfg);
     // start() has run its recovery sweep: the paused execution was left alone
     expect(await call(second, GET, { id })).toMatchObject({ status: 'PAUSED', attempt: 1 });
     expect(second.app.engine.runningIds()).toEqual([]);
-    expect(s.requestCount()).toBe(requested);
+    // nothing was written for it since the pause: no recovery, no claim, no late write of the first node
+    expect((await call(second, GET, { id })).lastSeq).toBe(lastSeq);
     const watcher = collect<EventPayload>(second.ws(), JOB_PROGRESS, { id }, 'jobProgress');
     await call(second, RESUME, { id });
     await watcher.done;
