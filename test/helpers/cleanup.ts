@@ -4,11 +4,14 @@ import { startSite, type Site, type SiteOptions } from '../fixtures/site.ts';
 let cleanups: (() => unknown)[] = [];
 
 // One afterEach for every test file that imports this module: undo in reverse order of set-up.
-afterEach(async () => {
-  const pending = cleanups.reverse();
-  cleanups = [];
-  for (const cleanup of pending) await cleanup();
-});
+// Only under vitest: the benchmarks import the test helpers too, and run them without a test runner.
+if (process.env.VITEST) {
+  afterEach(async () => {
+    const pending = cleanups.reverse();
+    cleanups = [];
+    for (const cleanup of pending) await cleanup();
+  });
+}
 
 /** Runs `cleanup` after the current test, after everything set up later has been undone. */
 export function deferCleanup(cleanup: () => unknown): void {
