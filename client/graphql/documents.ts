@@ -92,6 +92,15 @@ export const ResumeExecutionMutation = graphql(
   [ExecutionFields],
 );
 
+export const CancelExecutionsMutation = graphql(
+  `
+  mutation CancelExecutions($ids: [ID!], $reason: String) {
+    cancelExecutions(ids: $ids, reason: $reason) { cancelled executions { ...ExecutionFields } }
+  }
+`,
+  [ExecutionFields],
+);
+
 export const JobProgressSubscription = graphql(
   `
   subscription JobProgress($executionId: ID!, $afterSeq: Int) {

@@ -1,5 +1,5 @@
 import type { Client } from '@urql/core';
-import { CancelExecutionMutation, type Execution } from '../graphql/documents.ts';
+import { CancelExecutionMutation, CancelExecutionsMutation, type Execution } from '../graphql/documents.ts';
 import { toAppError, type AppError } from '../graphql/errors.ts';
 import { statusWord } from '../lib/format.ts';
 import type { ExecutionEntry } from '../lib/reconcile.ts';
@@ -71,18 +71,37 @@ export function stopActions({ entries, ingest, client, toasts, timeoutMs }: Stop
     return error === null;
   }
 
-  /** Stops several at once: all show "Stopping…" together; failures are summed up in one toast. */
+  /**
+   * Stops several with one cancelExecutions(ids) request: all show "Stopping…" together, then one
+   * toast says how many stopped. Those the server did not stop (ended meanwhile, or unknown) go
+   * back to what it last said; a failed request rolls them all back.
+   */
   async function cancelMany(ids: string[]): Promise<number> {
-    const errors = await Promise.all(ids.map((id) => requestCancel(id)));
-    const failed = errors.filter((error): error is AppError => error !== null);
-    if (failed.some((error) => error.code !== 'FORBIDDEN')) {
-      toasts.push({
-        tone: 'error',
-        title: `Could not stop ${failed.length} of ${ids.length}`,
-        message: [...new Set(failed.map((error) => error.message))].join(' · '),
-      });
+    const pending = ids
+      .map((id) => entries.get(id))
+      .filter((entry): entry is ExecutionEntry => !!entry && !entry.stopping && !isTerminal(entry.execution.status));
+    if (pending.length === 0) return 0;
+    for (const entry of pending) entry.stopping = true;
+    const request = client().mutation(CancelExecutionsMutation, { ids: pending.map((entry) => entry.execution.id) }).toPromise();
+    const result = await within(request, 2 * timeoutMs);
+    for (const entry of pending) entry.stopping = false;
+    if (result === TIMED_OUT || result.error || !result.data) {
+      const error: AppError =
+        result === TIMED_OUT
+          ? { code: 'NETWORK', message: 'the server did not answer the Stop. Press Stop to try again.' }
+          : toAppError(result.error ?? new Error('No answer from the server'));
+      if (error.code !== 'FORBIDDEN') toasts.push({ tone: 'error', title: `Could not stop ${pending.length}`, message: error.message });
+      return 0;
     }
-    return ids.length - failed.length;
+    const { cancelled, executions } = result.data.cancelExecutions;
+    for (const execution of executions) ingest(execution);
+    const missed = pending.length - cancelled;
+    toasts.push({
+      tone: missed ? 'warning' : 'success',
+      title: `Stopped ${cancelled} of ${pending.length}`,
+      message: missed ? `${missed} had already ended or are not known to the server.` : undefined,
+    });
+    return cancelled;
   }
 
   return { cancel, cancelMany };

@@ -252,11 +252,7 @@ export const useExecutionsStore = defineStore('executions', () => {
     },
   );
 
-  /**
-   * After a sign-in or sign-out the socket is new and its subscriptions are gone: subscribe again
-   * (jobProgress from the last seq seen) and ask what is active. A sign-out also forgets what the
-   * previous token could see.
-   */
+  /** After a sign-in or sign-out (a new socket): subscribe again and ask what is active; a sign-out forgets what was seen. */
   async function resume(): Promise<void> {
     const wasStarted = changes !== null || active.value.status !== 'idle';
     stop();
@@ -264,10 +260,7 @@ export const useExecutionsStore = defineStore('executions', () => {
     if (wasStarted) await start();
   }
 
-  watch(
-    () => connection.epoch,
-    () => void resume(),
-  );
+  watch(() => connection.epoch, () => void resume());
 
   const timeoutMs = readSettings().stopTimeoutMs;
   const { cancel, cancelMany } = stopActions({ entries, ingest, client: () => connection.client(), toasts, timeoutMs });

@@ -335,6 +335,7 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
     await watchForStopping(page);
     await page.getByRole('button', { name: 'Stop selected (2)' }).click();
     await page.getByRole('button', { name: '0 running' }).waitFor({ timeout: 10_000 });
+    await page.getByRole('region', { name: 'Notifications' }).getByText('Stopped 2 of 2').waitFor();
     const cards = page.getByTestId('execution-card').filter({ hasText: 'Cancelled' });
     await cards.nth(1).waitFor();
     expect(await page.evaluate(() => (window as unknown as { stoppingAt?: number }).stoppingAt)).toBeDefined();
