@@ -13,8 +13,8 @@ const USER_AGENT = 'SluiceBot/0.1 (+https://github.com/sluice)';
  */
 export function defaultJobs(store: Store, settings: { allowPrivateNetworks: boolean; pages?: PageProcessor } & ChatSettings): Job[] {
   const crawl = crawlJob({ allowPrivateNetworks: settings.allowPrivateNetworks, userAgent: USER_AGENT, pages: settings.pages }, (attempt) => ({
-    storePage: async (page, write) => {
-      const { pageStored } = await attempt.write(write, (fence, w) => store.write(fence, { ...w, page }));
+    storePage: async (page, write, whenStored) => {
+      const { pageStored } = await attempt.write(write, (fence, w) => store.write(fence, { ...w, page, whenStored }));
       return pageStored !== false;
     },
   }));

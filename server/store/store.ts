@@ -1,3 +1,4 @@
+import { combinePatches } from '../executions/progress.ts';
 import type { TransitionName } from '../executions/status.ts';
 import type {
   Change,
@@ -25,6 +26,12 @@ import type {
  */
 export interface StoreWrite extends ExecutionWrite {
   page?: PageInput;
+  /**
+   * With `page`: what the write also records only if the page is stored (new or changed), decided in
+   * the same transaction. So the counters an execution reports (chunksStored, the checkpointed
+   * pagesStored) are what the store holds for it, whatever stops the job after this write.
+   */
+  whenStored?: { progress?: ExecutionWrite['progress']; checkpoint?: ExecutionWrite['checkpoint'] };
   /** A chat answer's message and its full text so far (written with its TOKEN event). */
   message?: { id: string; text: string };
 }
@@ -107,4 +114,15 @@ export interface ChatStore {
   setMessageExecution(messageId: string, executionId: string): Promise<void>;
   /** Oldest first; with `last`, only the newest `last` messages. Status joined from the execution row. */
   listMessages(sessionId: string, last?: number): Promise<ChatMessage[]>;
+}
+
+/** The write as it applies once the store knows whether its page was stored (see StoreWrite.whenStored). */
+export function writeAsStored(write: StoreWrite, pageStored: boolean | null): StoreWrite {
+  if (!pageStored || !write.whenStored) return write;
+  const { progress, checkpoint } = write.whenStored;
+  return {
+    ...write,
+    progress: progress ? (write.progress ? combinePatches(write.progress, progress) : progress) : write.progress,
+    checkpoint: checkpoint ? { ...write.checkpoint, ...checkpoint } : write.checkpoint,
+  };
 }

@@ -8,7 +8,7 @@ import { runCrawl, type CrawlCapabilities, type CrawlResult, type CrawlSettings 
 import type { CrawlInput } from '../../server/jobs/crawl/input.ts';
 import type { PageProcessor } from '../../server/jobs/crawl/page-pool.ts';
 import type { PageInput } from '../../server/store/knowledge-records.ts';
-import type { StoreWrite } from '../../server/store/store.ts';
+import { writeAsStored, type StoreWrite } from '../../server/store/store.ts';
 
 export interface TestContext {
   ctx: JobContext<CrawlInput>;
@@ -52,17 +52,19 @@ export function createTestContext(
     attempts.push(write);
     if (ctx.signal.aborted) throw new FencedError(ctx.executionId);
     commits.push(write);
-    if (write.progress) progress = mergeProgress(progress, write.progress);
-    for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
-      if (value === null) checkpoint.delete(key);
-      else checkpoint.set(key, value);
-    }
-    if (write.event?.type === 'LOG' && write.event.message) logs.push(write.event.message);
+    // like the store: whether the page is stored decides what of `whenStored` applies
     let pageStored: boolean | null = null;
     if (write.page) {
       pageStored = pages.get(write.page.url)?.contentHash !== write.page.contentHash;
       pages.set(write.page.url, write.page);
     }
+    const applied = writeAsStored(write, pageStored);
+    if (applied.progress) progress = mergeProgress(progress, applied.progress);
+    for (const [key, value] of Object.entries(applied.checkpoint ?? {})) {
+      if (value === null) checkpoint.delete(key);
+      else checkpoint.set(key, value);
+    }
+    if (write.event?.type === 'LOG' && write.event.message) logs.push(write.event.message);
     options.onCommit?.(write, commits.length - 1);
     return pageStored;
   };
@@ -88,7 +90,7 @@ export function createTestContext(
       return new Map(checkpoint);
     },
   };
-  const caps: CrawlCapabilities = { storePage: async (page, write) => commit({ ...write, page }) !== false };
+  const caps: CrawlCapabilities = { storePage: async (page, write, whenStored) => commit({ ...write, page, whenStored }) !== false };
   const settings: CrawlSettings = {
     allowPrivateNetworks: options.allowPrivateNetworks ?? true,
     userAgent: 'SluiceBot/0.1 (+https://example.com/bot)',

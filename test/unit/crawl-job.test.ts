@@ -44,6 +44,25 @@ describe('crawlJob against the fixture site', () => {
     expect(result).toMatchObject({ pagesFetched: 4, pagesStored: 0, chunksStored: 0 });
   });
 
+  it('checkpoints no stored page for an unchanged one, so an attempt resumed after it does not over-count', async () => {
+    const s = await open({ pages: 4 });
+    const first = createTestContext(inputFor(s));
+    await crawl(first);
+    // Stopped right after the first unchanged page's write: what a resumed attempt would read back.
+    const stopper = new AbortController();
+    const again = createTestContext(inputFor(s), {
+      pages: first.pages,
+      signal: stopper.signal,
+      onCommit: (write) => {
+        if (write.page) stopper.abort(new Error('stopped right after an unchanged page'));
+      },
+    });
+    await crawl(again).catch(() => {});
+    expect(again.commits.some((c) => c.page)).toBe(true);
+    expect(again.checkpoint.get('#meta')).toMatchObject({ stored: 0 });
+    expect(again.progress().chunksStored).toBe(0);
+  });
+
   it('never requests what robots.txt disallows, and counts it skipped', async () => {
     const s = await open({ pages: 10, robotsTxt: 'User-agent: *\nDisallow: /page/2\n\nUser-agent: OtherBot\nDisallow: /\n' });
     const input = inputFor(s);

@@ -58,9 +58,10 @@ export interface CrawlSettings {
 export interface CrawlCapabilities {
   /**
    * Stores a page with its chunks in the same fenced write as `write` (its PAGE event, progress and
-   * checkpoint); false when an identical page (same URL and hash) was already stored.
+   * checkpoint); false when an identical page (same URL and hash) was already stored. `whenStored`
+   * (counters that include this page) is written with it only if the page was stored.
    */
-  storePage(page: PageInput, write: ExecutionWrite): Promise<boolean>;
+  storePage(page: PageInput, write: ExecutionWrite, whenStored: Pick<ExecutionWrite, 'progress' | 'checkpoint'>): Promise<boolean>;
 }
 
 /** The CRAWL job: fetches a site breadth first into the knowledge base; resumable from its checkpoint. */
@@ -278,17 +279,18 @@ class CrawlRun {
       return;
     }
     this.storedTexts.set(built.page.contentHash, key);
-    // Counted before the write so the checkpointed total includes this page; undone if it was unchanged.
-    this.counts.pagesStored++;
+    // The counters that include this page go in the same transaction as the page, applied only if the
+    // store stored it (an unchanged page is not): what the execution reports is what the store holds,
+    // whatever stops it after this write, and a resumed attempt does not count an unchanged page.
     entries[META_KEY] = this.meta();
-    const stored = await this.caps.storePage(built.page, { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries });
-    if (!stored) {
-      this.counts.pagesStored--;
-      return;
-    }
-    // chunksStored never goes down in the store, so it is only raised once the page is known to be stored
+    const ifStored = {
+      progress: { chunksStored: this.counts.chunksStored + built.page.chunks.length },
+      checkpoint: { [META_KEY]: { ...this.meta(), stored: this.counts.pagesStored + 1 } satisfies Meta },
+    };
+    const stored = await this.caps.storePage(built.page, { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries }, ifStored);
+    if (!stored) return;
+    this.counts.pagesStored++;
     this.counts.chunksStored += built.page.chunks.length;
-    this.ctx.progress({ chunksStored: this.counts.chunksStored });
   }
 
   /** The page's rel=canonical as a frontier key, when it names another URL of this crawl's scope. */

@@ -4,7 +4,7 @@ import { initialProgress } from '../../executions/progress.ts';
 import type { TransitionName } from '../../executions/status.ts';
 import { StoreUnavailableError, type Execution, type ExecutionEvent, type Fence, type Change, type ExecutionFilter, type NewExecution, type TransitionOptions } from '../../executions/types.ts';
 import { firstEvent, planPriority, planTransition, planWrite, type Planned } from '../../executions/plan.ts';
-import type { Store, StoreWrite } from '../store.ts';
+import { writeAsStored, type Store, type StoreWrite } from '../store.ts';
 import { migrate } from './migrations.ts';
 import { PostgresChat, writeChatMessageText } from './postgres-chat.ts';
 import { PostgresKnowledge, upsertPage } from './postgres-knowledge.ts';
@@ -173,8 +173,10 @@ export class PostgresStore implements Store {
 
   async write(fence: Fence, write: StoreWrite): Promise<{ change: Change | null; pageStored: boolean | null }> {
     return this.txLocking(fence.executionId, async (c, row, now) => {
-      const planned = planWrite(row, fence, write, now);
+      planWrite(row, fence, write, now); // fenced before anything is written
       const pageStored = write.page ? await upsertPage(c, write.page, fence.executionId, now) : null;
+      write = writeAsStored(write, pageStored);
+      const planned = planWrite(row, fence, write, now);
       if (write.message) await writeChatMessageText(c, write.message);
       await writeCheckpoint(c, fence.executionId, write.checkpoint ?? {});
       await save(c, row!, planned);

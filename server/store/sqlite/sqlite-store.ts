@@ -6,7 +6,7 @@ import { initialProgress } from '../../executions/progress.ts';
 import type { TransitionName } from '../../executions/status.ts';
 import type { Execution, ExecutionEvent, Fence, Change, ExecutionFilter, NewExecution, TransitionOptions } from '../../executions/types.ts';
 import { firstEvent, planPriority, planTransition, planWrite, type Planned } from '../../executions/plan.ts';
-import type { Store, StoreWrite } from '../store.ts';
+import { writeAsStored, type Store, type StoreWrite } from '../store.ts';
 import { toEvent, toExecution, type Row } from '../rows.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
 import { statement } from './statements.ts';
@@ -183,8 +183,10 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       const row = this.read(fence.executionId);
       const now = Date.now();
-      const planned = planWrite(row, fence, write, now);
+      planWrite(row, fence, write, now); // fenced before anything is written
       const pageStored = write.page ? upsertPage(this.db, write.page, fence.executionId, now) : null;
+      write = writeAsStored(write, pageStored);
+      const planned = planWrite(row, fence, write, now);
       if (write.message) writeChatMessageText(this.db, write.message);
       for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
         if (value === null) statement(this.db, SQL.deleteCheckpoint).run(fence.executionId, key);
