@@ -84,7 +84,8 @@ export function faultyStore(store: Store, seed: number, label: string, initial: 
     return new Proxy(object, {
       get(target, key, receiver) {
         const value: unknown = Reflect.get(target, key, receiver);
-        if (typeof key !== 'string' || UNTOUCHED.has(key)) return value;
+        // Untouched methods run on the real object, so what they call inside is not faulted either.
+        if (typeof key !== 'string' || UNTOUCHED.has(key)) return typeof value === 'function' ? value.bind(target) : value;
         let out = wrapped.get(key);
         if (out) return out;
         if (typeof value === 'function') out = wrap(`${prefix}${key}`, value as (...args: unknown[]) => unknown, target);
