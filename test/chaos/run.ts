@@ -1,5 +1,5 @@
 // npm run chaos -- --seeds N [--from S] [--seed S] [--store sqlite|postgres|both] [--family engine|process]
-//                  [--parallel P] [--print]
+//                  [--parallel P] [--max-seconds T] [--print] [--quiet]
 // Runs N seeded fault schedules per store and prints schedules run, invariants checked, violations
 // (each with its seed and schedule, to replay with --seed), and the cancel latencies measured.
 import { parseArgs } from 'node:util';
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     parallel: { type: 'string', default: '2' },
     print: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
+    'max-seconds': { type: 'string' },
   },
 });
 
@@ -36,6 +37,7 @@ for (const dialect of stores) {
   const summary = await runSeeds(seeds, dialect, {
     family,
     parallel: Number(values.parallel),
+    maxSeconds: values['max-seconds'] ? Number(values['max-seconds']) : undefined,
     onReport: (r) => {
       done++;
       if (!values.quiet && (r.violations.length || done % 25 === 0))

@@ -31,7 +31,7 @@ function hungReport(seed: number, dialect: Dialect, family: Family, stage: strin
 export async function runSeeds(
   seeds: readonly number[],
   dialect: Dialect,
-  options: { family?: Family; parallel?: number; onReport?: (report: Report) => void } = {},
+  options: { family?: Family; parallel?: number; onReport?: (report: Report) => void; /** Stop taking seeds after this many seconds. */ maxSeconds?: number } = {},
 ): Promise<Summary> {
   const family = options.family ?? 'engine';
   const began = performance.now();
@@ -43,7 +43,8 @@ export async function runSeeds(
   try {
     await Promise.all(
       Array.from({ length: Math.max(1, options.parallel ?? 1) }, async () => {
-        for (let seed = queue.shift(); seed !== undefined; seed = queue.shift()) {
+        const stopAt = options.maxSeconds ? began + options.maxSeconds * 1000 : Infinity;
+        for (let seed = queue.shift(); seed !== undefined && performance.now() < stopAt; seed = queue.shift()) {
           const schedule = scheduleFor(seed, dialect, family);
           const where = { stage: 'start' };
           let timer: NodeJS.Timeout | undefined;
