@@ -125,4 +125,30 @@ describe.skipIf(!hasChromium)('accessibility in a browser', () => {
     await page.waitForFunction(() => document.activeElement?.tagName === 'H1');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Knowledge');
   });
+
+  it('Stop all asks first, stops everything in one go, and Dismiss finished clears the ended cards', { timeout: 60_000 }, async () => {
+    const [first, second] = [await slowCrawl(), await slowCrawl()];
+    const page = await newPage();
+    await page.goto(`${server.url}/executions`);
+    await page.getByRole('button', { name: `Stop crawl of ${second}`, exact: true }).waitFor();
+    const stopAll = page.getByRole('button', { name: /^Stop all \(\d+\)$/ });
+    const running = Number((await stopAll.innerText()).replace(/\D/g, ''));
+
+    page.once('dialog', (dialog) => void dialog.dismiss()); // "Cancel": nothing stops
+    await stopAll.click();
+    expect(await page.getByTestId('execution-card').filter({ hasText: 'Cancelled' }).count()).toBe(0);
+
+    page.once('dialog', (dialog) => {
+      expect(dialog.message()).toBe(`Stop all ${running} running executions? This cannot be undone.`);
+      void dialog.accept();
+    });
+    await stopAll.click();
+    await page.getByRole('region', { name: 'Notifications' }).getByText(`Stopped ${running} of ${running}`).waitFor();
+    for (const title of [first, second]) await page.getByTestId('execution-card').filter({ hasText: title }).getByText('Cancelled').waitFor();
+
+    await page.getByRole('button', { name: /^Dismiss finished/ }).click();
+    await page.getByTestId('execution-card').first().waitFor({ state: 'detached' });
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('active-title');
+    await page.getByTestId('history-row').filter({ hasText: first }).waitFor();
+  });
 });
