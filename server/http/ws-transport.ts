@@ -25,9 +25,16 @@ export function serveGraphqlWs(options: ServerOptions<Record<string, unknown> | 
   // every other request (a cancel, a query) for as long as 10,000 socket writes take.
   const unanswered = new WeakSet<WebSocket>();
   let round: WebSocket[] = [];
+  let perTick = 0;
+  let ticks = 0;
   const keepAlive = setInterval(() => {
-    if (round.length === 0) round = [...wss.clients];
-    for (const socket of round.splice(0, Math.ceil(wss.clients.size / KEEP_ALIVE_SLICES))) {
+    // A round lasts keepAliveMs whatever the number of sockets: each is pinged once per round and
+    // has until the next round to answer.
+    if (ticks++ % KEEP_ALIVE_SLICES === 0) {
+      round = [...wss.clients];
+      perTick = Math.ceil(round.length / KEEP_ALIVE_SLICES);
+    }
+    for (const socket of round.splice(0, perTick)) {
       if (socket.readyState !== socket.OPEN) continue;
       if (unanswered.has(socket)) {
         socket.terminate();
