@@ -23,18 +23,14 @@ export function serveGraphqlWs(options: ServerOptions<Record<string, unknown> | 
   // A socket that did not answer the last ping by the next one is gone. The pings of one round are
   // spread over the round in slices: 10,000 sockets pinged at once would stall the event loop for
   // every other request (a cancel, a query) for as long as 10,000 socket writes take.
+  // Each socket gets a slot when it connects and is pinged at that slot's tick of every round, so it
+  // has exactly one round (keepAliveMs) to answer, whatever connects or leaves meanwhile.
   const unanswered = new WeakSet<WebSocket>();
-  let round: WebSocket[] = [];
-  let perTick = 0;
-  let ticks = 0;
+  const slots = Array.from({ length: KEEP_ALIVE_SLICES }, () => new Set<WebSocket>());
+  let nextSlot = 0;
+  let tick = 0;
   const keepAlive = setInterval(() => {
-    // A round lasts keepAliveMs whatever the number of sockets: each is pinged once per round and
-    // has until the next round to answer.
-    if (ticks++ % KEEP_ALIVE_SLICES === 0) {
-      round = [...wss.clients];
-      perTick = Math.ceil(round.length / KEEP_ALIVE_SLICES);
-    }
-    for (const socket of round.splice(0, perTick)) {
+    for (const socket of slots[tick++ % KEEP_ALIVE_SLICES]!) {
       if (socket.readyState !== socket.OPEN) continue;
       if (unanswered.has(socket)) {
         socket.terminate();
@@ -56,6 +52,8 @@ export function serveGraphqlWs(options: ServerOptions<Record<string, unknown> | 
   wss.on('connection', (socket, request) => {
     socket.once('error', onError);
     socket.on('pong', onPong);
+    const slot = slots[nextSlot++ % KEEP_ALIVE_SLICES]!;
+    slot.add(socket);
     const light = { headers: request.headers, socket: { remoteAddress: request.socket.remoteAddress } } as unknown as IncomingMessage;
     const closed = server.opened(
       {
@@ -73,7 +71,10 @@ export function serveGraphqlWs(options: ServerOptions<Record<string, unknown> | 
       },
       { socket, request: light },
     );
-    socket.once('close', (code, reason) => void closed(code, String(reason)));
+    socket.once('close', (code, reason) => {
+      slot.delete(socket);
+      void closed(code, String(reason));
+    });
   });
 
   return {
