@@ -62,10 +62,19 @@ export class PostgresStore implements Store {
   async migrate(): Promise<void> {
     this.migrated ??= (async () => {
       const client = await this.pool.connect();
+      // As in `once`: a checked-out client has no pool listener, and its connection error (also
+      // thrown by the query) would otherwise crash the process.
+      const ignore = (): void => {};
+      client.on('error', ignore);
+      let broken: Error | undefined;
       try {
         await migrate(client);
+      } catch (error) {
+        broken = error as Error;
+        throw error;
       } finally {
-        client.release();
+        client.off('error', ignore);
+        client.release(broken);
       }
     })().catch((error: unknown) => {
       this.migrated = null;
