@@ -1,17 +1,20 @@
 import type { BulkOutcome, CancelOutcome } from '../engine/engine.ts';
 import type { Progress } from '../executions/progress.ts';
+import type { StoredPage } from '../store/knowledge-records.ts';
 import { EXECUTION_STATUSES } from '../executions/status.ts';
 import { EVENT_TYPES, EXECUTION_KINDS, type Execution, type ExecutionEvent } from '../executions/types.ts';
 import {
   activeExecutions,
   cancelExecution,
   cancelExecutions,
+  executionPages,
   getExecution,
   listExecutions,
   pauseExecution,
   pauseExecutions,
   queuePosition,
   resumeExecution,
+  rerunExecution,
   resumeExecutions,
   setExecutionPriority,
   watchChanges,
@@ -108,7 +111,32 @@ const BulkResultRef = builder.objectRef<BulkOutcome>('BulkResult').implement({
   }),
 });
 
+const StoredPageRef = builder.objectRef<StoredPage>('StoredPage').implement({
+  description: 'A page an execution stored in the knowledge base',
+  fields: (t) => ({
+    url: t.exposeString('url'),
+    title: t.exposeString('title'),
+    chunks: t.exposeInt('chunks', { description: 'How many passages it was split into' }),
+    storedAt: t.field({ type: 'DateTime', resolve: (p) => p.storedAt }),
+  }),
+});
+
+const StoredPageConnectionRef = builder
+  .objectRef<{ pages: StoredPage[]; nextCursor: string | null }>('StoredPageConnection')
+  .implement({
+    fields: (t) => ({
+      pages: t.field({ type: [StoredPageRef], resolve: (c) => c.pages }),
+      nextCursor: t.exposeString('nextCursor', { nullable: true, description: 'Pass as after for the next page; null on the last page' }),
+    }),
+  });
+
 builder.queryFields((t) => ({
+  executionPages: t.field({
+    type: StoredPageConnectionRef,
+    description: 'The pages a crawl stored, in the order it stored them (a page a later crawl stores again, changed, moves to that one). limit 1..200, default 50.',
+    args: { executionId: t.arg.id({ required: true }), after: t.arg.string(), limit: t.arg.int() },
+    resolve: (_, args, ctx) => executionPages(ctx, args),
+  }),
   activeExecutions: t.field({
     type: [ExecutionRef],
     description: 'QUEUED, RUNNING, CANCELLING and PAUSED executions, oldest first',
@@ -171,6 +199,12 @@ builder.mutationFields((t) => ({
     description: 'Resumes every PAUSED execution that matches every filter given',
     args: { ids: t.arg.idList(), sessionId: t.arg.id(), kind: t.arg({ type: ExecutionKindEnum }) },
     resolve: (_, args, ctx) => resumeExecutions(ctx, args),
+  }),
+  rerunExecution: t.field({
+    type: ExecutionRef,
+    description: 'Starts a new execution with the same kind and input (a chat question is asked again in its session)',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, args, ctx) => rerunExecution(ctx, args),
   }),
   setExecutionPriority: t.field({
     type: ExecutionRef,

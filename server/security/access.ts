@@ -15,6 +15,7 @@ type OperationKind = 'query' | 'mutation' | 'subscription';
 export const MUTATION_SCOPES: Readonly<Record<string, Scope>> = {
   startCrawl: 'execute',
   sendChatMessage: 'execute',
+  rerunExecution: 'execute',
   cancelExecution: 'cancel',
   cancelExecutions: 'cancel',
   // pausing, resuming and reordering control work that exists, as a cancel does
@@ -27,7 +28,7 @@ export const MUTATION_SCOPES: Readonly<Record<string, Scope>> = {
 };
 
 /** Mutations that start work; each call counts against the caller's rate limit. */
-export const START_MUTATIONS: ReadonlySet<string> = new Set(['startCrawl', 'sendChatMessage']);
+export const START_MUTATIONS: ReadonlySet<string> = new Set(['startCrawl', 'sendChatMessage', 'rerunExecution']);
 
 /** The scope a root field needs: read for every query and subscription field, see MUTATION_SCOPES for mutations. */
 export function requiredScope(operation: OperationKind, field: string): Scope | null {

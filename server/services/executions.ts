@@ -2,8 +2,12 @@ import type { BulkFilter, BulkOutcome, CancelOutcome } from '../engine/engine.ts
 import { latestChanges, replayThenLive } from '../engine/event-stream.ts';
 import { ACTIVE_STATUSES, type ExecutionStatus } from '../executions/status.ts';
 import type { Execution, ExecutionEvent, ExecutionKind } from '../executions/types.ts';
-import { InputError } from '../lib/errors.ts';
+import type { ChatInput } from '../jobs/chat/chat-job.ts';
+import { assertCrawlableUrl } from '../jobs/crawl/address.ts';
+import { InputError, NotFoundError } from '../lib/errors.ts';
+import type { StoredPage } from '../store/knowledge-records.ts';
 import { checkId, checkLimit, checkNoNul, checkOptionalId } from './arguments.ts';
+import { sendChatMessage } from './chat.ts';
 import type { ServiceContext } from './context.ts';
 import { startJobProgress } from './streams.ts';
 
@@ -119,4 +123,67 @@ export async function watchExecution(
 /** Every status change of any execution, live. */
 export function watchChanges(ctx: ServiceContext): AsyncIterable<Execution> {
   return latestChanges(ctx.pubsub, () => ctx.metrics.trackSubscription('executionChanged'));
+}
+
+const DEFAULT_PAGES = 50;
+const MAX_PAGES = 200;
+const CURSOR_PREFIX = 'p:';
+
+/** An opaque cursor of executionPages: the last page's row id. */
+function pageCursor(id: number): string {
+  return Buffer.from(`${CURSOR_PREFIX}${id}`).toString('base64url');
+}
+
+/** The row id a cursor stands for (0 when absent); BAD_USER_INPUT for anything this server did not hand out. */
+function readPageCursor(after: string | null | undefined): number {
+  if (after == null) return 0;
+  checkNoNul(after, 'after');
+  const text = after.length <= 64 ? Buffer.from(after, 'base64url').toString() : '';
+  const digits = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : '';
+  if (!/^[1-9][0-9]{0,15}$/.test(digits) || pageCursor(Number(digits)) !== after) {
+    throw new InputError('after must be a nextCursor returned by executionPages', 'after');
+  }
+  return Number(digits);
+}
+
+async function knownExecution(ctx: ServiceContext, id: string | number, field = 'id'): Promise<Execution> {
+  const checked = checkId(id, field);
+  const execution = await ctx.store.getExecution(checked);
+  if (!execution) throw new NotFoundError(`no execution has id "${checked}"`);
+  return execution;
+}
+
+/** The pages an execution stored, in the order it stored them first, a page at a time. */
+export async function executionPages(
+  ctx: ServiceContext,
+  args: { executionId: string | number; after?: string | null; limit?: number | null },
+): Promise<{ pages: StoredPage[]; nextCursor: string | null }> {
+  const limit = checkLimit(args.limit, DEFAULT_PAGES, MAX_PAGES);
+  const afterId = readPageCursor(args.after);
+  const execution = await knownExecution(ctx, args.executionId, 'executionId');
+  const rows = await ctx.store.knowledge.listExecutionPages(execution.id, afterId, limit + 1);
+  const pages = rows.slice(0, limit);
+  return { pages, nextCursor: rows.length > limit ? pageCursor(pages[pages.length - 1]!.id) : null };
+}
+
+/**
+ * A new execution with the same kind and input, started by the caller. A crawl's address is checked
+ * again (it may resolve elsewhere now); a chat question is asked again in its session.
+ */
+export async function rerunExecution(ctx: ServiceContext, args: { id: string | number }): Promise<Execution> {
+  const original = await knownExecution(ctx, args.id);
+  if (original.kind === 'CHAT') {
+    const input = original.input as ChatInput;
+    return sendChatMessage(ctx, { sessionId: input.sessionId, text: input.question });
+  }
+  const input = original.input as { url: string };
+  await assertCrawlableUrl(input.url, ctx.config.allowPrivateNetworks);
+  return ctx.engine.submit({
+    kind: original.kind,
+    title: original.title,
+    sessionId: original.sessionId,
+    input: original.input,
+    createdBy: ctx.actor,
+    priority: original.priority,
+  });
 }

@@ -32,6 +32,16 @@ export interface KnowledgeSource {
   lastExecutionId: string | null;
 }
 
+/** One page an execution stored (the last one to store a URL owns it), with its position for paging. */
+export interface StoredPage {
+  /** The page row's id: the keyset the pages of an execution are paged by (ascending). */
+  id: number;
+  url: string;
+  title: string;
+  chunks: number;
+  storedAt: number;
+}
+
 export type ChatRole = 'user' | 'assistant';
 
 export interface ChatSession {

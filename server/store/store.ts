@@ -18,6 +18,7 @@ import type {
   KnowledgeSource,
   NewChatMessage,
   PageInput,
+  StoredPage,
 } from './knowledge-records.ts';
 
 /**
@@ -100,6 +101,8 @@ export interface KnowledgeStore {
   getSource(id: string): Promise<KnowledgeSource | null>;
   /** Deletes a source with its pages and chunks; false when unknown. */
   deleteSource(id: string): Promise<boolean>;
+  /** The pages an execution stored with id > `afterId`, by id, at most `limit`. */
+  listExecutionPages(executionId: string, afterId: number, limit: number): Promise<StoredPage[]>;
 }
 
 /** The chat slice of a store. */

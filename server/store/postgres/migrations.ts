@@ -114,6 +114,10 @@ export const POSTGRES_MIGRATIONS: string[] = [
   -- claim order (SELECT ... ORDER BY priority DESC, ord FOR UPDATE SKIP LOCKED): only queued rows
   CREATE INDEX executions_queue ON executions (priority DESC, ord) WHERE status = 'QUEUED';
   `,
+  `
+  -- the pages an execution stored, in the order they are paged (executionPages)
+  CREATE INDEX pages_by_execution ON pages (execution_id, id);
+  `,
 ];
 
 /** Any constant; the same for every node, so concurrent start-ups take turns. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource, PageInput } from '../knowledge-records.ts';
+import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource, PageInput, StoredPage } from '../knowledge-records.ts';
 import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
 import { RERANK_POOL, rerank } from '../rerank.ts';
 import { searchTerms } from '../search-terms.ts';
@@ -100,5 +100,15 @@ export class PostgresKnowledge implements KnowledgeStore {
   async deleteSource(id: string): Promise<boolean> {
     const { rowCount } = await this.db.query('DELETE FROM sources WHERE id = $1', [id]);
     return rowCount === 1;
+  }
+
+  /** The pages an execution stored after `afterId`, by id, with their chunk counts. */
+  async listExecutionPages(executionId: string, afterId: number, limit: number): Promise<StoredPage[]> {
+    const { rows } = await this.db.query<{ id: string; url: string; title: string; stored_at: string; chunks: string }>(
+      `SELECT p.id, p.url, p.title, p.fetched_at AS stored_at, (SELECT count(*) FROM chunks c WHERE c.page_id = p.id) AS chunks
+       FROM pages p WHERE p.execution_id = $1 AND p.id > $2 ORDER BY p.id LIMIT $3`,
+      [executionId, afterId, limit],
+    );
+    return rows.map((r) => ({ id: Number(r.id), url: r.url, title: r.title, storedAt: Number(r.stored_at), chunks: Number(r.chunks) }));
   }
 }

@@ -113,4 +113,8 @@ export const SQLITE_MIGRATIONS: string[] = [
   -- claim order: the highest priority first, FIFO within a priority
   CREATE INDEX executions_queue ON executions (status, priority DESC, ord);
   `,
+  `
+  -- the pages an execution stored, in the order they are paged (executionPages)
+  CREATE INDEX pages_by_execution ON pages (execution_id, id);
+  `,
 ];

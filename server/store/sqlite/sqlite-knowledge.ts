@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource, PageInput } from '../knowledge-records.ts';
+import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource, PageInput, StoredPage } from '../knowledge-records.ts';
 import type { KnowledgeStore } from '../store.ts';
 import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
 import { RERANK_POOL, rerank } from '../rerank.ts';
@@ -107,5 +107,14 @@ export class SqliteKnowledge implements KnowledgeStore {
       statement(this.db, 'DELETE FROM pages WHERE source_id = ?').run(id);
       return statement(this.db, 'DELETE FROM sources WHERE id = ?').run(id).changes === 1;
     })();
+  }
+
+  /** The pages an execution stored after `afterId`, by id, with their chunk counts. */
+  async listExecutionPages(executionId: string, afterId: number, limit: number): Promise<StoredPage[]> {
+    return statement(
+      this.db,
+      `SELECT p.id, p.url, p.title, p.fetched_at AS storedAt, (SELECT count(*) FROM chunks c WHERE c.page_id = p.id) AS chunks
+       FROM pages p WHERE p.execution_id = ? AND p.id > ? ORDER BY p.id LIMIT ?`,
+    ).all(executionId, afterId, limit) as StoredPage[];
   }
 }
