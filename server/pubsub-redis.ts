@@ -24,7 +24,7 @@ export interface RedisPubSubOptions {
 /**
  * Builds Sluice's pub/sub on Redis: Yoga's Redis event target over two ioredis clients (a client in
  * subscriber mode cannot publish), with channel names prefixed. ioredis reconnects by itself and
- * re-subscribes its channels (autoResubscribe); a publish made while Redis is away is queued and sent
+ * re-subscribes its channels (here, not by its autoResubscribe: see below); a publish made while Redis is away is queued and sent
  * after the reconnect, or dropped with a warning. Neither loses anything: pub/sub is only the
  * doorbell, the event log and the tombstone are in the database (subscribers refill from the log, the
  * owner of a cancelled execution re-reads its status on each heartbeat).
@@ -32,8 +32,18 @@ export interface RedisPubSubOptions {
 export function createRedisPubSub(url: string, options: RedisPubSubOptions): RedisPubSub {
   const { prefix, log } = options;
   const publishClient = new Redis(url, { connectionName: 'sluice-publish' });
-  // Subscriptions wait for the connection however long Redis is away, rather than failing.
-  const subscribeClient = new Redis(url, { connectionName: 'sluice-subscribe', maxRetriesPerRequest: null });
+  // Subscriptions wait for the connection however long Redis is away, rather than failing. No
+  // autoResubscribe: ioredis would send that SUBSCRIBE with nobody listening to its promise, and a
+  // close (or a drop) before Redis answers it rejects it, an unhandled rejection that ends the node.
+  // The channels are re-subscribed here instead, on each reconnect, with the failure logged.
+  const subscribeClient = new Redis(url, { connectionName: 'sluice-subscribe', maxRetriesPerRequest: null, autoResubscribe: false });
+  const channels = new Set<string>();
+  let connectedBefore = false;
+  subscribeClient.on('ready', () => {
+    if (connectedBefore && channels.size)
+      subscribeClient.subscribe(...channels).catch((error: unknown) => log.warn({ err: error }, 'redis: re-subscribing failed; the next reconnect tries again'));
+    connectedBefore = true;
+  });
   for (const [role, client] of [
     ['publish', publishClient],
     ['subscribe', subscribeClient],
@@ -52,7 +62,7 @@ export function createRedisPubSub(url: string, options: RedisPubSubOptions): Red
 
   const target = createRedisEventTarget<CustomEvent>({
     publishClient: withoutRejections(publishClient, log),
-    subscribeClient: withoutRejections(subscribeClient, log),
+    subscribeClient: withoutRejections(subscribeClient, log, channels),
   });
   const prefixed = {
     addEventListener: (type: string, listener: EventListenerOrEventListenerObject | null) =>
@@ -82,16 +92,20 @@ export function createRedisPubSub(url: string, options: RedisPubSubOptions): Red
  * fails while Redis is away would be an unhandled rejection, which ends a Node process. This view of
  * the client logs such failures instead.
  */
-function withoutRejections(client: Redis, log: Logger): Redis {
+function withoutRejections(client: Redis, log: Logger, channels?: Set<string>): Redis {
   const guarded = new Set(['publish', 'subscribe', 'unsubscribe']);
   return new Proxy(client, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
       if (typeof property !== 'string' || !guarded.has(property) || typeof value !== 'function') return value;
-      return (...args: unknown[]) =>
-        (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch((error: unknown) => {
+      return (...args: unknown[]) => {
+        // The channels this node listens on, to re-subscribe after a reconnect.
+        if (property === 'subscribe') for (const c of args) channels?.add(c as string);
+        if (property === 'unsubscribe') for (const c of args) channels?.delete(c as string);
+        return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch((error: unknown) => {
           log.warn({ err: error, command: property, channel: args[0] }, 'redis: command failed; the database still has the record');
         });
+      };
     },
   });
 }
