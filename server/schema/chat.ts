@@ -1,5 +1,9 @@
 import {
   DEFAULT_SESSIONS,
+  deleteChatSession,
+  renameChatSession,
+  SESSION_DELETED,
+  TITLE_LENGTH,
   getChatSession,
   listChatSessions,
   MAX_SESSIONS,
@@ -79,5 +83,25 @@ builder.mutationField('sendChatMessage', (t) =>
       'Unknown sessionId: NOT_FOUND.',
     args: { input: t.arg({ type: SendChatMessageInput, required: true }) },
     resolve: (_, { input }, ctx) => sendChatMessage(ctx, input),
+  }),
+);
+
+builder.mutationField('renameChatSession', (t) =>
+  t.field({
+    type: ChatSessionRef,
+    description: `Sets a session's title (trimmed, 1..${TITLE_LENGTH} characters; else BAD_USER_INPUT). Unknown id: NOT_FOUND.`,
+    args: { id: t.arg.id({ required: true }), title: t.arg.string({ required: true }) },
+    resolve: (_, args, ctx) => renameChatSession(ctx, args),
+  }),
+);
+
+builder.mutationField('deleteChatSession', (t) =>
+  t.field({
+    type: 'Boolean',
+    description:
+      `Cancels the session's running answer (cancelReason "${SESSION_DELETED}"), then deletes the session and its ` +
+      'messages; the executions stay in the history. Unknown id: NOT_FOUND.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, args, ctx) => deleteChatSession(ctx, args.id),
   }),
 );

@@ -11,11 +11,16 @@ type OperationKind = 'query' | 'mutation' | 'subscription';
  * The scope each mutation needs. A mutation not listed here needs admin: a new mutation stays
  * admin-only until someone decides its scope and lists it (fail closed).
  * deleteKnowledgeSource destroys stored pages, so it needs admin rather than cancel.
+ * Renaming and deleting a conversation need execute, as asking in it does: whoever may ask may
+ * already cancel its running answer by asking again (superseded), and a cancel-only operator token
+ * controls work, not conversations.
  */
 export const MUTATION_SCOPES: Readonly<Record<string, Scope>> = {
   startCrawl: 'execute',
   sendChatMessage: 'execute',
   rerunExecution: 'execute',
+  renameChatSession: 'execute',
+  deleteChatSession: 'execute',
   cancelExecution: 'cancel',
   cancelExecutions: 'cancel',
   // pausing, resuming and reordering control work that exists, as a cancel does

@@ -8,9 +8,11 @@ import { checkId, checkLimit, checkText } from './arguments.ts';
 import type { ServiceContext } from './context.ts';
 
 export const MAX_TEXT_LENGTH = 4000;
-const TITLE_LENGTH = 80;
+export const TITLE_LENGTH = 80;
 export const DEFAULT_SESSIONS = 20;
 export const MAX_SESSIONS = 100;
+/** The cancel reason of an answer whose conversation was deleted. */
+export const SESSION_DELETED = 'conversation deleted';
 /** The cancel reason of an answer that a newer question in its session replaced. */
 export const SUPERSEDED = 'superseded by a newer question';
 
@@ -70,4 +72,33 @@ export async function sendChatMessage(ctx: ServiceContext, input: { sessionId?: 
   await ctx.store.chat.setMessageExecution(messageId, execution.id);
   if (input.sessionId != null) await supersede(ctx, session.id, execution);
   return execution;
+}
+
+async function findSession(ctx: ServiceContext, raw: string | number): Promise<ChatSession> {
+  const id = checkId(raw);
+  const found = await ctx.store.chat.getSession(id);
+  if (!found) throw new NotFoundError(`no chat session has id "${id}"`);
+  return found;
+}
+
+/** Renames a session; the title is checked as a question is (trimmed, 1..TITLE_LENGTH characters). */
+export async function renameChatSession(ctx: ServiceContext, input: { id: string | number; title: string }): Promise<ChatSession> {
+  const title = checkText(input.title, 'title', TITLE_LENGTH);
+  const session = await findSession(ctx, input.id);
+  const renamed = await ctx.store.chat.renameSession(session.id, title);
+  if (!renamed) throw new NotFoundError(`no chat session has id "${session.id}"`);
+  return renamed;
+}
+
+/**
+ * Deletes a session and its messages. Its running answers are cancelled first (reason
+ * SESSION_DELETED), so no job goes on writing into a conversation that is gone; the executions
+ * stay in the history.
+ */
+export async function deleteChatSession(ctx: ServiceContext, raw: string | number): Promise<boolean> {
+  const session = await findSession(ctx, raw);
+  const active = await ctx.store.listExecutions({ kind: 'CHAT', sessionId: session.id, statuses: ACTIVE_STATUSES, oldestFirst: true });
+  await Promise.all(active.map((e) => ctx.engine.cancel(e.id, SESSION_DELETED, ctx.actor)));
+  if (!(await ctx.store.chat.deleteSession(session.id))) throw new NotFoundError(`no chat session has id "${session.id}"`);
+  return true;
 }

@@ -117,6 +117,10 @@ export interface ChatStore {
   setMessageExecution(messageId: string, executionId: string): Promise<void>;
   /** Oldest first; with `last`, only the newest `last` messages. Status joined from the execution row. */
   listMessages(sessionId: string, last?: number): Promise<ChatMessage[]>;
+  /** Sets a session's title (updatedAt unchanged); null when unknown. */
+  renameSession(id: string, title: string): Promise<ChatSession | null>;
+  /** Deletes a session with its messages; false when unknown. */
+  deleteSession(id: string): Promise<boolean>;
 }
 
 /** The write as it applies once the store knows whether its page was stored (see StoreWrite.whenStored). */

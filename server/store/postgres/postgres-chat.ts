@@ -86,4 +86,18 @@ export class PostgresChat implements ChatStore {
     );
     return rows.map(toMessage);
   }
+
+  async renameSession(id: string, title: string): Promise<ChatSession | null> {
+    const { rows } = await this.db.query<SessionRow>(
+      'UPDATE chat_sessions SET title = $1 WHERE id = $2 RETURNING id, title, created_at, updated_at',
+      [text(title), id],
+    );
+    return rows[0] ? toSession(rows[0]) : null;
+  }
+
+  /** The messages go with the session (ON DELETE CASCADE). */
+  async deleteSession(id: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('DELETE FROM chat_sessions WHERE id = $1', [id]);
+    return (rowCount ?? 0) > 0;
+  }
 }

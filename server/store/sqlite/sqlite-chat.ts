@@ -68,4 +68,17 @@ export class SqliteChat implements ChatStore {
       .all(sessionId, last ?? -1) as MessageRow[];
     return rows.map(toMessage);
   }
+
+  async renameSession(id: string, title: string): Promise<ChatSession | null> {
+    statement(this.db, 'UPDATE chat_sessions SET title = ? WHERE id = ?').run(title, id);
+    return this.getSession(id);
+  }
+
+  /** The messages go with the session (ON DELETE CASCADE). */
+  async deleteSession(id: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      statement(this.db, 'DELETE FROM chat_messages WHERE session_id = ?').run(id);
+      return statement(this.db, 'DELETE FROM chat_sessions WHERE id = ?').run(id).changes > 0;
+    })();
+  }
 }
