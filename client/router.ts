@@ -20,6 +20,12 @@ export function createAppRouter(): Router {
         meta: { title: 'Executions' },
       },
       {
+        path: '/executions/:id',
+        name: 'execution',
+        component: () => import('./views/ExecutionView.vue'),
+        meta: { title: 'Execution' },
+      },
+      {
         path: '/knowledge',
         name: 'knowledge',
         component: () => import('./views/KnowledgeView.vue'),

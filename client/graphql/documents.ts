@@ -47,6 +47,30 @@ export const ExecutionQuery = graphql(
   [ExecutionFields],
 );
 
+export const ExecutionDetailQuery = graphql(
+  `
+  query ExecutionDetail($id: ID!) {
+    execution(id: $id) { ...ExecutionFields attempt priority createdBy cancelledBy }
+  }
+`,
+  [ExecutionFields],
+);
+
+export const ExecutionPagesQuery = graphql(`
+  query ExecutionPages($executionId: ID!, $after: String, $limit: Int) {
+    executionPages(executionId: $executionId, after: $after, limit: $limit) { pages { url title chunks storedAt } nextCursor }
+  }
+`);
+
+export const RerunExecutionMutation = graphql(
+  `
+  mutation RerunExecution($id: ID!) {
+    rerunExecution(id: $id) { ...ExecutionFields }
+  }
+`,
+  [ExecutionFields],
+);
+
 export const ExecutionHistoryQuery = graphql(
   `
   query ExecutionHistory($kind: ExecutionKind, $status: [ExecutionStatus!], $limit: Int) {
@@ -168,6 +192,8 @@ export type ExecutionEventType = ExecutionEvent['type'];
 export type StartCrawlInput = VariablesOf<typeof StartCrawlMutation>['input'];
 export type KnowledgeSource = ResultOf<typeof KnowledgeSourcesQuery>['knowledgeSources'][number];
 export type KnowledgeHit = ResultOf<typeof SearchKnowledgeQuery>['searchKnowledge'][number];
+export type ExecutionDetail = NonNullable<ResultOf<typeof ExecutionDetailQuery>['execution']>;
+export type StoredPage = ResultOf<typeof ExecutionPagesQuery>['executionPages']['pages'][number];
 export type ChatSessionSummary = ResultOf<typeof ChatSessionsQuery>['chatSessions'][number];
 export type ChatSession = NonNullable<ResultOf<typeof ChatSessionQuery>['chatSession']>;
 export type ChatMessage = ChatSession['messages'][number];

@@ -129,7 +129,7 @@ export const useExecutionsStore = defineStore('executions', () => {
     const title = `${kindWord(execution.kind)} ${statusWord(execution.status).toLowerCase()}`;
     const message = execution.error ? `${execution.title}: ${execution.error}` : execution.title;
     const tone = execution.status === 'SUCCEEDED' ? 'success' : execution.status === 'FAILED' ? 'error' : 'info';
-    toasts.push({ tone, title, message });
+    toasts.push({ tone, title, message, link: `/executions/${execution.id}` });
     notifications.notify(title, message);
   }
 

@@ -8,6 +8,8 @@ export interface Toast {
   tone: ToastTone;
   title: string;
   message?: string;
+  /** An address in the app the toast is about (an execution's page): shown as an Open link. */
+  link?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 6_000;
