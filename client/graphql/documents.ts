@@ -173,6 +173,18 @@ export const ChatSessionQuery = graphql(`
   }
 `);
 
+export const RenameChatSessionMutation = graphql(`
+  mutation RenameChatSession($id: ID!, $title: String!) {
+    renameChatSession(id: $id, title: $title) { id title }
+  }
+`);
+
+export const DeleteChatSessionMutation = graphql(`
+  mutation DeleteChatSession($id: ID!) {
+    deleteChatSession(id: $id)
+  }
+`);
+
 export const SendChatMessageMutation = graphql(
   `
   mutation SendChatMessage($input: SendChatMessageInput!) {

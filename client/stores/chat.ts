@@ -1,6 +1,6 @@
 import { acceptHMRUpdate, defineStore } from 'pinia';
 import { computed, ref, watch } from 'vue';
-import { ChatSessionQuery, ChatSessionsQuery, SendChatMessageMutation } from '../graphql/documents.ts';
+import { ChatSessionQuery, ChatSessionsQuery, DeleteChatSessionMutation, RenameChatSessionMutation, SendChatMessageMutation } from '../graphql/documents.ts';
 import type { ChatSession, ChatSessionSummary, Execution, ExecutionStatus } from '../graphql/documents.ts';
 import { isTerminal } from '../lib/status.ts';
 import { idleState, intoState, type AsyncState } from '../lib/async.ts';
@@ -19,7 +19,9 @@ export interface ChatBubble {
   createdAt: string;
 }
 
-const SESSION_LIMIT = 30;
+/** Conversations listed at first; "Show more" asks for this many more (the server allows 100). */
+const SESSION_PAGE = 30;
+const SESSION_MAX = 100;
 
 /** Chat sessions and their messages; answers stream from the executions store's jobProgress. */
 export const useChatStore = defineStore('chat', () => {
@@ -32,6 +34,11 @@ export const useChatStore = defineStore('chat', () => {
   const session = ref<ChatSession | null>(null);
   const sessionState = ref<AsyncState>(idleState());
   const sending = ref<AsyncState>(idleState());
+  /** Renaming or deleting the open conversation. */
+  const editing = ref<AsyncState>(idleState());
+  const sessionLimit = ref(SESSION_PAGE);
+  /** The server may hold more conversations than listed (a full page came back). */
+  const moreSessions = computed(() => sessions.value.length >= sessionLimit.value && sessionLimit.value < SESSION_MAX);
   /** The text being sent, shown at once as the user's message until the server has it. */
   const pendingText = ref<string | null>(null);
 
@@ -97,8 +104,36 @@ export const useChatStore = defineStore('chat', () => {
   );
 
   async function loadSessions(): Promise<void> {
-    const request = connection.client().query(ChatSessionsQuery, { limit: SESSION_LIMIT }).toPromise();
+    const request = connection.client().query(ChatSessionsQuery, { limit: sessionLimit.value }, { requestPolicy: 'network-only' }).toPromise();
     await intoState(sessionsState, request, (data) => (sessions.value = data.chatSessions), { quiet: true });
+  }
+
+  /** Lists more conversations (up to the server's limit). */
+  function showMoreSessions(): Promise<void> {
+    sessionLimit.value = Math.min(SESSION_MAX, sessionLimit.value + SESSION_PAGE);
+    return loadSessions();
+  }
+
+  /** Renames a conversation; true when the server took the new title. */
+  async function rename(id: string, title: string): Promise<boolean> {
+    const request = connection.client().mutation(RenameChatSessionMutation, { id, title }).toPromise();
+    const data = await intoState(editing, request, (data) => {
+      const renamed = data.renameChatSession;
+      if (session.value?.id === renamed.id) session.value = { ...session.value, title: renamed.title };
+      sessions.value = sessions.value.map((item) => (item.id === renamed.id ? { ...item, title: renamed.title } : item));
+    });
+    return data !== null;
+  }
+
+  /** Deletes a conversation (the server stops its answer first); true when it is gone. */
+  async function remove(id: string): Promise<boolean> {
+    const request = connection.client().mutation(DeleteChatSessionMutation, { id }).toPromise();
+    const data = await intoState(editing, request, () => {
+      sessions.value = sessions.value.filter((item) => item.id !== id);
+      if (session.value?.id === id) session.value = null;
+    });
+    if (data) void loadSessions();
+    return data !== null;
   }
 
   /** Opens a session (null: a new, empty conversation). */
@@ -169,12 +204,17 @@ export const useChatStore = defineStore('chat', () => {
     session: shown,
     sessionState,
     sending,
+    editing,
+    moreSessions,
     bubbles,
     activeAnswer,
     loadSessions,
     open,
     send,
     stopAnswer,
+    rename,
+    remove,
+    showMoreSessions,
   };
 });
 
