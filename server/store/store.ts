@@ -32,7 +32,16 @@ export interface StoreWrite extends ExecutionWrite {
    * the same transaction. So the counters an execution reports (chunksStored, the checkpointed
    * pagesStored) are what the store holds for it, whatever stops the job after this write.
    */
-  whenStored?: { progress?: ExecutionWrite['progress']; checkpoint?: ExecutionWrite['checkpoint'] };
+  whenStored?: {
+    progress?: ExecutionWrite['progress'];
+    checkpoint?: ExecutionWrite['checkpoint'];
+    /**
+     * The page's chunks, added to the row's chunksStored in the transaction. Not a total computed by
+     * the job: pages are stored while earlier pages' writes are still pending (or their answer is
+     * lost), so a total from the job's memory would leave out chunks the store holds.
+     */
+    chunksAdded?: number;
+  };
   /** A chat answer's message and its full text so far (written with its TOKEN event). */
   message?: { id: string; text: string };
 }
@@ -124,9 +133,10 @@ export interface ChatStore {
 }
 
 /** The write as it applies once the store knows whether its page was stored (see StoreWrite.whenStored). */
-export function writeAsStored(write: StoreWrite, pageStored: boolean | null): StoreWrite {
+export function writeAsStored(write: StoreWrite, pageStored: boolean | null, current: { chunksStored: number } | null): StoreWrite {
   if (!pageStored || !write.whenStored) return write;
-  const { progress, checkpoint } = write.whenStored;
+  const { checkpoint, chunksAdded } = write.whenStored;
+  const progress = chunksAdded === undefined ? write.whenStored.progress : { ...write.whenStored.progress, chunksStored: (current?.chunksStored ?? 0) + chunksAdded };
   return {
     ...write,
     progress: progress ? (write.progress ? combinePatches(write.progress, progress) : progress) : write.progress,

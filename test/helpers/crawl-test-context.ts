@@ -58,7 +58,7 @@ export function createTestContext(
       pageStored = pages.get(write.page.url)?.contentHash !== write.page.contentHash;
       pages.set(write.page.url, write.page);
     }
-    const applied = writeAsStored(write, pageStored);
+    const applied = writeAsStored(write, pageStored, progress);
     if (applied.progress) progress = mergeProgress(progress, applied.progress);
     for (const [key, value] of Object.entries(applied.checkpoint ?? {})) {
       if (value === null) checkpoint.delete(key);

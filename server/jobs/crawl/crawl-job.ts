@@ -61,7 +61,7 @@ export interface CrawlCapabilities {
    * checkpoint); false when an identical page (same URL and hash) was already stored. `whenStored`
    * (counters that include this page) is written with it only if the page was stored.
    */
-  storePage(page: PageInput, write: ExecutionWrite, whenStored: Pick<ExecutionWrite, 'progress' | 'checkpoint'>): Promise<boolean>;
+  storePage(page: PageInput, write: ExecutionWrite, whenStored: Pick<ExecutionWrite, 'progress' | 'checkpoint'> & { chunksAdded?: number }): Promise<boolean>;
 }
 
 /** The CRAWL job: fetches a site breadth first into the knowledge base; resumable from its checkpoint. */
@@ -284,7 +284,8 @@ class CrawlRun {
     // whatever stops it after this write, and a resumed attempt does not count an unchanged page.
     entries[META_KEY] = this.meta();
     const ifStored = {
-      progress: { chunksStored: this.counts.chunksStored + built.page.chunks.length },
+      // added to the row's count by the store: earlier pages' writes may still be pending
+      chunksAdded: built.page.chunks.length,
       checkpoint: { [META_KEY]: { ...this.meta(), stored: this.counts.pagesStored + 1 } satisfies Meta },
     };
     const stored = await this.caps.storePage(built.page, { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries }, ifStored);

@@ -184,7 +184,7 @@ export class PostgresStore implements Store {
     return this.txLocking(fence.executionId, async (c, row, now) => {
       planWrite(row, fence, write, now); // fenced before anything is written
       const pageStored = write.page ? await upsertPage(c, write.page, fence.executionId, now) : null;
-      write = writeAsStored(write, pageStored);
+      write = writeAsStored(write, pageStored, row?.progress ?? null);
       const planned = planWrite(row, fence, write, now);
       if (write.message) await writeChatMessageText(c, write.message);
       await writeCheckpoint(c, fence.executionId, write.checkpoint ?? {});

@@ -185,7 +185,7 @@ export class SqliteStore implements Store {
       const now = Date.now();
       planWrite(row, fence, write, now); // fenced before anything is written
       const pageStored = write.page ? upsertPage(this.db, write.page, fence.executionId, now) : null;
-      write = writeAsStored(write, pageStored);
+      write = writeAsStored(write, pageStored, row?.progress ?? null);
       const planned = planWrite(row, fence, write, now);
       if (write.message) writeChatMessageText(this.db, write.message);
       for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
