@@ -64,6 +64,8 @@ describe('tokens lacking the scope: FORBIDDEN naming the field and scope', () =>
     ['reader', 'cancelExecution', 'mutation { cancelExecution(id: "KNOWN") { accepted } }', 'cancel'],
     ['reader', 'cancelExecutions', CANCEL_ALL, 'cancel'],
     ['reader', 'sendChatMessage', 'mutation { sendChatMessage(input: { text: "hi" }) { id } }', 'execute'],
+    ['reader', 'rerunExecution', 'mutation { rerunExecution(id: "KNOWN") { id } }', 'execute'],
+    ['stopper', 'rerunExecution', 'mutation { rerunExecution(id: "KNOWN") { id } }', 'execute'],
     ['ci', 'deleteKnowledgeSource', 'mutation { deleteKnowledgeSource(id: "x") { deleted } }', 'admin'],
     ['runner', 'activeExecutions', QUERY, 'read'],
     ['runner', 'cancelExecution', 'mutation { cancelExecution(id: "KNOWN") { accepted } }', 'cancel'],
@@ -96,6 +98,8 @@ describe('tokens lacking the scope: FORBIDDEN naming the field and scope', () =>
     // execute alone may start (the URL is then refused as input), cancel alone may cancel
     const start = await app.gql(START_CRAWL, { input: { url: 'ftp://example.com/' } }, as('runner'));
     expect(start.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const rerun = await app.gql(`mutation { rerunExecution(id: "no-such-id") { id } }`, undefined, as('runner'));
+    expect(rerun.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     const cancel = await app.gql(`mutation { cancelExecution(id: "no-such-id") { accepted } }`, undefined, as('stopper'));
     expect(cancel.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     const cancelDone = await app.gql(CANCEL_KNOWN(), undefined, as('stopper'));
