@@ -97,6 +97,12 @@ describe.skipIf(!hasChromium)('the execution page in a browser', () => {
     expect(await page.getByTestId('event-log').locator('li').count()).toBeGreaterThan(30);
     expect(await seriousViolations(page)).toEqual([]);
 
+    // The history links to it too.
+    await page.goto(`${server.url}/executions`);
+    await page.getByTestId('history-row').getByRole('link', { name: `${small.url}/` }).click();
+    await page.waitForURL(`${server.url}/executions/${id}`);
+    await expect.poll(() => rows.count()).toBe(25);
+
     await page.goto(`${server.url}/executions/no-such-execution`);
     await expect.poll(() => page.getByRole('alert').innerText()).toContain('No execution has the id');
   });
