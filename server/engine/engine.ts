@@ -141,7 +141,15 @@ export class Engine {
 
   /** Recovers what a dead process left behind, then starts taking work. */
   async start(): Promise<void> {
-    await this.recoverOrphans(this.store.exclusive);
+    try {
+      await this.recoverOrphans(this.store.exclusive);
+    } catch (error) {
+      // A shared store's orphans are also recovered on every heartbeat: a database that is briefly
+      // away at start-up does not keep the node from starting. One node's own store (SQLite) must
+      // recover its rows before it takes work, so there the start fails.
+      if (this.store.exclusive || !(error instanceof StoreUnavailableError)) throw error;
+      this.log.warn({ err: error }, 'recovering orphans at start-up failed; the heartbeats retry');
+    }
     this.listen();
     await this.listening();
     this.timers.push(setInterval(() => void this.heartbeat(), this.config.heartbeatMs));
