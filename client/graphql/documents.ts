@@ -151,7 +151,7 @@ export const KnowledgeSourcesQuery = graphql(`
 
 export const SearchKnowledgeQuery = graphql(`
   query SearchKnowledge($query: String!, $limit: Int) {
-    searchKnowledge(query: $query, limit: $limit) { url title snippet score }
+    searchKnowledge(query: $query, limit: $limit) { url title heading snippet score }
   }
 `);
 
