@@ -201,7 +201,8 @@ describe('stop under faults, two nodes (postgres)', () => {
     let releaseCode!: () => void;
     const released = new Promise<void>((resolve) => (releaseCode = resolve));
     deferCleanup(async () => releaseCode());
-    const a = await engineOn(store, 'node-a', deafJob(released), { pubsub, leaseMs: 60_000 });
+    // node-a renews only when this test says so (its own beat could renew before node-b lists it).
+    const a = await engineOn(store, 'node-a', deafJob(released), { pubsub, leaseMs: 60_000, heartbeatMs: 600_000 });
     const execution = await submit(a);
     const running = await rowWhen(store, execution.id, (r) => r.status === 'RUNNING');
     // Its lease runs out (as while node-a was paused) ...
