@@ -1,29 +1,11 @@
 // executionPages (the pages a crawl stored, paged by cursor) and rerunExecution, through the API on both stores.
 import { describe, expect, it } from 'vitest';
-import type { Config } from '../../server/config.ts';
 import { pagePath } from '../fixtures/site.ts';
 import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp, type TestAppOptions } from '../helpers/app.ts';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
-import { freshDatabase, tempDir } from '../helpers/stores.ts';
+import { appStores } from '../helpers/app-stores.ts';
 
-const stores: { name: string; config(): Promise<Partial<Config>> }[] = [
-  {
-    name: 'sqlite',
-    async config() {
-      const dir = tempDir();
-      deferCleanup(() => dir.remove());
-      return { dataDir: dir.path };
-    },
-  },
-  {
-    name: 'postgres',
-    async config() {
-      const db = await freshDatabase();
-      deferCleanup(() => db.drop());
-      return { databaseUrl: db.url };
-    },
-  },
-];
+const stores = appStores;
 
 const PAGES = `query ($id: ID!, $after: String, $limit: Int) {
   executionPages(executionId: $id, after: $after, limit: $limit) { pages { url title chunks storedAt } nextCursor }

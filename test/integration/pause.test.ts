@@ -1,30 +1,12 @@
 // Pause, resume and priorities through the API, on both stores: a real local site counts requests.
 import { describe, expect, it } from 'vitest';
-import type { Config } from '../../server/config.ts';
 import { defineJob } from '../../server/engine/job.ts';
 import { pagePath, type Site } from '../fixtures/site.ts';
 import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp, type TestAppOptions } from '../helpers/app.ts';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
-import { freshDatabase, tempDir } from '../helpers/stores.ts';
+import { appStores } from '../helpers/app-stores.ts';
 
-const stores: { name: string; config(): Promise<Partial<Config>> }[] = [
-  {
-    name: 'sqlite',
-    async config() {
-      const dir = tempDir();
-      deferCleanup(() => dir.remove());
-      return { dataDir: dir.path };
-    },
-  },
-  {
-    name: 'postgres',
-    async config() {
-      const db = await freshDatabase();
-      deferCleanup(() => db.drop());
-      return { databaseUrl: db.url };
-    },
-  },
-];
+const stores = appStores;
 
 const FIELDS = 'id status attempt priority queuePosition lastSeq progress { pagesFetched }';
 const PAUSE = `mutation ($id: ID!, $reason: String) { pauseExecution(id: $id, reason: $reason) { ${FIELDS} } }`;

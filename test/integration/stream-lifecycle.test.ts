@@ -1,22 +1,12 @@
 // Subscriptions over graphql-ws as a client sees them: released the moment their client leaves, and
 // a cursor beyond the log answered at once; on both stores.
 import { describe, expect, it } from 'vitest';
+import type { Config } from '../../server/config.ts';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
 import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp } from '../helpers/app.ts';
-import { freshDatabase } from '../helpers/stores.ts';
-import type { Config } from '../../server/config.ts';
+import { appStores } from '../helpers/app-stores.ts';
 
-const stores: { name: string; config(): Promise<Partial<Config>> }[] = [
-  { name: 'sqlite', config: async () => ({}) },
-  {
-    name: 'postgres',
-    async config() {
-      const db = await freshDatabase();
-      deferCleanup(() => db.drop());
-      return { databaseUrl: db.url };
-    },
-  },
-];
+const stores = appStores;
 
 async function app(config: Partial<Config>): Promise<TestApp> {
   const started = await startTestApp(config);
