@@ -30,8 +30,11 @@ export interface EngineOptions extends EngineConfig {
   observer?: EngineObserver;
 }
 
-/** Why a running job's signal fired. */
-type StopCause = 'cancel' | 'shutdown' | 'lost' | 'pause';
+/**
+ * Why a running job's signal fired. "unconfirmed": this node could not confirm its lease in time
+ * (see fenceAfterMs), so it stopped the code itself before another node may end or take the row.
+ */
+type StopCause = 'cancel' | 'shutdown' | 'lost' | 'pause' | 'unconfirmed';
 
 interface Running {
   execution: Execution;
@@ -41,6 +44,13 @@ interface Running {
   /** Set once the row reached its end here, even if the job's code has not returned yet. */
   finalised: boolean;
   graceTimer: NodeJS.Timeout | null;
+  /**
+   * performance.now() when the last store call that found the row still this attempt's on this node
+   * (the claim, a lease renewal) was sent: the database read it no earlier than that.
+   */
+  confirmedAt: number;
+  /** Fires when the lease has gone unconfirmed too long (see fenceAfterMs). */
+  fenceTimer: NodeJS.Timeout | null;
   /** Settles once the job's code has returned and its end is recorded. */
   done: Promise<void>;
 }
@@ -128,6 +138,17 @@ export class Engine {
   private readonly config: EngineConfig;
   private readonly log: Logger;
   private readonly observer: EngineObserver;
+  /**
+   * How long a running execution's lease may go unconfirmed before this node aborts its code. Another
+   * node may end a CANCELLING row once its grace period has passed since the cancel, and take a
+   * RUNNING one once its lease ran out; both count from a moment no earlier than the database read of
+   * our last confirmation. Stopping half a heartbeat before the sooner of the two means no code of
+   * ours runs on (no request to a crawled site) once the row has ended or moved elsewhere, even when
+   * neither the cancel nor the database reached us. It holds when the grace period and the lease are
+   * at least two heartbeats (the defaults are 5 s, 3 s, 1 s); with less, a renewal needs room to come
+   * back, so the fence waits at least a heartbeat and a half.
+   */
+  private readonly fenceAfterMs: number;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -137,6 +158,8 @@ export class Engine {
     this.config = options;
     this.log = options.log;
     this.observer = options.observer ?? NO_OBSERVER;
+    const { cancelGraceMs, leaseMs, heartbeatMs } = options;
+    this.fenceAfterMs = Math.max(Math.min(cancelGraceMs, leaseMs) - heartbeatMs / 2, heartbeatMs * 1.5);
   }
 
   /** Recovers what a dead process left behind, then starts taking work. */
@@ -395,6 +418,22 @@ export class Engine {
     work.catch((error: unknown) => this.log.warn({ err: error }, `${what} failed; the next heartbeat retries`));
   }
 
+  /** (Re)arms the self-fence of `r` for fenceAfterMs after its last confirmation. */
+  private armFence(r: Running): void {
+    if (r.fenceTimer) clearTimeout(r.fenceTimer);
+    r.fenceTimer = setTimeout(() => this.selfFence(r), Math.max(0, r.confirmedAt + this.fenceAfterMs - performance.now()));
+  }
+
+  /** The lease of `r` went unconfirmed for fenceAfterMs: stop its code before anyone else may end or take the row. */
+  private selfFence(r: Running): void {
+    r.fenceTimer = null;
+    if (r.cause || r.finalised || this.running.get(r.execution.id) !== r) return;
+    const silentMs = performance.now() - r.confirmedAt;
+    if (silentMs < this.fenceAfterMs) return this.armFence(r);
+    this.log.warn({ executionId: r.execution.id, silentMs: Math.round(silentMs) }, 'the lease went unconfirmed too long; stopping the code here before another node may end or take it');
+    this.abortLocal(r, 'unconfirmed', `its node (${this.config.nodeId}) could not confirm its lease for ${Math.round(silentMs)} ms`);
+  }
+
   private freeSlot(r: Running): void {
     if (this.running.get(r.execution.id) !== r) return;
     this.log.warn({ executionId: r.execution.id }, 'paused code did not stop within the grace period; its slot is freed anyway');
@@ -446,14 +485,15 @@ export class Engine {
   private async pump(): Promise<void> {
     const room = this.config.maxConcurrent - this.running.size;
     if (room <= 0 || this.draining) return;
+    const sentAt = performance.now();
     const claimed = await this.store.claim(this.config.nodeId, room, this.config.leaseMs);
     for (const change of claimed) {
       this.publish(change);
-      this.launch(change.execution);
+      this.launch(change.execution, sentAt);
     }
   }
 
-  private launch(execution: Execution): void {
+  private launch(execution: Execution, claimedAt: number): void {
     const job = this.jobs.get(execution.kind);
     const controller = new AbortController();
     const log = this.log.child({ executionId: execution.id, kind: execution.kind, attempt: execution.attempt });
@@ -464,10 +504,14 @@ export class Engine {
       progressIntervalMs: this.config.progressIntervalMs,
       onFenced: () => this.abortLocal(r, 'lost', 'this node no longer owns the execution'),
     });
-    const r: Running = { execution, controller, context, cause: null, finalised: false, graceTimer: null, done: Promise.resolve() };
+    const r: Running = {
+      execution, controller, context, cause: null, finalised: false, graceTimer: null, confirmedAt: claimedAt, fenceTimer: null, done: Promise.resolve(),
+    };
     this.running.set(execution.id, r);
+    this.armFence(r);
     r.done = this.runJob(job, r, log).finally(() => {
       if (r.graceTimer) clearTimeout(r.graceTimer);
+      if (r.fenceTimer) clearTimeout(r.fenceTimer);
       if (this.running.get(execution.id) === r) this.running.delete(execution.id);
       this.kick();
     });
@@ -517,6 +561,10 @@ export class Engine {
       change = await this.store.transition(id, 'succeed', { attempt, result: outcome.result });
     } else if (r.cause === 'shutdown') {
       change = await this.release(r.execution, `its node (${this.config.nodeId}) shut down`);
+    } else if (r.cause === 'unconfirmed') {
+      // Stopped by its own node, not by its job: resumes from the checkpoint, like a dead node's work.
+      // Fenced by attempt: refused if another node has taken it over (or it is being cancelled).
+      change = await this.release(r.execution, `its node (${this.config.nodeId}) lost touch with the database`);
     } else if (r.cause === null && outcome.error instanceof StoreUnavailableError) {
       // The database went away under the job, not the job's fault: release it like a dead node's work.
       // If the database is still away this throws, and the lease running out does the same later.
@@ -551,12 +599,18 @@ export class Engine {
     try {
       // Code this node was told it no longer owns is not renewed: its lease runs out, so a survivor
       // (or this node's own sweep) can end the row even if that code never returns.
-      const ids = [...this.running.values()].filter((r) => r.cause !== 'lost').map((r) => r.execution.id);
+      const ids = [...this.running.values()].filter((r) => r.cause !== 'lost' && r.cause !== 'unconfirmed').map((r) => r.execution.id);
       if (ids.length > 0) {
+        const sentAt = performance.now();
         const rows = await this.store.renewLeases(this.config.nodeId, ids, this.config.leaseMs);
         for (const row of rows) {
           const r = this.running.get(row.id);
           if (!r) continue;
+          const ours = row.node === this.config.nodeId && row.attempt === r.execution.attempt;
+          if (ours && (row.status === 'RUNNING' || row.status === 'CANCELLING') && sentAt > r.confirmedAt) {
+            r.confirmedAt = sentAt;
+            if (!r.cause) this.armFence(r);
+          }
           if (row.status === 'CANCELLING') this.abortLocal(r, 'cancel', row.cancelReason ?? 'cancelled');
           else if (row.status === 'PAUSED' && row.attempt === r.execution.attempt) this.abortLocal(r, 'pause', 'paused');
           else if (row.status !== 'RUNNING' || row.attempt !== r.execution.attempt || row.node !== this.config.nodeId)
@@ -608,6 +662,9 @@ export class Engine {
     for (const row of stopping) {
       // A pre-filter by this node's clock; a skewed clock only makes the store refuse or delays one beat.
       if (row.cancelRequestedAt !== null && row.cancelRequestedAt + this.config.cancelGraceMs > Date.now()) continue;
+      // Code of ours that has not heard the cancel (its answer or its message was lost) stops first.
+      const mine = this.running.get(row.id);
+      if (mine) this.abortLocal(mine, 'cancel', row.cancelReason ?? 'cancelled');
       const change = await this.store.transition(row.id, 'finishCancel', { reason: this.graceReason(), ifCancelRequestedMsAgo: this.config.cancelGraceMs });
       if (!change) continue;
       const local = this.running.get(row.id);

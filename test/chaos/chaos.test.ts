@@ -6,13 +6,6 @@ import { runSeeds } from './runner.ts';
 // `npm run chaos -- --seeds 1000`; one seed again: `npm run chaos -- --store sqlite --seed 17`.
 const CI_SEEDS = [1, 2, 3, 4];
 
-/**
- * Violations found and not fixed yet (see the README's fault-schedule section): reported by
- * `npm run chaos`, printed here, and not failing CI until their fix lands.
- * - a discovery request (robots.txt, sitemap.xml, llms.txt) reaching a site after its crawl's end.
- */
-const OPEN = [/request\(s\) after its crawl ended: \/(sitemap\.xml|llms\.txt|robots\.txt) /];
-
 describe('seeded fault schedules', () => {
   it('a seed gives the same schedule every time', () => {
     expect(describeSchedule(scheduleFor(42, 'postgres'))).toBe(describeSchedule(scheduleFor(42, 'postgres')));
@@ -24,12 +17,7 @@ describe('seeded fault schedules', () => {
       const summary = await runSeeds(CI_SEEDS, dialect, { parallel: 2 });
       expect(summary.schedules).toBe(CI_SEEDS.length);
       expect(summary.checks).toBeGreaterThan(CI_SEEDS.length * 10);
-      const open = summary.failures.flatMap((f) => f.violations.filter((v) => OPEN.some((o) => o.test(v))).map((v) => `seed ${f.seed}: ${v}`));
-      if (open.length) console.warn(`open (not yet fixed) violations on ${dialect}:\n${open.join('\n')}`);
-      const failures = summary.failures
-        .map((f) => ({ ...f, violations: f.violations.filter((v) => !OPEN.some((o) => o.test(v))) }))
-        .filter((f) => f.violations.length > 0);
-      expect(failures.map((f) => `seed ${f.seed}:\n${f.violations.join('\n')}\n${f.schedule}`)).toEqual([]);
+      expect(summary.failures.map((f) => `seed ${f.seed}:\n${f.violations.join('\n')}\n${f.schedule}`)).toEqual([]);
     });
   });
 });
