@@ -77,6 +77,8 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
         applicationName: `sluice ${config.nodeId}`.slice(0, 63),
         maxConnections: config.databasePoolSize,
         onError: (error) => log.warn({ err: error }, 'postgres: an idle connection failed; the pool replaces it'),
+        onMigrateRetry: (error, tried, delayMs) =>
+          log.warn({ err: error, tried, delayMs }, `postgres: the connection failed during the migrations (try ${tried}); trying again in ${delayMs} ms`),
       })
     : new SqliteStore(join(config.dataDir, 'sluice.db'));
   const store = options.wrapStore?.(baseStore) ?? baseStore;

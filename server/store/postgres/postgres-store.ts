@@ -27,7 +27,15 @@ export interface PostgresStoreOptions {
   applicationName?: string;
   /** A connection failed while idle (e.g. the server restarted); the pool replaces it on the next query. */
   onError?: (error: Error) => void;
+  /** How many times `migrate` tries when the connection fails under it (default 6: about 6 s of back-off in all). */
+  migrateTries?: number;
+  /** Called before each retry of `migrate` after a connection error, with the delay before it. */
+  onMigrateRetry?: (error: Error, tried: number, delayMs: number) => void;
 }
+
+/** The first back-off of a migration retry; it doubles each time, up to MIGRATE_MAX_DELAY_MS. */
+const MIGRATE_BASE_DELAY_MS = 200;
+const MIGRATE_MAX_DELAY_MS = 3_200;
 
 /**
  * The shared store for several nodes: PostgreSQL through a pg Pool. Each multi-statement operation
@@ -43,8 +51,12 @@ export class PostgresStore implements Store {
   readonly knowledge: PostgresKnowledge;
   readonly chat: PostgresChat;
   private migrated: Promise<void> | null = null;
+  private readonly migrateTries: number;
+  private readonly onMigrateRetry: NonNullable<PostgresStoreOptions['onMigrateRetry']>;
 
   constructor(connectionString: string, options: PostgresStoreOptions = {}) {
+    this.migrateTries = Math.max(1, options.migrateTries ?? 6);
+    this.onMigrateRetry = options.onMigrateRetry ?? (() => {});
     this.pool = new pg.Pool({
       connectionString,
       max: options.maxConnections ?? 20,
@@ -59,28 +71,53 @@ export class PostgresStore implements Store {
     this.chat = new PostgresChat(this.pool, (fn) => this.tx(fn));
   }
 
+  /**
+   * Applies the pending migrations. A connection that fails under them (a dropped connection, a
+   * database restarting at start-up) is retried with back-off, a bounded number of times: the
+   * migrations run in one transaction and skip what is applied, so another try is always safe.
+   * SQL the database refuses is not retried.
+   */
   async migrate(): Promise<void> {
-    this.migrated ??= (async () => {
-      const client = await this.pool.connect();
-      // As in `once`: a checked-out client has no pool listener, and its connection error (also
-      // thrown by the query) would otherwise crash the process.
-      const ignore = (): void => {};
-      client.on('error', ignore);
-      let broken: Error | undefined;
-      try {
-        await migrate(client);
-      } catch (error) {
-        broken = error as Error;
-        throw error;
-      } finally {
-        client.off('error', ignore);
-        client.release(broken);
-      }
-    })().catch((error: unknown) => {
+    this.migrated ??= this.migrateWithRetries().catch((error: unknown) => {
       this.migrated = null;
       throw error;
     });
     return this.migrated;
+  }
+
+  private async migrateWithRetries(): Promise<void> {
+    for (let tried = 1; ; tried++) {
+      try {
+        return await this.migrateOnce();
+      } catch (error) {
+        if (!isConnectionError(error)) throw error;
+        const message = error instanceof Error ? error.message : String(error);
+        if (tried >= this.migrateTries) {
+          throw new StoreUnavailableError(new Error(`the migrations gave up after ${tried} tries, each losing its connection (last: ${message})`, { cause: error }));
+        }
+        const delayMs = Math.min(MIGRATE_MAX_DELAY_MS, MIGRATE_BASE_DELAY_MS * 2 ** (tried - 1));
+        this.onMigrateRetry(error as Error, tried, delayMs);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  }
+
+  private async migrateOnce(): Promise<void> {
+    const client = await this.pool.connect();
+    // As in `once`: a checked-out client has no pool listener, and its connection error (also
+    // thrown by the query) would otherwise crash the process.
+    const ignore = (): void => {};
+    client.on('error', ignore);
+    let broken: Error | undefined;
+    try {
+      await migrate(client);
+    } catch (error) {
+      broken = error as Error;
+      throw error;
+    } finally {
+      client.off('error', ignore);
+      client.release(broken);
+    }
   }
 
   async close(): Promise<void> {
