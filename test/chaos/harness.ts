@@ -17,6 +17,7 @@ import { freshDatabase, tempDir, TEST_POSTGRES_URL } from '../helpers/stores.ts'
 import { faultyStore, NO_FAULTS, type FaultyStore } from './fault-store.ts';
 import { startTcpProxy, throughProxy, type TcpProxy } from './pg-proxy.ts';
 import { createRng } from './prng.ts';
+import { watchSentRequests } from './sent-requests.ts';
 import { TIMING, type Schedule, type Step } from './schedule.ts';
 
 /** What a runner shares between schedules: a private Redis the schedules may restart. */
@@ -45,7 +46,7 @@ export interface Report {
 
 /** Accepted cancel => CANCELLED within grace + one heartbeat, plus this much for a loaded machine. */
 export const CANCEL_SLACK_MS = 1000;
-/** A request to a crawl's site this long after its end counts as sent after it. */
+/** Child-process nodes (whose sends this process cannot see): a request arriving this long after its crawl's end was sent after it. */
 export const REQUEST_SLACK_MS = 100;
 
 interface Node {
@@ -120,6 +121,9 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
         return false;
       }).catch(() => {});
     });
+    // When in-process nodes sent each request (arrival can trail it on a loaded machine).
+    const sends = watchSentRequests(sites.map((s) => s.url));
+    undo.push(() => sends.stop());
 
     // The store: a SQLite file, or a database of its own; the reader sees it without faults.
     const dir = tempDir('sluice-chaos-');
@@ -476,14 +480,18 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
       if (!faulted) check(latency <= bound + CANCEL_SLACK_MS, () => `cancel of ${id} took ${latency} ms to CANCELLED (bound ${bound} + ${CANCEL_SLACK_MS} ms)`);
     }
 
-    // No request to a site after its crawl's CANCELLED (or other end): a request that arrives later
-    // than REQUEST_SLACK_MS after the end was sent after it (the site and the nodes share this process,
-    // so one sent just before the end may be read by the site a little after it).
+    // No request to a site sent after its crawl's CANCELLED (or other end). In-process nodes: the
+    // time each request was written to its socket. Child processes: the site's arrival time, with
+    // REQUEST_SLACK_MS for one sent just before the end and read a little after it.
     for (const [crawl, same] of bySite) {
       if (crawl < 0 || !same.every((r) => isTerminal(r.status))) continue;
       const endedAt = Math.max(...same.map((r) => logs.get(r.id)?.at(-1)?.at ?? Infinity));
-      const late = arrivals[crawl]!.map((at, i) => ({ at, path: sites[crawl]!.requests[i] })).filter((a) => a.at > endedAt + REQUEST_SLACK_MS);
-      check(late.length === 0, () => `site of ${same.map((r) => r.id).join(',')} (${same.map((r) => r.status).join(',')}) got ${late.length} request(s) after its crawl ended: ${late.map((a) => `${a.path} +${a.at - endedAt} ms`).join(' ')}`);
+      const late =
+        schedule.family === 'engine'
+          ? sends.sent[crawl]!.filter((a) => a.at > endedAt)
+          : arrivals[crawl]!.map((at, i) => ({ at, path: sites[crawl]!.requests[i] })).filter((a) => a.at > endedAt + REQUEST_SLACK_MS);
+      const verb = schedule.family === 'engine' ? 'was sent' : 'got';
+      check(late.length === 0, () => `site of ${same.map((r) => r.id).join(',')} (${same.map((r) => r.status).join(',')}) ${verb} ${late.length} request(s) after its crawl ended: ${late.map((a) => `${a.path} +${a.at - endedAt} ms`).join(' ')}`);
     }
 
     // Counters equal the store: the chunks an execution reports are the chunks its source holds.
