@@ -4,7 +4,8 @@
 // per crawler): Sluice through the real app (GraphQL, engine, SQLite; parse, extract, Markdown,
 // chunk, hash, store) with its page-processing pool at 1, 2 and <cores> workers; Crawlee's
 // CheerioCrawler extracting text only; and Crawlee + turndown (Markdown, still in memory only).
-// Options: --runs=N (best of N, default 1), --pages=N (maxPages, default 2000: the whole manual).
+// Options: --runs=N (best of N, default 1), --pages=N (maxPages, default 2000: the whole manual),
+// --workers=N (only that pool size instead of 1, 2 and <cores>), --turndown=0 (leave out Crawlee + turndown).
 import { execFileSync, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -16,6 +17,8 @@ const MANUAL = '/usr/share/doc/postgresql-doc-15/html';
 const START = '/index.html';
 const pages = intOption('pages', 2000);
 const runs = intOption('runs', 1);
+const onlyWorkers = intOption('workers', 0);
+const withTurndown = intOption('turndown', 1) !== 0;
 const targetRatio = 3;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
@@ -55,10 +58,13 @@ interface Contender {
 
 const pagesPerSecond = (r: CrawlerResult) => (1000 * r.pages) / r.wallMs;
 
+/** Sluice's main thread (the limit once pages are built in workers): its CPU ms a page. */
+const mainBusy = (r: CrawlerResult) => (r.mainCpuMs === undefined ? '' : ` (main thread ${(r.mainCpuMs / r.pages).toFixed(2)})`);
+
 function line(label: string, r: CrawlerResult, site: SiteStats): string {
   return (
     `${label.padEnd(18)} ${r.status.padEnd(9)} ${String(r.pages).padStart(5)} pages  ${pagesPerSecond(r).toFixed(1).padStart(6)} pages/s  ` +
-    `wall ${ms(r.wallMs).padStart(10)}  CPU ${(r.cpuMs / r.pages).toFixed(1).padStart(5)} ms/page  peak RSS ${mib(r.peakRss).padStart(8)}  ` +
+    `wall ${ms(r.wallMs).padStart(10)}  CPU ${(r.cpuMs / r.pages).toFixed(1).padStart(5)} ms/page${mainBusy(r)}  peak RSS ${mib(r.peakRss).padStart(8)}  ` +
     `stored ${String(r.stored ?? 0).padStart(5)}  site: ${site.requests} requests, CPU ${ms(site.cpuMs)}; ${r.note}`
   );
 }
@@ -66,11 +72,11 @@ function line(label: string, r: CrawlerResult, site: SiteStats): string {
 async function main(): Promise<void> {
   ensureManual();
   const cores = availableParallelism();
-  const workerCounts = [...new Set([1, 2, cores])];
+  const workerCounts = onlyWorkers ? [onlyWorkers] : [...new Set([1, 2, cores])];
   const contenders: Contender[] = [
     ...workerCounts.map((workers) => ({ label: `sluice workers=${workers}`, file: 'crawl-sluice.ts', options: { start: START, workers } })),
     { label: 'crawlee text', file: 'crawl-crawlee.ts', options: { start: START } },
-    { label: 'crawlee+turndown', file: 'crawl-crawlee.ts', options: { start: START, turndown: true } },
+    ...(withTurndown ? [{ label: 'crawlee+turndown', file: 'crawl-crawlee.ts', options: { start: START, turndown: true } }] : []),
   ];
   console.log(`bench:crawl-real  the PostgreSQL manual (${MANUAL}) on 127.0.0.1, maxPages ${pages}, best of ${runs} run(s) each`);
   console.log(`machine: ${machine()}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
@@ -90,16 +96,16 @@ async function main(): Promise<void> {
     site.close();
   }
   const crawlee = best.get('crawlee text')!;
-  const sluice = best.get(`sluice workers=${cores}`)!;
-  const one = best.get('sluice workers=1')!;
+  const sluice = best.get(`sluice workers=${workerCounts.at(-1)}`)!;
+  const one = best.get(`sluice workers=${workerCounts[0]}`)!;
   console.log('');
   for (const [label, r] of best) {
     console.log(
-      `best  ${label.padEnd(18)} ${pagesPerSecond(r).toFixed(1).padStart(6)} pages/s  CPU ${(r.cpuMs / r.pages).toFixed(1).padStart(5)} ms/page  ` +
+      `best  ${label.padEnd(18)} ${pagesPerSecond(r).toFixed(1).padStart(6)} pages/s  CPU ${(r.cpuMs / r.pages).toFixed(1).padStart(5)} ms/page${mainBusy(r)}  ` +
         `peak RSS ${mib(r.peakRss).padStart(8)}  ${String(r.stored ?? 0).padStart(5)} stored  (${(pagesPerSecond(r) / pagesPerSecond(crawlee)).toFixed(2)}x crawlee text)`,
     );
   }
-  console.log(`scaling  pages/s by workers: ${workerCounts.map((w) => `${w}: ${pagesPerSecond(best.get(`sluice workers=${w}`)!).toFixed(1)}`).join(', ')} (${(pagesPerSecond(sluice) / pagesPerSecond(one)).toFixed(2)}x from 1 to ${cores})`);
+  console.log(`scaling  pages/s by workers: ${workerCounts.map((w) => `${w}: ${pagesPerSecond(best.get(`sluice workers=${w}`)!).toFixed(1)}`).join(', ')} (${(pagesPerSecond(sluice) / pagesPerSecond(one)).toFixed(2)}x from ${workerCounts[0]} to ${workerCounts.at(-1)})`);
   const ratio = pagesPerSecond(sluice) / pagesPerSecond(crawlee);
   const rssOk = sluice.peakRss <= crawlee.peakRss;
   console.log(`target   >= ${targetRatio}x Crawlee (text only) pages/s: ${ratio >= targetRatio ? 'met' : 'MISSED'} (${ratio.toFixed(2)}x); peak RSS <= Crawlee's: ${rssOk ? 'met' : 'MISSED'} (${mib(sluice.peakRss)} vs ${mib(crawlee.peakRss)})`);

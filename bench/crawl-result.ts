@@ -15,5 +15,7 @@ export interface CrawlerResult {
   peakRss: number;
   /** RSS once everything is loaded, before the crawl starts. */
   rssBefore: number;
+  /** Sluice: CPU time of its main thread alone during the crawl (the page workers' is not in it). */
+  mainCpuMs?: number;
   note: string;
 }

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { createApp } from '../server/app.ts';
 import { tempDir } from '../test/helpers/stores.ts';
 import { START_CRAWL } from '../test/helpers/app.ts';
-import { closeHttp, postGraphql, rssSampler } from './lib.ts';
+import { closeHttp, mainThreadCpuMs, postGraphql, rssSampler } from './lib.ts';
 import type { CrawlerResult } from './crawl-result.ts';
 
 const [siteUrl, maxPagesArg, optionsArg] = process.argv.slice(2);
@@ -45,6 +45,7 @@ await new Promise<void>((subscribed) => {
 
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
+const mainBefore = mainThreadCpuMs();
 const res = await postGraphql<{ startCrawl: { id: string } }>(url, START_CRAWL, {
   input: { url: `${siteUrl}${options.start ?? '/'}`, maxPages, maxDepth: 20, respectRobotsTxt: false },
 });
@@ -62,6 +63,7 @@ const status = await ended;
 clearInterval(poll);
 const wallMs = performance.now() - started;
 const cpu = process.cpuUsage(cpuBefore);
+const mainCpuMs = mainThreadCpuMs() - mainBefore;
 const peakRss = rss.stop();
 
 const info = await postGraphql<{
@@ -84,6 +86,7 @@ const result: CrawlerResult = {
   peakRss,
   rssBefore,
   stored,
+  mainCpuMs,
   note: `${stored} pages, ${progress.chunksStored} chunks stored`,
 };
 await ws.dispose();

@@ -57,6 +57,8 @@ export function createPagePool(workers: number, options: { inlineBelowBytes?: nu
     minThreads: 0,
     maxThreads: workers,
     idleTimeout: 30_000,
+    // piscina's run and wait time histograms cost the main thread as much as the hand-off itself
+    recordTiming: false,
     execArgv: workerExecArgv(),
   });
   let pending = 0;
