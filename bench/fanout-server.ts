@@ -8,6 +8,9 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay, PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import type { ExecutionArgs } from 'graphql';
 import { setMaxListeners } from 'node:events';
@@ -29,6 +32,8 @@ export interface Schedule {
 export type Request =
   | { id: number; cmd: 'mem' }
   | { id: number; cmd: 'cpu' }
+  | { id: number; cmd: 'watch'; label: string }
+  | { id: number; cmd: 'unwatch' }
   | { id: number; cmd: 'held'; n: number }
   | ({ id: number; cmd: 'release' } & Schedule)
   | ({ id: number; cmd: 'publish'; topics: string[] } & Schedule);
@@ -38,6 +43,19 @@ export interface Memory {
   heapUsed: number;
   external: number;
   arrayBuffers: number;
+}
+
+/** What the server's event loop went through during a watched window (the cancel rounds). */
+export interface Watch {
+  gcCount: number;
+  gcMs: number;
+  gcMaxMs: number;
+  /** Mark-compact collections (the long ones). */
+  majorCount: number;
+  majorMs: number;
+  /** Event-loop delay (monitorEventLoopDelay at 1 ms resolution): p99 and max, ms. */
+  loopP99: number;
+  loopMax: number;
 }
 
 /** The text of event/token `i`: "token 17 " padded to `chars` (the chat writer commits one event per >= 40 characters). */
@@ -74,6 +92,66 @@ function onSchedule(schedule: Schedule, send: (i: number) => void, done: () => v
   tick();
 }
 
+/**
+ * Watches GC pauses and event-loop delay from `watch` to `unwatch`; with BENCH_CPU_PROFILE=<dir>, a
+ * CPU profile and a sampled allocation profile of the window too (open them in Chrome DevTools).
+ */
+function watcher(): { start(label: string): Promise<void>; stop(): Promise<Watch> } {
+  let entries: PerformanceEntry[] = [];
+  let observer: PerformanceObserver | null = null;
+  let delay: ReturnType<typeof monitorEventLoopDelay> | null = null;
+  let session: Session | null = null;
+  let label = '';
+  return {
+    async start(name) {
+      label = name;
+      // With --trace-gc, marks where the window starts and ends in its output.
+      if (process.execArgv.includes('--trace-gc')) console.log(`--- watch ${name} start`);
+      entries = [];
+      observer = new PerformanceObserver((list) => entries.push(...list.getEntries()));
+      observer.observe({ entryTypes: ['gc'] });
+      delay = monitorEventLoopDelay({ resolution: 1 });
+      delay.enable();
+      if (process.env.BENCH_CPU_PROFILE) {
+        session = new Session();
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: 200 });
+        await session.post('Profiler.start');
+        // What the window allocates (sampled every 32 KiB), objects collected since included.
+        await session.post('HeapProfiler.startSampling', { samplingInterval: 32 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      }
+    },
+    async stop() {
+      // The observer's callback runs on a later tick: let the last entries in.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (process.execArgv.includes('--trace-gc')) console.log(`--- watch ${label} end`);
+      observer?.disconnect();
+      delay?.disable();
+      if (session) {
+        const { profile } = await session.post('Profiler.stop');
+        const { profile: heap } = await session.post('HeapProfiler.stopSampling');
+        const dir = process.env.BENCH_CPU_PROFILE!;
+        writeFileSync(join(dir, `${role}-${label}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+        writeFileSync(join(dir, `${role}-${label}-${process.pid}.heapprofile`), JSON.stringify(heap));
+        session.disconnect();
+        session = null;
+      }
+      const major = entries.filter((e) => (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perf.NODE_PERFORMANCE_GC_MAJOR);
+      const ms = (ns: number) => ns / 1e6;
+      return {
+        gcCount: entries.length,
+        gcMs: entries.reduce((sum, e) => sum + e.duration, 0),
+        gcMaxMs: entries.reduce((max, e) => Math.max(max, e.duration), 0),
+        majorCount: major.length,
+        majorMs: major.reduce((sum, e) => sum + e.duration, 0),
+        loopP99: delay ? ms(delay.percentile(99)) : 0,
+        loopMax: delay ? ms(delay.max) : 0,
+      };
+    },
+  };
+}
+
 // --- sluice ------------------------------------------------------------------------------------
 
 async function sluice(llmUrl: string, maxConcurrent: number): Promise<void> {
@@ -91,9 +169,12 @@ async function sluice(llmUrl: string, maxConcurrent: number): Promise<void> {
     llmModel: 'bench-model',
   });
   const { url } = await app.start();
+  const watch = watcher();
   process.on('message', (r: Request) => {
     if (r.cmd === 'mem') reply(r.id, memory());
     if (r.cmd === 'cpu') reply(r.id, process.cpuUsage());
+    if (r.cmd === 'watch') void watch.start(r.label).then(() => reply(r.id, true));
+    if (r.cmd === 'unwatch') void watch.stop().then((w) => reply(r.id, w));
   });
   process.once('disconnect', () => void app.stop().finally(() => (dir.remove(), process.exit(0))));
   process.send!({ url });

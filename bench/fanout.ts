@@ -25,10 +25,11 @@ import { fileURLToPath } from 'node:url';
 import { startFactSite } from '../test/fixtures/fact-site.ts';
 import type { Site } from '../test/fixtures/site.ts';
 import type { ClientStats, SocketPlan } from './fanout-clients.ts';
-import type { Memory, Role, Schedule } from './fanout-server.ts';
+import type { Memory, Role, Schedule, Watch } from './fanout-server.ts';
 import { closeHttp, intOption, machine, percentile, postGraphql } from './lib.ts';
 
 const levels = listOption('subscribers', [100, 1000, 10_000]);
+const systems = (process.argv.find((a) => a.startsWith('--systems='))?.slice(10) ?? 'sluice,baseline').split(',') as Result['system'][];
 const scenarios = (process.argv.find((a) => a.startsWith('--scenarios='))?.slice(12) ?? 'one,tabs').split(',');
 const tabs = intOption('tabs', 200);
 const executions = intOption('executions', 100);
@@ -74,8 +75,12 @@ interface Child {
   stop(): Promise<void>;
 }
 
-function startChild(file: string, args: string[], gc: boolean): Promise<Child> {
-  const child = fork(file, args, { execArgv: [...(gc ? ['--expose-gc'] : []), '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** BENCH_SERVER_FLAGS: more node flags for the server under test (e.g. --trace-gc, --max-semi-space-size=16). */
+const serverFlags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
+
+function startChild(file: string, args: string[], server: boolean): Promise<Child> {
+  const execArgv = [...(server ? ['--expose-gc', ...serverFlags] : []), '--import', 'tsx'];
+  const child = fork(file, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const pending = new Map<number, (value: unknown) => void>();
   let nextId = 1;
   return new Promise((resolve, reject) => {
@@ -143,17 +148,26 @@ async function startChats(target: Child, llm: Child, n: number, held: number): P
   return ids;
 }
 
-/** Round trips of cancelExecution, one after another, each on a chat answer that is RUNNING. */
-async function cancelLatencies(target: Child, llm: Child, held: number): Promise<number[]> {
+/**
+ * Round trips of cancelExecution, one after another, each on a chat answer that is RUNNING; the
+ * server's GC pauses and event-loop delay over the same window.
+ */
+async function cancelLatencies(target: Child, llm: Child, held: number, label: string): Promise<CancelRound> {
   const ids = await startChats(target, llm, cancels, held);
   const times: number[] = [];
+  await target.call({ cmd: 'watch', label });
   for (const id of ids) {
     const started = performance.now();
     const res = await postGraphql<{ cancelExecution: { accepted: boolean } }>(target.url, 'mutation ($id: ID!) { cancelExecution(id: $id) { accepted } }', { id });
     times.push(performance.now() - started);
     if (!res.data?.cancelExecution.accepted) throw new Error(`cancel: ${JSON.stringify(res)}`);
   }
-  return times;
+  return { times, server: await target.call<Watch>({ cmd: 'unwatch' }) };
+}
+
+interface CancelRound {
+  times: number[];
+  server: Watch;
 }
 
 /**
@@ -191,7 +205,7 @@ interface Result {
   fanoutPerDeliveryUs: number;
   clientCpuMs: number;
   lag: { p50: number; p99: number };
-  cancel?: { idle0: number[]; idleN: number[] };
+  cancel?: { idle0: CancelRound; idleN: CancelRound };
   problems: string[];
 }
 
@@ -242,12 +256,13 @@ async function measure(system: Result['system'], plan: Plan, site: Site, llm: Ch
     await warm.stop();
     await sleep(300);
 
-    const idle0 = withCancels && system === 'sluice' ? await cancelLatencies(target, llm, plan.streams) : [];
+    const timed = withCancels && system === 'sluice';
+    const idle0 = timed ? await cancelLatencies(target, llm, plan.streams, 'idle0') : null;
     const before = await target.call<Memory>({ cmd: 'mem' });
     const subs = await fleet.call<number>({ cmd: 'open', url: target.url, sockets });
     await sleep(500);
     const after = await target.call<Memory>({ cmd: 'mem' });
-    const idleN = withCancels && system === 'sluice' ? await cancelLatencies(target, llm, plan.streams + cancels) : [];
+    const idleN = timed ? await cancelLatencies(target, llm, plan.streams + cancels, `idle${subs}`) : null;
 
     await fleet.call({ cmd: 'stream' });
     const cpu0 = await target.call<NodeJS.CpuUsage>({ cmd: 'cpu' });
@@ -272,7 +287,7 @@ async function measure(system: Result['system'], plan: Plan, site: Site, llm: Ch
       fanoutPerDeliveryUs: (1000 * (serverCpuMs - productionMs)) / stats.deliveries,
       clientCpuMs: stats.cpuMs,
       lag: { p50: percentile(stats.lags, 50), p99: percentile(stats.lags, 99) },
-      cancel: withCancels && system === 'sluice' ? { idle0, idleN } : undefined,
+      cancel: idle0 && idleN ? { idle0, idleN } : undefined,
       problems,
     };
   } finally {
@@ -309,6 +324,23 @@ function row(r: Result): string {
   ].join(' ');
 }
 
+/** The cancel rounds of a result and their verdict (true when there are none). */
+function printCancels(s: Result): boolean {
+  if (!s.cancel) return true;
+  const { idle0, idleN } = s.cancel;
+  const p99 = percentile(idleN.times, 99);
+  const cancelOk = p99 <= targetCancelP99;
+  const server = (w: Watch) =>
+    `server: ${w.gcCount} GC pauses ${w.gcMs.toFixed(0)} ms (max ${w.gcMaxMs.toFixed(1)} ms; ${w.majorCount} mark-compact ${w.majorMs.toFixed(0)} ms), event-loop delay p99 ${w.loopP99.toFixed(1)} ms max ${w.loopMax.toFixed(1)} ms`;
+  console.log(
+    `     cancelExecution round trip (${cancels} cancels of running executions): no subscriber p50 ${percentile(idle0.times, 50).toFixed(1)} ms p99 ${percentile(idle0.times, 99).toFixed(1)} ms; ` +
+      `with ${s.subs} idle subscribers p50 ${percentile(idleN.times, 50).toFixed(1)} ms p99 ${p99.toFixed(1)} ms (target p99 <= ${targetCancelP99} ms) -> ${cancelOk ? 'met' : 'NOT met'}`,
+  );
+  console.log(`       no subscriber ${server(idle0.server)}`);
+  console.log(`       ${s.subs} idle    ${server(idleN.server)}`);
+  return cancelOk;
+}
+
 async function main(): Promise<void> {
   console.log(
     `bench:fanout  scenarios ${scenarios.join(', ')}; one: ${levels.join(', ')} subscribers of one execution; tabs: ${tabs} tabs x (executionChanged + 5 jobProgress) over ${executions} executions; ` +
@@ -325,7 +357,7 @@ async function main(): Promise<void> {
   if (scenarios.includes('tabs')) plans.push({ plan: tabsPlan(), cancels: false });
   try {
     for (const { plan, cancels: timed } of plans) {
-      for (const system of ['sluice', 'baseline'] as const) {
+      for (const system of systems) {
         const r = await measure(system, plan, site, llm, timed);
         results.push(r);
         console.log(row(r));
@@ -341,7 +373,13 @@ async function main(): Promise<void> {
   let ok = true;
   for (const { plan } of plans) {
     const s = results.find((r) => r.system === 'sluice' && r.scenario === plan.scenario && r.sockets === plan.sockets(['x']).length)!;
-    const b = results.find((r) => r.system === 'baseline' && r.scenario === plan.scenario && r.sockets === s.sockets)!;
+    const b = results.find((r) => r.system === 'baseline' && r.scenario === plan.scenario && r.sockets === s.sockets);
+    if (!b) {
+      console.log(`${plan.scenario.padEnd(4)} ${pad(s.subs, 6)} subscribers: no baseline in this run (--systems), no verdict`);
+      printCancels(s);
+      ok = false;
+      continue;
+    }
     const ratio = s.cpuPerDeliveryUs / b.cpuPerDeliveryUs;
     const cpuTarget = plan.scenario === 'tabs' || s.subs >= 1000;
     const heapOk = s.heapPerSub <= targetHeap;
@@ -353,21 +391,13 @@ async function main(): Promise<void> {
         `${cpuTarget ? ` (target <= ${100 * targetCpuRatio}%)` : ''}; without producing the events ${s.fanoutPerDeliveryUs.toFixed(2)} µs = ${((100 * s.fanoutPerDeliveryUs) / b.cpuPerDeliveryUs).toFixed(0)}%; heap per idle subscriber ${kib(s.heapPerSub)} (baseline ${kib(b.heapPerSub)}; target <= 10 KiB)` +
         `${problems ? '; PROBLEMS above' : ''} -> ${met ? 'met' : 'NOT met'}`,
     );
-    if (s.cancel) {
-      const p99 = percentile(s.cancel.idleN, 99);
-      const cancelOk = p99 <= targetCancelP99;
-      ok &&= cancelOk;
-      console.log(
-        `     cancelExecution round trip (${cancels} cancels of running executions): no subscriber p50 ${percentile(s.cancel.idle0, 50).toFixed(1)} ms p99 ${percentile(s.cancel.idle0, 99).toFixed(1)} ms; ` +
-          `with ${s.subs} idle subscribers p50 ${percentile(s.cancel.idleN, 50).toFixed(1)} ms p99 ${p99.toFixed(1)} ms (target p99 <= ${targetCancelP99} ms) -> ${cancelOk ? 'met' : 'NOT met'}`,
-      );
-    }
+    ok &&= printCancels(s);
   }
   // The averages carry one-time costs (compiled code, caches) spread over the subscribers; the slope
   // between the two largest levels is what one more idle subscriber costs.
   const ones = (system: Result['system']) => results.filter((r) => r.scenario === 'one' && r.system === system).sort((x, y) => x.subs - y.subs);
-  if (ones('sluice').length >= 2) {
-    for (const system of ['sluice', 'baseline'] as const) {
+  for (const system of systems) {
+    if (ones(system).length >= 2) {
       const [small, large] = ones(system).slice(-2) as [Result, Result];
       const marginal = (large.heapPerSub * large.subs - small.heapPerSub * small.subs) / (large.subs - small.subs);
       console.log(`marginal heap per idle subscriber, ${system}: ${kib(marginal)} (from ${small.subs} to ${large.subs})`);
