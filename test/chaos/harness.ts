@@ -422,11 +422,23 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
 
     // Nothing RUNNING without a live lease held by a node whose code runs it.
     const now = Date.now();
-    const runningHere = new Set(liveNodes().flatMap((n) => n.app?.app.engine.runningIds() ?? []));
-    for (const row of await reader.listExecutions({ statuses: ['RUNNING'], limit: 1000 })) {
+    const runningRows = await reader.listExecutions({ statuses: ['RUNNING'], limit: 1000 });
+    const runningHere = () => new Set(liveNodes().flatMap((n) => n.app?.app.engine.runningIds() ?? []));
+    // A row claimed as it was listed (one resumed after a release) may not have reached its node's
+    // code yet: one without code is still so, at the same attempt, a heartbeat later.
+    const noCode = runningRows.filter((row) => !runningHere().has(row.id));
+    if (noCode.length) await sleep(TIMING.heartbeatMs);
+    const here = runningHere();
+    for (const row of runningRows) {
       // A renewal may come up to a heartbeat late on a loaded machine; later than that, nobody renews it.
       check((row.leaseUntil ?? 0) > now - TIMING.heartbeatMs, () => `${row.id} is RUNNING on ${row.node} with a lease that ran out ${now - (row.leaseUntil ?? 0)} ms ago`);
-      if (schedule.family === 'engine') check(runningHere.has(row.id), () => `${row.id} is RUNNING on ${row.node}, and no live node runs its code`);
+    }
+    if (schedule.family === 'engine') {
+      for (const row of runningRows) {
+        const later = noCode.includes(row) ? await reader.getExecution(row.id) : null;
+        const stuck = later?.status === 'RUNNING' && later.attempt === row.attempt && !here.has(row.id);
+        check(!stuck, () => `${row.id} is RUNNING on ${row.node}, and no live node runs its code (a heartbeat later too)`);
+      }
     }
 
     where.stage = 'final cancel';
