@@ -15,6 +15,7 @@ import { useCallerErrors } from './schema/errors.ts';
 import { attachGraphqlWs } from './http/graphql-ws.ts';
 import { trackRequests } from './http/drain.ts';
 import { Fanout } from './streams/fanout.ts';
+import { useSseFanout } from './http/sse-fanout.ts';
 import { healthRoutes } from './http/health.ts';
 import { Metrics, useOperationMetrics } from './http/metrics.ts';
 import { corsFor, refuseRequest } from './http/request-guard.ts';
@@ -113,6 +114,18 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     actor: principal?.name ?? 'anonymous',
     principal,
   });
+  // graphql-ws and SSE subscribers of jobProgress and executionChanged share its groups.
+  const fanout = new Fanout({
+    store,
+    pubsub,
+    schema,
+    contextFor,
+    track: (field) => metrics.trackSubscription(field),
+    rendered: (field) => metrics.countRender(field),
+    highWaterBytes: config.streamHighWaterBytes,
+    stallMs: config.streamStallMs,
+    log,
+  });
   const yoga = createYoga<{ req: IncomingMessage; res: ServerResponse }>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -129,6 +142,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
       useHttpAuthentication(auth),
       ...graphqlLimitPlugins(),
       useAccessControl(new RateLimiter(config.startRateLimitPerMinute), config.startRateLimitPerMinute),
+      useSseFanout(fanout),
     ],
     logging: {
       debug: (...args) => log.debug(args),
@@ -165,16 +179,6 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(placeholderPage());
   });
 
-  const fanout = new Fanout({
-    store,
-    pubsub,
-    schema,
-    contextFor,
-    track: (field) => metrics.trackSubscription(field),
-    highWaterBytes: config.streamHighWaterBytes,
-    stallMs: config.streamStallMs,
-    log,
-  });
   const requests = trackRequests(server);
   metrics.countInFlight(() => requests.inFlight);
   const closeGraphqlWs = attachGraphqlWs(server, yoga, auth, config.maxRequestBytes, fanout);

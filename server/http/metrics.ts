@@ -25,6 +25,7 @@ export class Metrics implements EngineObserver {
   private readonly events: Counter<'type'>;
   private readonly pages: Counter<'outcome'>;
   private readonly subscriptions: Gauge<'field'>;
+  private readonly renders: Counter<'field'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly graphqlDuration: Histogram<'operation' | 'field'>;
   private readonly cancelClocks = new Map<string, number>();
@@ -66,6 +67,12 @@ export class Metrics implements EngineObserver {
     this.events = new Counter({ name: 'sluice_events_published_total', help: 'Execution events published, by type', labelNames: ['type'], registers });
     this.pages = new Counter({ name: 'sluice_pages_total', help: 'Pages crawled, by outcome (fetched, failed)', labelNames: ['outcome'], registers });
     this.subscriptions = new Gauge({ name: 'sluice_subscriptions_live', help: 'Live GraphQL subscriptions, by field', labelNames: ['field'], registers });
+    this.renders = new Counter({
+      name: 'sluice_subscription_renders_total',
+      help: 'Subscription payloads resolved and serialised: once per event and group of subscribers (graphql-ws and SSE alike), not per subscriber',
+      labelNames: ['field'],
+      registers,
+    });
     const inFlight = () => this.readInFlight();
     new Gauge({
       name: 'sluice_http_requests_in_flight',
@@ -136,6 +143,11 @@ export class Metrics implements EngineObserver {
   }
 
   /** Counts a live subscription until the returned function is called. */
+  /** One event resolved and serialised for a group of subscribers. */
+  countRender(field: string): void {
+    this.renders.inc({ field });
+  }
+
   trackSubscription(field: string): () => void {
     this.subscriptions.inc({ field });
     let done = false;

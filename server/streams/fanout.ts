@@ -44,6 +44,8 @@ export interface FanoutOptions {
   contextFor(principal: Principal | null): unknown;
   /** Counts a live subscription until the returned function is called (metrics). */
   track(field: FanoutField): () => void;
+  /** Counts one event resolved and serialised for a group (once per group, not per subscriber). */
+  rendered?(field: FanoutField): void;
   /** Bytes a socket may have waiting before its subscriber leaves the live stream (default 1 MiB). */
   highWaterBytes?: number;
   /** How long a socket may stay congested before it is closed with WS_TOO_SLOW (default 30 s). */
@@ -55,7 +57,8 @@ export interface FanoutOptions {
 export interface FanoutRequest {
   field: FanoutField;
   sink: Sink;
-  subscriptionId: string;
+  /** graphql-ws's id; null over SSE. */
+  subscriptionId: string | null;
   principal: Principal | null;
 }
 
@@ -108,7 +111,7 @@ export class Fanout {
       const fieldDef = args.schema.getSubscriptionType()!.getFields()[request.field]!;
       const fieldArgs = getArgumentValues(fieldDef, fieldNode, coerced.coerced);
       const key = groupKey(request, args.document, operation, fieldNode, args.variableValues ?? {});
-      const group = { args, key };
+      const group = { args, key, field: request.field };
       if (request.field === 'executionChanged') return this.joinChanges(request, group);
       const start = await startJobProgress(this.options.store, fieldArgs.executionId as string, fieldArgs.afterSeq as number | null);
       if (start.ended || request.sink.readyState !== OPEN) return emptyStream();
@@ -155,7 +158,13 @@ export class Fanout {
     let group = groups.get(spec.key);
     if (!group) {
       const { schema, document, operationName, variableValues } = spec.args;
-      group = new Group<Member>(spec.key, { schema, document, operationName, variableValues: variableValues ?? undefined, contextValue: this.contextOf(principal) });
+      const rendered = this.options.rendered;
+      const field = spec.field;
+      group = new Group<Member>(
+        spec.key,
+        { schema, document, operationName, variableValues: variableValues ?? undefined, contextValue: this.contextOf(principal) },
+        rendered && (() => rendered(field)),
+      );
       groups.set(spec.key, group);
     }
     group.size++;
@@ -221,6 +230,7 @@ export class Fanout {
 interface GroupSpec {
   args: ExecutionArgs;
   key: string;
+  field: FanoutField;
 }
 
 function emptyStream(): AsyncGenerator<never> {

@@ -31,6 +31,8 @@ export class Group<M extends GroupMember = GroupMember> {
   constructor(
     readonly key: string,
     private readonly operation: GroupOperation,
+    /** Called for each GraphQL execution the group runs (metrics: renders against deliveries). */
+    private readonly onRender: () => void = () => {},
   ) {}
 
   /**
@@ -43,6 +45,7 @@ export class Group<M extends GroupMember = GroupMember> {
       if (hit !== undefined) return hit;
     }
     const { schema, document, operationName, variableValues, contextValue } = this.operation;
+    this.onRender();
     const result = execute({ schema, document, operationName, variableValues, contextValue, rootValue: root });
     const done = (r: ExecutionResult): string => {
       const payload = serialise(r);

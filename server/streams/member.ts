@@ -36,7 +36,8 @@ export class Member implements GroupMember {
   pending: Set<string> | null = null;
   readonly sink: Sink;
   readonly group: Group<Member>;
-  private readonly prefix: string;
+  /** graphql-ws: the start of a `next` frame with its subscription id; SSE: null (its sink frames). */
+  private readonly prefix: string | null;
   private readonly highWater: number;
   private readonly finish: (error?: unknown) => void;
   private readonly release: () => void;
@@ -44,7 +45,8 @@ export class Member implements GroupMember {
 
   constructor(options: {
     sink: Sink;
-    subscriptionId: string;
+    /** graphql-ws's subscription id; null over SSE (one subscription per response). */
+    subscriptionId: string | null;
     group: Group<Member>;
     afterSeq: number;
     /** Bytes its socket may have waiting before it leaves the live stream. */
@@ -62,7 +64,7 @@ export class Member implements GroupMember {
     this.finish = options.finish;
     this.release = options.release;
     this.home = options.home;
-    this.prefix = `{"id":${JSON.stringify(options.subscriptionId)},"type":"next","payload":`;
+    this.prefix = options.subscriptionId === null ? null : `{"id":${JSON.stringify(options.subscriptionId)},"type":"next","payload":`;
   }
 
   /** Its socket has more waiting than it may. */
@@ -79,9 +81,9 @@ export class Member implements GroupMember {
     return this.state !== 'done' && this.sink.readyState === OPEN;
   }
 
-  /** Sends one payload: the group's text inside this subscription's `next` frame. */
+  /** Sends one payload: the group's text inside this subscription's `next` frame (the SSE sink frames its own). */
   send(payload: string): void {
-    this.sink.send(this.prefix + payload + '}');
+    this.sink.send(this.prefix === null ? payload : this.prefix + payload + '}');
   }
 
   deliver(seq: number, payload: string, terminal: boolean): void {
