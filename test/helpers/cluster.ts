@@ -4,8 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
-import type { Config } from '../../server/config.ts';
-import { startTestApp, type TestApp } from './app.ts';
+import { startTestApp, type TestApp, type TestAppOptions } from './app.ts';
 import { freshDatabase } from './stores.ts';
 
 /** The shared Redis the tests use; each test uses channels of its own (a unique prefix). */
@@ -17,7 +16,7 @@ export interface Cluster {
   redisPrefix: string;
   nodes: TestApp[];
   /** Starts an in-process node on port 0 of this cluster. */
-  node(nodeId: string, overrides?: Partial<Config>): Promise<TestApp>;
+  node(nodeId: string, overrides?: TestAppOptions): Promise<TestApp>;
   /** Stops the nodes (in parallel) and drops the database. */
   close(): Promise<void>;
 }

@@ -6,58 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { defineJob } from '../../server/engine/job.ts';
 import { appForTest, collect, JOB_PROGRESS, START_CRAWL, type EventPayload, type TestApp } from '../helpers/app.ts';
 import { siteForTest } from '../helpers/cleanup.ts';
+import { sse as sseAt } from '../helpers/sse.ts';
+
+const sse = (t: TestApp, variables: Record<string, unknown>) => sseAt<EventPayload>(t.url, JOB_PROGRESS, variables, 'jobProgress');
 
 /** A deferred the test opens by hand. */
 function gate(): { promise: Promise<void>; open(): void } {
   let open!: () => void;
   const promise = new Promise<void>((resolve) => (open = resolve));
   return { promise, open };
-}
-
-/** One SSE subscription read as it arrives: its `next` payloads, and whether `complete` came. */
-function sse(t: TestApp, variables: Record<string, unknown>) {
-  const items: EventPayload[] = [];
-  let completed = false;
-  const waiters: (() => void)[] = [];
-  const notify = () => waiters.splice(0).forEach((w) => w());
-  const controller = new AbortController();
-  const done = (async () => {
-    const res = await fetch(`${t.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query: JOB_PROGRESS, variables }),
-      signal: controller.signal,
-    });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toContain('text/event-stream');
-    const decoder = new TextDecoder();
-    let text = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      text += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = text.indexOf('\n\n')) >= 0) {
-        const frame = text.slice(0, end);
-        text = text.slice(end + 2);
-        if (frame.startsWith('event: next\ndata: ')) items.push(JSON.parse(frame.slice(18)).data.jobProgress);
-        if (frame.startsWith('event: complete')) completed = true;
-        notify();
-      }
-    }
-  })();
-  done.catch(() => {});
-  return {
-    items,
-    done,
-    get completed() {
-      return completed;
-    },
-    until: (predicate: () => boolean) =>
-      new Promise<void>((resolve) => {
-        const check = () => (predicate() ? resolve() : waiters.push(check));
-        check();
-      }),
-    close: () => controller.abort(),
-  };
 }
 
 async function renders(t: TestApp): Promise<number> {
