@@ -17,6 +17,12 @@ export function defaultJobs(store: Store, settings: { allowPrivateNetworks: bool
       const { pageStored } = await attempt.write(write, (fence, w) => store.write(fence, { ...w, page, whenStored }));
       return pageStored !== false;
     },
+    // one fenced write of the attempt for the whole group, so it is ordered and refused as one
+    storePages: async (items) => {
+      const writes = items.map(({ page, write, whenStored }) => ({ ...write, page, whenStored }));
+      const { pagesStored } = await attempt.write(writes[0]!, (fence, first) => store.writeMany(fence, [{ ...writes[0]!, ...first }, ...writes.slice(1)]));
+      return pagesStored.map((stored) => stored !== false);
+    },
   }));
   const chat = chatJob({ llm: settings.llm }, (attempt) => ({
     searchKnowledge: (query, limit, options) => store.knowledge.search(query, limit, options),

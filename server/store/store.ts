@@ -83,6 +83,13 @@ export interface Store {
   claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]>;
   /** A job's fenced write; throws FencedError once the row is no longer RUNNING at this attempt. */
   write(fence: Fence, write: StoreWrite): Promise<{ change: Change | null; pageStored: boolean | null }>;
+  /**
+   * Several writes of one attempt in one transaction (a group commit: with a full-text index a
+   * commit costs as much as a page's rows), applied in order, each as `write` would apply it on the
+   * row the previous one left. All or nothing: one refused or failed write refuses them all, so
+   * no checkpoint claims a page the store does not hold. `change` holds the last row and every event.
+   */
+  writeMany(fence: Fence, writes: readonly StoreWrite[]): Promise<{ change: Change | null; pagesStored: (boolean | null)[] }>;
   loadCheckpoint(executionId: string): Promise<Map<string, unknown>>;
   /** Extends the leases of this node's executions; returns the current rows of the given ids. */
   renewLeases(nodeId: string, ids: readonly string[], leaseMs: number): Promise<Execution[]>;

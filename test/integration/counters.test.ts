@@ -9,16 +9,25 @@ import { deferCleanup } from '../helpers/cleanup.ts';
 // What an execution reports equals what the store holds for it, after any stop. The race made on
 // purpose: a cancel lands right after a page's write commits, before any later write of the crawl.
 
-/** `store` whose `write` runs `after` once a write that stored a page has committed. */
+/** `store` whose `write` and `writeMany` (a group of pages) run `after` once a write that stored a page has committed. */
 function afterPageWrite(store: Store, after: (fence: Fence) => Promise<void>): Store {
   return new Proxy(store, {
     get(target, key, receiver) {
-      if (key !== 'write') return Reflect.get(target, key, receiver);
-      return async (fence: Fence, write: StoreWrite) => {
-        const result = await target.write(fence, write);
-        if (result.pageStored) await after(fence);
-        return result;
-      };
+      if (key === 'write') {
+        return async (fence: Fence, write: StoreWrite) => {
+          const result = await target.write(fence, write);
+          if (result.pageStored) await after(fence);
+          return result;
+        };
+      }
+      if (key === 'writeMany') {
+        return async (fence: Fence, writes: readonly StoreWrite[]) => {
+          const result = await target.writeMany(fence, writes);
+          if (result.pagesStored.includes(true)) await after(fence);
+          return result;
+        };
+      }
+      return Reflect.get(target, key, receiver);
     },
   });
 }

@@ -130,6 +130,32 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
     expect((await store.knowledge.search('body', 10)).map((h) => h.url).sort()).toEqual(['http://x/g1', 'http://x/g2']);
   });
 
+  it('writes a group of pages in one transaction, in order, each as write would; refused as a whole once fenced', async () => {
+    const e = await running();
+    const fence = { executionId: e.id, attempt: e.attempt };
+    const pageWrite = (n: number, hash: string) => ({
+      page: page(`http://x/m${n}`, hash),
+      event: { type: 'PAGE' as const, message: `m${n}` },
+      progress: { pagesFetched: n },
+      checkpoint: { [`m${n}`]: { s: 'done' } },
+      whenStored: { chunksAdded: 1, checkpoint: { '#meta': { stored: n } } },
+    });
+    // m1 twice with the same hash: the second is not stored again, so its whenStored is not applied
+    const { change, pagesStored } = await store.writeMany(fence, [pageWrite(1, 'a'), pageWrite(2, 'b'), { ...pageWrite(1, 'a'), whenStored: { chunksAdded: 1, checkpoint: { '#meta': { stored: 99 } } } }]);
+    expect(pagesStored).toEqual([true, true, false]);
+    expect(change!.events.map((x) => [x.seq, x.message])).toEqual([[3, 'm1'], [4, 'm2'], [5, 'm1']]);
+    expect(change!.execution).toMatchObject({ lastSeq: 5, progress: { pagesFetched: 2, chunksStored: 2 } });
+    expect((await store.listEvents(e.id, 2)).map((x) => x.message)).toEqual(['m1', 'm2', 'm1']);
+    expect(await store.getExecution(e.id)).toMatchObject({ lastSeq: 5, progress: { pagesFetched: 2, chunksStored: 2 } });
+    expect(Object.fromEntries(await store.loadCheckpoint(e.id))).toEqual({ m1: { s: 'done' }, m2: { s: 'done' }, '#meta': { stored: 2 } });
+
+    await store.transition(e.id, 'pause');
+    await expect(store.writeMany(fence, [pageWrite(3, 'c'), pageWrite(4, 'd')])).rejects.toBeInstanceOf(FencedError);
+    expect(await store.getExecution(e.id)).toMatchObject({ status: 'PAUSED', lastSeq: 6, progress: { pagesFetched: 2, chunksStored: 2 } });
+    expect([...(await store.loadCheckpoint(e.id)).keys()].sort()).toEqual(['#meta', 'm1', 'm2']);
+    expect((await store.knowledge.search('body', 10)).map((h) => h.url).sort()).toEqual(['http://x/m1', 'http://x/m2']);
+  });
+
   it('keeps event seqs contiguous and progress monotonic', async () => {
     const e = await running();
     const fence = { executionId: e.id, attempt: e.attempt };

@@ -61,8 +61,30 @@ export interface CrawlCapabilities {
    * checkpoint); false when an identical page (same URL and hash) was already stored. `whenStored`
    * (counters that include this page) is written with it only if the page was stored.
    */
-  storePage(page: PageInput, write: ExecutionWrite, whenStored: Pick<ExecutionWrite, 'progress' | 'checkpoint'> & { chunksAdded?: number }): Promise<boolean>;
+  storePage(page: PageInput, write: ExecutionWrite, whenStored: WhenStored): Promise<boolean>;
+  /**
+   * Stores several pages as `storePage` would, one after another, in one transaction (a group
+   * commit), all or none; one answer per page. Without it the crawl stores its pages one by one.
+   */
+  storePages?(items: readonly PageWrite[]): Promise<boolean[]>;
 }
+
+/** What a page's write records only if the page is stored (see CrawlCapabilities.storePage). */
+export type WhenStored = Pick<ExecutionWrite, 'progress' | 'checkpoint'> & { chunksAdded?: number };
+
+/** One page's write, as storePages takes it. */
+export interface PageWrite {
+  page: PageInput;
+  write: ExecutionWrite;
+  whenStored: WhenStored;
+}
+
+/**
+ * Pages built in one turn of the event loop are stored in one transaction, at most this many: a
+ * commit with the full-text index costs about as much as a page's rows, so a group of 8 costs
+ * ~30% less a page. A group waits at most for the end of the turn it was started in.
+ */
+export const PAGE_GROUP_MAX = 16;
 
 /** The CRAWL job: fetches a site breadth first into the knowledge base; resumable from its checkpoint. */
 export function crawlJob(settings: CrawlSettings, capabilities: (attempt: Attempt) => CrawlCapabilities): Job {
@@ -105,6 +127,11 @@ class CrawlRun {
   private readonly pages: PageProcessor;
   /** Content hashes of the pages this attempt stored, and where: the same text under two URLs is stored once. */
   private readonly storedTexts = new Map<string, string>();
+  /** Pages built and waiting for this turn's group commit (see storeInGroup). */
+  private group: (PageWrite & { resolve(stored: boolean): void; reject(error: unknown): void })[] = [];
+  private groupScheduled = false;
+  /** Page writes made and not answered yet (grouped or sent): counted as stored in the checkpointed total. */
+  private storesPending = 0;
 
   constructor(
     private readonly input: CrawlInput,
@@ -181,7 +208,7 @@ class CrawlRun {
     for (const url of found.urls) this.admit(url, 1, entries);
     entries[META_KEY] = this.meta();
     const notes = [rules?.note, ...found.notes].filter(Boolean).join('; ') || 'no sitemap or llms.txt found';
-    await this.ctx.commit({
+    await this.commit({
       event: { type: 'LOG', message: `discovery: ${notes}; ${this.frontier.discovered} URLs queued` },
       progress: { ...this.patch(), stage: 'fetching' },
       checkpoint: entries,
@@ -275,7 +302,7 @@ class CrawlRun {
     if (sameText && sameText !== key) notStored = `the same text as ${sameText}, stored once`;
     if (notStored !== null || !built.page) {
       entries[META_KEY] = this.meta();
-      await this.ctx.commit({ event: { type: 'LOG', message: `not stored ${key}: ${notStored}` }, progress: this.patch(), checkpoint: entries });
+      await this.commit({ event: { type: 'LOG', message: `not stored ${key}: ${notStored}` }, progress: this.patch(), checkpoint: entries });
       return;
     }
     this.storedTexts.set(built.page.contentHash, key);
@@ -286,12 +313,61 @@ class CrawlRun {
     const ifStored = {
       // added to the row's count by the store: earlier pages' writes may still be pending
       chunksAdded: built.page.chunks.length,
-      checkpoint: { [META_KEY]: { ...this.meta(), stored: this.counts.pagesStored + 1 } satisfies Meta },
+      checkpoint: { [META_KEY]: { ...this.meta(), stored: this.meta().stored + 1 } satisfies Meta },
     };
-    const stored = await this.caps.storePage(built.page, { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries }, ifStored);
+    this.storesPending++;
+    let stored: boolean;
+    try {
+      stored = await this.storeInGroup({ page: built.page, write: { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries }, whenStored: ifStored });
+    } finally {
+      this.storesPending--;
+    }
     if (!stored) return;
     this.counts.pagesStored++;
     this.counts.chunksStored += built.page.chunks.length;
+  }
+
+  /**
+   * Group commit: pages built in the same turn are written together at the end of it (or once
+   * PAGE_GROUP_MAX wait). Every other write of the crawl sends the group first (see commit), so the
+   * writes stay in the order they were made. A group sent after the crawl was paused or cancelled is
+   * refused whole (one fenced write): its pages, their counters and their checkpoint entries are not
+   * written, so the checkpoint claims nothing the store does not hold, and a resumed attempt fetches
+   * those pages again, as it does the pages in flight.
+   */
+  private storeInGroup(item: PageWrite): Promise<boolean> {
+    const storePages = this.caps.storePages;
+    if (!storePages) return this.caps.storePage(item.page, item.write, item.whenStored);
+    return new Promise((resolve, reject) => {
+      this.group.push({ ...item, resolve, reject });
+      if (this.group.length >= PAGE_GROUP_MAX) this.sendGroup();
+      else if (!this.groupScheduled) {
+        this.groupScheduled = true;
+        setImmediate(() => {
+          this.groupScheduled = false;
+          this.sendGroup();
+        });
+      }
+    });
+  }
+
+  /** Hands the waiting group to the store, now (the write is queued in the attempt's order at once). */
+  private sendGroup(): void {
+    const group = this.group;
+    if (group.length === 0) return;
+    this.group = [];
+    // sent even after an abort, as a lone page write was: if the row has moved on the store refuses
+    // it; if not (a node shutting down) it lands before the writes made after it, which count it
+    this.caps.storePages!(group.map(({ page, write, whenStored }) => ({ page, write, whenStored }))).then(
+      (stored) => group.forEach((item, i) => item.resolve(stored[i]!)),
+      (error: unknown) => group.forEach((item) => item.reject(error)),
+    );
+  }
+
+  /** A write of the crawl other than a page's: the pages grouped before it go first. */
+  private commit(write: ExecutionWrite): Promise<void> {
+    this.sendGroup();
+    return this.ctx.commit(write);
   }
 
   /** The page's rel=canonical as a frontier key, when it names another URL of this crawl's scope. */
@@ -311,7 +387,7 @@ class CrawlRun {
     if (state === 'skip') this.counts.pagesSkipped++;
     else this.counts.pagesFailed++;
     const verb = state === 'skip' ? 'skipped' : 'failed';
-    await this.ctx.commit({
+    await this.commit({
       event: { type: 'LOG', message: `${verb} ${item.href}: ${reason}` },
       progress: this.patch(),
       checkpoint: { [item.key]: this.frontier.finish(item.key, state), [META_KEY]: this.meta() },
@@ -333,7 +409,7 @@ class CrawlRun {
     const rules = await this.robots.get(url, this.signal);
     if (rules.note && !this.notedOrigins.has(url.origin)) {
       this.notedOrigins.add(url.origin);
-      await this.ctx.logEvent(rules.note);
+      await this.commit({ event: { type: 'LOG', message: rules.note } });
     }
     return rules.isAllowed(url.href) ? null : 'disallowed by robots.txt';
   }
@@ -359,12 +435,14 @@ class CrawlRun {
     const message = end.stoppedBy
       ? `crawl stopped at ${limit[end.stoppedBy]} with ${end.urlsLeft} URLs not fetched: ${summary}`
       : `crawl finished: ${summary}`;
-    await this.ctx.commit({ event: { type: 'LOG', message }, progress: { ...this.patch(), stage: 'done', percent: 100, message } });
+    await this.commit({ event: { type: 'LOG', message }, progress: { ...this.patch(), stage: 'done', percent: 100, message } });
   }
 
   /** The crawl state beyond the frontier, as of now; written with every checkpoint entry. */
   private meta(): Meta {
-    return { disc: 1, stored: this.counts.pagesStored, spentMs: this.spentBefore + (Date.now() - this.attemptStart) };
+    // pages whose write is not answered yet count as stored: a checkpoint written meanwhile (a later
+    // page's) must not count fewer than an earlier write did (exact unless one of them is unchanged)
+    return { disc: 1, stored: this.counts.pagesStored + this.storesPending, spentMs: this.spentBefore + (Date.now() - this.attemptStart) };
   }
 
   private bytes(): number {

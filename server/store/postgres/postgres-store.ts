@@ -218,15 +218,28 @@ export class PostgresStore implements Store {
   }
 
   async write(fence: Fence, write: StoreWrite): Promise<{ change: Change | null; pageStored: boolean | null }> {
+    const { change, pagesStored } = await this.writeMany(fence, [write]);
+    return { change, pageStored: pagesStored[0]! };
+  }
+
+  async writeMany(fence: Fence, writes: readonly StoreWrite[]): Promise<{ change: Change | null; pagesStored: (boolean | null)[] }> {
+    if (writes.length === 0) return { change: null, pagesStored: [] };
     return this.txLocking(fence.executionId, async (c, row, now) => {
-      planWrite(row, fence, write, now); // fenced before anything is written
-      const pageStored = write.page ? await upsertPage(c, write.page, fence.executionId, now) : null;
-      write = writeAsStored(write, pageStored, row?.progress ?? null);
-      const planned = planWrite(row, fence, write, now);
-      if (write.message) await writeChatMessageText(c, write.message);
-      await writeCheckpoint(c, fence.executionId, write.checkpoint ?? {});
-      await save(c, row!, planned);
-      return { change: { execution: planned.next, events: planned.event ? [planned.event] : [] }, pageStored };
+      const events: ExecutionEvent[] = [];
+      const pagesStored: (boolean | null)[] = [];
+      for (let write of writes) {
+        planWrite(row, fence, write, now); // fenced before anything is written
+        const pageStored = write.page ? await upsertPage(c, write.page, fence.executionId, now) : null;
+        write = writeAsStored(write, pageStored, row?.progress ?? null);
+        const planned = planWrite(row, fence, write, now);
+        if (write.message) await writeChatMessageText(c, write.message);
+        await writeCheckpoint(c, fence.executionId, write.checkpoint ?? {});
+        await save(c, row!, planned);
+        if (planned.event) events.push(planned.event);
+        pagesStored.push(pageStored);
+        row = planned.next;
+      }
+      return { change: { execution: row!, events }, pagesStored };
     });
   }
 

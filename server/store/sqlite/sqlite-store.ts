@@ -180,23 +180,36 @@ export class SqliteStore implements Store {
   }
 
   async write(fence: Fence, write: StoreWrite): Promise<{ change: Change | null; pageStored: boolean | null }> {
+    const { change, pagesStored } = this.writeManySync(fence, [write]);
+    return { change, pageStored: pagesStored[0]! };
+  }
+
+  async writeMany(fence: Fence, writes: readonly StoreWrite[]): Promise<{ change: Change | null; pagesStored: (boolean | null)[] }> {
+    if (writes.length === 0) return { change: null, pagesStored: [] };
+    return this.writeManySync(fence, writes);
+  }
+
+  private writeManySync(fence: Fence, writes: readonly StoreWrite[]): { change: Change; pagesStored: (boolean | null)[] } {
     return this.db.transaction(() => {
-      const row = this.read(fence.executionId);
+      let row = this.read(fence.executionId);
       const now = Date.now();
-      planWrite(row, fence, write, now); // fenced before anything is written
-      const pageStored = write.page ? upsertPage(this.db, write.page, fence.executionId, now) : null;
-      write = writeAsStored(write, pageStored, row?.progress ?? null);
-      const planned = planWrite(row, fence, write, now);
-      if (write.message) writeChatMessageText(this.db, write.message);
-      for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
-        if (value === null) statement(this.db, SQL.deleteCheckpoint).run(fence.executionId, key);
-        else statement(this.db, SQL.putCheckpoint).run(fence.executionId, key, json(value));
-      }
-      this.save(row!, planned);
-      return {
-        change: { execution: planned.next, events: planned.event ? [planned.event] : [] },
-        pageStored,
-      };
+      const events: ExecutionEvent[] = [];
+      const pagesStored = writes.map((write) => {
+        planWrite(row, fence, write, now); // fenced before anything is written
+        const pageStored = write.page ? upsertPage(this.db, write.page, fence.executionId, now) : null;
+        write = writeAsStored(write, pageStored, row?.progress ?? null);
+        const planned = planWrite(row, fence, write, now);
+        if (write.message) writeChatMessageText(this.db, write.message);
+        for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
+          if (value === null) statement(this.db, SQL.deleteCheckpoint).run(fence.executionId, key);
+          else statement(this.db, SQL.putCheckpoint).run(fence.executionId, key, json(value));
+        }
+        this.save(row!, planned);
+        if (planned.event) events.push(planned.event);
+        row = planned.next;
+        return pageStored;
+      });
+      return { change: { execution: row!, events }, pagesStored };
     })();
   }
 
