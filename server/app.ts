@@ -122,6 +122,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     contextFor,
     track: (field) => metrics.trackSubscription(field),
     rendered: (field) => metrics.countRender(field),
+    slow: (outcome) => metrics.countSlow(outcome),
     highWaterBytes: config.streamHighWaterBytes,
     stallMs: config.streamStallMs,
     log,

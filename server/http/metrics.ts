@@ -26,6 +26,7 @@ export class Metrics implements EngineObserver {
   private readonly pages: Counter<'outcome'>;
   private readonly subscriptions: Gauge<'field'>;
   private readonly renders: Counter<'field'>;
+  private readonly slowSubscribers: Counter<'outcome'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly graphqlDuration: Histogram<'operation' | 'field'>;
   private readonly cancelClocks = new Map<string, number>();
@@ -71,6 +72,12 @@ export class Metrics implements EngineObserver {
       name: 'sluice_subscription_renders_total',
       help: 'Subscription payloads resolved and serialised: once per event and group of subscribers (graphql-ws and SSE alike), not per subscriber',
       labelNames: ['field'],
+      registers,
+    });
+    this.slowSubscribers = new Counter({
+      name: 'sluice_subscription_slow_total',
+      help: 'Subscribers too slow for the live stream: lagged (fell back to reading the log once drained) or closed (1013, or an SSE response cut off)',
+      labelNames: ['outcome'],
       registers,
     });
     const inFlight = () => this.readInFlight();
@@ -146,6 +153,11 @@ export class Metrics implements EngineObserver {
   /** One event resolved and serialised for a group of subscribers. */
   countRender(field: string): void {
     this.renders.inc({ field });
+  }
+
+  /** A subscriber left the live stream for being slow, or its socket was closed for it. */
+  countSlow(outcome: 'lagged' | 'closed'): void {
+    this.slowSubscribers.inc({ outcome });
   }
 
   trackSubscription(field: string): () => void {

@@ -46,6 +46,8 @@ export interface FanoutOptions {
   track(field: FanoutField): () => void;
   /** Counts one event resolved and serialised for a group (once per group, not per subscriber). */
   rendered?(field: FanoutField): void;
+  /** Counts a subscriber that left the live stream for being slow ('lagged') or whose socket was closed for it ('closed'). */
+  slow?(outcome: 'lagged' | 'closed'): void;
   /** Bytes a socket may have waiting before its subscriber leaves the live stream (default 1 MiB). */
   highWaterBytes?: number;
   /** How long a socket may stay congested before it is closed with WS_TOO_SLOW (default 30 s). */
@@ -202,6 +204,7 @@ export class Fanout {
   private lag(member: Member): void {
     member.state = 'lagging';
     member.group.live.delete(member);
+    this.options.slow?.('lagged');
     member.laggingSince = performance.now();
     this.lagging.add(member);
     this.lagTimer ??= setInterval(() => this.checkLagging(), LAG_CHECK_MS);
@@ -216,6 +219,7 @@ export class Fanout {
         member.home.resume(member);
       } else if (now - member.laggingSince > this.stallMs) {
         this.lagging.delete(member);
+        this.options.slow?.('closed');
         this.options.log.warn({ buffered: member.sink.bufferedAmount }, 'stream: a socket could not keep up; closing it (the client resumes with afterSeq)');
         member.sink.close(WS_TOO_SLOW, 'too slow to keep up: subscribe again with afterSeq');
       }
