@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chunkMarkdown } from '../../server/jobs/crawl/chunk.ts';
 import { parseMarkdownLinks, parseSitemap } from '../../server/jobs/crawl/discovery.ts';
-import { decodeBody, extractHtml, extractText } from '../../server/jobs/crawl/extract.ts';
+import { collapsedLength, decodeBody, extractHtml, extractText, isChrome } from '../../server/jobs/crawl/extract.ts';
 
 const PAGE = `<!doctype html><html><head><title> Install  guide </title>
 <script>alert('x')</script><style>.a{}</style></head>
@@ -171,5 +171,28 @@ describe('discovery parsers', () => {
       'https://example.com/api',
       'https://example.com/faq',
     ]);
+  });
+});
+
+describe('text weights of the main-content fallback', () => {
+  it('collapsedLength is the length of the text with whitespace runs collapsed and trimmed, for every kind of JavaScript whitespace', () => {
+    const pieces = ['a', 'bc', ' ', '  ', '\t', '\n', '\r\n', '\u00a0', '\u2003', '\u3000', '\ufeff', '\u200b', 'é', '\u0085'];
+    let seed = 7;
+    const next = () => (seed = (seed * 48271) % 2147483647);
+    for (let n = 0; n < 2000; n++) {
+      const text = Array.from({ length: next() % 12 }, () => pieces[next() % pieces.length]).join('');
+      expect(collapsedLength(text)).toBe(text.replace(/\s+/g, ' ').trim().length);
+    }
+  });
+
+  it('isChrome judges the same class words alike on every element, cached or not', () => {
+    const el = (attribs: Record<string, string>) => ({ name: 'div', attribs, parent: null }) as unknown as Parameters<typeof isChrome>[0];
+    for (let round = 0; round < 2; round++) {
+      expect(isChrome(el({ class: 'navheader' }))).toBe(true);
+      expect(isChrome(el({ class: 'sect1', id: 'x' }))).toBe(false);
+      expect(isChrome(el({ class: 'a cookie-banner' }))).toBe(true);
+      expect(isChrome(el({ class: '  ' }))).toBe(false);
+      expect(isChrome(el({ id: 'sidebar' }))).toBe(true);
+    }
   });
 });

@@ -93,14 +93,26 @@ export function isChrome(el: Element): boolean {
   if (NOISE_TAGS.has(el.name)) return true;
   const a = el.attribs;
   if (a.role && NOISE_ROLES.has(a.role)) return true;
-  if ('hidden' in a || a['aria-hidden'] === 'true' || /display\s*:\s*none/i.test(a.style ?? '')) return true;
+  if ('hidden' in a || a['aria-hidden'] === 'true' || (a.style !== undefined && /display\s*:\s*none/i.test(a.style))) return true;
   // headers and footers inside an article hold its title and byline, elsewhere they are site chrome
   if ((el.name === 'header' || el.name === 'footer') && !insideArticle(el)) return true;
   if (a['aria-label'] && CHROME_LABEL.test(a['aria-label'])) return true;
-  const words = `${a.class ?? ''} ${a.id ?? ''}`;
-  if (words.trim() === '') return false;
-  if (CHROME_ANYWHERE.test(words)) return true;
-  return words.split(/\s+/).some((word) => CHROME_WORD.test(word));
+  if (a.class === undefined && a.id === undefined) return false;
+  return chromeWords(`${a.class ?? ''} ${a.id ?? ''}`);
+}
+
+// A site repeats a few class and id strings on every element and page: each is judged once.
+const judgedWords = new Map<string, boolean>();
+const JUDGED_WORDS_MAX = 10_000;
+
+function chromeWords(words: string): boolean {
+  let chrome = judgedWords.get(words);
+  if (chrome === undefined) {
+    chrome = words.trim() !== '' && (CHROME_ANYWHERE.test(words) || words.split(/\s+/).some((word) => CHROME_WORD.test(word)));
+    if (judgedWords.size >= JUDGED_WORDS_MAX) judgedWords.clear();
+    judgedWords.set(words, chrome);
+  }
+  return chrome;
 }
 
 function insideArticle(el: Element): boolean {
@@ -174,7 +186,7 @@ function dominantBlock(root: AnyNode): AnyNode {
   const weights = new Map<AnyNode, number>();
   const weigh = (node: AnyNode, inLink: boolean): number => {
     let w = 0;
-    if (node.type === 'text') w = inLink ? 0 : node.data.replace(/\s+/g, ' ').trim().length;
+    if (node.type === 'text') w = inLink ? 0 : collapsedLength(node.data);
     else if (node.type === 'tag') {
       const el = node as Element;
       if (isChrome(el)) w = 0;
@@ -215,6 +227,27 @@ function collectLinks(anchors: Element[], base: URL): string[] {
 function metaRobots(content: string): { noindex: boolean; nofollow: boolean } {
   const none = /\bnone\b/.test(content);
   return { noindex: none || /\bnoindex\b/.test(content), nofollow: none || /\bnofollow\b/.test(content) };
+}
+
+/** The length of `text` with its whitespace runs collapsed to one space and trimmed (cleanText's), without building it. */
+export function collapsedLength(text: string): number {
+  let length = 0;
+  let gap = false;
+  for (let i = 0; i < text.length; i++) {
+    if (isSpace(text.charCodeAt(i))) gap = length > 0;
+    else {
+      length += gap ? 2 : 1;
+      gap = false;
+    }
+  }
+  return length;
+}
+
+/** The characters \s matches in a JavaScript regular expression. */
+function isSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
 function cleanText(text: string): string {
