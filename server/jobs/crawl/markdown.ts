@@ -47,7 +47,11 @@ class Writer {
     const out: string[] = [];
     let inline = '';
     const flush = () => {
-      const text = inline.replace(/[ \t]*\n[ \t]*/g, '\n').replace(/ {2,}/g, ' ').trim();
+      if (inline === '') return;
+      // most runs hold neither a line break nor a double space: no regular expression runs on them
+      let text = inline.includes('\n') ? inline.replace(/[ \t]*\n[ \t]*/g, '\n') : inline;
+      if (text.includes('  ')) text = text.replace(/ {2,}/g, ' ');
+      text = text.trim();
       if (text) out.push(escapeLineStarts(text));
       inline = '';
     };
