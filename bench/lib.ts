@@ -115,7 +115,7 @@ const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 16 });
  * (which costs several ms of client CPU per call on a busy 2-core machine), so a round trip measures
  * the server rather than the client.
  */
-export function postGraphql<T>(url: string, query: string, variables: Record<string, unknown>): Promise<{ data?: T; errors?: { message: string }[] }> {
+export function postGraphql<T>(url: string, query: string, variables: Record<string, unknown>, retried = false): Promise<{ data?: T; errors?: { message: string }[] }> {
   const body = JSON.stringify({ query, variables });
   return new Promise((resolve, reject) => {
     const req = http.request(`${url}/graphql`, { method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
@@ -130,7 +130,12 @@ export function postGraphql<T>(url: string, query: string, variables: Record<str
       });
       res.on('error', reject);
     });
-    req.on('error', reject);
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      // A kept-alive socket the server closed as idle just as this request went out: the request was
+      // never read, so it is sent again once on a new socket (as Node's documentation advises).
+      if (!retried && req.reusedSocket && error.code === 'ECONNRESET') resolve(postGraphql<T>(url, query, variables, true));
+      else reject(Object.assign(error, { message: `${error.message} (${query.slice(0, 60)})` }));
+    });
     req.end(body);
   });
 }

@@ -27,7 +27,7 @@ import type { Store } from '../store/store.ts';
 import { ChangesFeed } from './changes-feed.ts';
 import { ExecutionFeed, type FeedHooks } from './execution-feed.ts';
 import { Group } from './group.ts';
-import { Member, parkedStream, type Sink } from './member.ts';
+import { Member, ParkedStream, type Sink } from './member.ts';
 
 /** The subscription fields served by the fan-out. */
 export type FanoutField = 'jobProgress' | 'executionChanged';
@@ -174,19 +174,18 @@ export class Fanout {
   }
 
   private member(request: FanoutRequest, group: Group<Member>, afterSeq: number, home: ExecutionFeed | ChangesFeed) {
-    const parked = parkedStream();
+    const stream = new ParkedStream();
     const member = new Member({
       sink: request.sink,
       subscriptionId: request.subscriptionId,
       group,
       afterSeq,
       highWater: this.highWater,
-      finish: parked.end,
+      stream,
       release: this.options.track(request.field),
       home,
     });
-    parked.onLeave(() => member.end());
-    return { member, stream: parked.stream };
+    return { member, stream };
   }
 
   /** One context per access scope (the same scopes get the same context). */
@@ -238,9 +237,9 @@ interface GroupSpec {
 }
 
 function emptyStream(): AsyncGenerator<never> {
-  const parked = parkedStream();
-  parked.end();
-  return parked.stream;
+  const stream = new ParkedStream();
+  stream.end();
+  return stream;
 }
 
 /** "admin,read": subscribers with the same scopes see the same (later: plus the tenant). */

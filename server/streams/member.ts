@@ -39,7 +39,7 @@ export class Member implements GroupMember {
   /** graphql-ws: the start of a `next` frame with its subscription id; SSE: null (its sink frames). */
   private readonly prefix: string | null;
   private readonly highWater: number;
-  private readonly finish: (error?: unknown) => void;
+  private readonly stream: ParkedStream;
   private readonly release: () => void;
   readonly home: MemberHome;
 
@@ -51,8 +51,8 @@ export class Member implements GroupMember {
     afterSeq: number;
     /** Bytes its socket may have waiting before it leaves the live stream. */
     highWater: number;
-    /** Ends the subscription: graphql-ws then sends `complete` (or `error`, with an error). */
-    finish: (error?: unknown) => void;
+    /** The stream graphql-ws (or the SSE response) holds: ending it sends `complete` (or `error`, with an error). */
+    stream: ParkedStream;
     release: () => void;
     /** The feed it belongs to. */
     home: MemberHome;
@@ -61,7 +61,8 @@ export class Member implements GroupMember {
     this.group = options.group;
     this.last = options.afterSeq;
     this.highWater = options.highWater;
-    this.finish = options.finish;
+    this.stream = options.stream;
+    options.stream.member = this;
     this.release = options.release;
     this.home = options.home;
     this.prefix = options.subscriptionId === null ? null : `{"id":${JSON.stringify(options.subscriptionId)},"type":"next","payload":`;
@@ -101,45 +102,54 @@ export class Member implements GroupMember {
     this.group.size--;
     this.release();
     this.home.ended(this);
-    this.finish(error);
+    this.stream.end(error);
   }
 }
+
+const DONE = { done: true, value: undefined } as IteratorResult<never>;
 
 /**
  * The async iterator graphql-ws holds for a fan-out subscription. It yields nothing (the fan-out
  * writes `next` frames itself); it completes when the member ends, and `return()` (the client
- * completed or left) ends the member at once.
+ * completed or left) ends the member at once. A class, not closures: thousands are idle at once.
  */
-export function parkedStream(): { stream: AsyncGenerator<never>; end(error?: unknown): void; onLeave(leave: () => void): void } {
-  let settle: ((result: IteratorResult<never>) => void) | null = null;
-  let fail: ((error: unknown) => void) | null = null;
-  let ended: { error?: unknown } | null = null;
-  let leave: (() => void) | null = null;
-  const done = { done: true, value: undefined } as IteratorResult<never>;
-  const end = (error?: unknown): void => {
-    if (ended) return;
-    ended = { error };
-    if (error === undefined) settle?.(done);
-    else fail?.(error);
-  };
-  const stream: AsyncGenerator<never> = {
-    next: () =>
-      new Promise<IteratorResult<never>>((resolve, reject) => {
-        if (ended) return ended.error === undefined ? resolve(done) : reject(ended.error);
-        settle = resolve;
-        fail = reject;
-      }),
-    return: async () => {
-      leave?.();
-      end();
-      return done;
-    },
-    throw: async (error: unknown) => {
-      leave?.();
-      end();
-      throw error;
-    },
-    [Symbol.asyncIterator]: () => stream,
-  };
-  return { stream, end, onLeave: (fn) => (leave = fn) };
+export class ParkedStream implements AsyncGenerator<never> {
+  /** The member it carries (set by the member): a consumer that leaves ends it. */
+  member: { end(): void } | null = null;
+  private settle: ((result: IteratorResult<never>) => void) | null = null;
+  private fail: ((error: unknown) => void) | null = null;
+  private ended: { error?: unknown } | null = null;
+
+  end(error?: unknown): void {
+    if (this.ended) return;
+    this.ended = { error };
+    if (error === undefined) this.settle?.(DONE);
+    else this.fail?.(error);
+    this.settle = this.fail = null;
+  }
+
+  next(): Promise<IteratorResult<never>> {
+    return new Promise<IteratorResult<never>>((resolve, reject) => {
+      const ended = this.ended;
+      if (ended) return ended.error === undefined ? resolve(DONE) : reject(ended.error);
+      this.settle = resolve;
+      this.fail = reject;
+    });
+  }
+
+  async return(): Promise<IteratorResult<never>> {
+    this.member?.end();
+    this.end();
+    return DONE;
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<never>> {
+    this.member?.end();
+    this.end();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }
