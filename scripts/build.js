@@ -63,16 +63,26 @@ function bundle(entryPoints, external) {
   };
 }
 
+// Dev dependencies our code may import because the bundle carries all it uses of them: gql.tada's
+// run-time part is a small document builder (inside dist/cli), while the package itself brings
+// TypeScript and a language server, which a production install has no use for.
+const BUNDLED_DEV = ['gql.tada'];
+
 /**
  * The packages our own code imports (not those inside node_modules) and the ones left external:
  * each must be in "dependencies", or the build would run here and fail after `npm ci --omit=dev`.
+ * An external one must be there whatever BUNDLED_DEV says.
  */
 function checkDependencies(metafile) {
   const runtime = new Set([...Object.keys(packageJson.dependencies ?? {}), ...OPTIONAL]);
+  const bundledDev = new Set(BUNDLED_DEV.filter((name) => packageJson.devDependencies?.[name]));
   const used = new Set();
   for (const [file, input] of Object.entries(metafile.inputs)) {
     if (file.includes('node_modules/')) continue;
-    for (const entry of input.imports) used.add(packageOf(entry.original ?? entry.path));
+    for (const entry of input.imports) {
+      const name = packageOf(entry.original ?? entry.path);
+      if (!bundledDev.has(name)) used.add(name);
+    }
   }
   for (const output of Object.values(metafile.outputs)) {
     for (const entry of output.imports) if (entry.external) used.add(packageOf(entry.path));
