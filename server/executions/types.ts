@@ -90,6 +90,30 @@ export interface ExecutionFilter {
   oldestFirst?: boolean;
 }
 
+/** One page of the history: newest first, matching every filter given. */
+export interface HistoryQuery {
+  statuses?: readonly ExecutionStatus[];
+  kind?: ExecutionKind | null;
+  sessionId?: string | null;
+  /** Only titles containing this, already folded by foldAscii (ASCII letters lower case); null: any. */
+  titleContains?: string | null;
+  /** Only rows older than this position (the cursor); null: from the newest. */
+  beforeOrd?: number | null;
+  limit: number;
+}
+
+/** A history page: each row with its position (for the next cursor), and how many match in all. */
+export interface HistoryPage {
+  rows: { execution: Execution; ord: number }[];
+  /** Every execution matching the filters, wherever the cursor is. */
+  total: number;
+}
+
+/** Lower-cases ASCII letters only: what both stores' title match folds (SQLite's lower(), PostgreSQL's lower() under COLLATE "C"). */
+export function foldAscii(text: string): string {
+  return text.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
+}
+
 /** Checkpoint entries: key -> JSON value; null deletes the key. */
 export type CheckpointEntries = Record<string, unknown>;
 

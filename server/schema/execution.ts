@@ -7,7 +7,9 @@ import {
   activeExecutions,
   cancelExecution,
   cancelExecutions,
+  executionHistory,
   executionPages,
+  type HistoryConnection,
   getExecution,
   listExecutions,
   pauseExecution,
@@ -130,7 +132,30 @@ const StoredPageConnectionRef = builder
     }),
   });
 
+const ExecutionConnectionRef = builder.objectRef<HistoryConnection>('ExecutionConnection').implement({
+  description: 'A page of the history',
+  fields: (t) => ({
+    executions: t.field({ type: [ExecutionRef], resolve: (c) => c.executions }),
+    nextCursor: t.exposeString('nextCursor', { nullable: true, description: 'Pass as after for the next page; null on the last page' }),
+    totalCount: t.exposeInt('totalCount', { description: 'How many executions match the filters in all, on every page' }),
+  }),
+});
+
 builder.queryFields((t) => ({
+  executionHistory: t.field({
+    type: ExecutionConnectionRef,
+    description:
+      'History a page at a time: newest first, optionally filtered by kind, status, session and text, with how many match. limit 1..500, default 50.',
+    args: {
+      kind: t.arg({ type: ExecutionKindEnum }),
+      status: t.arg({ type: [ExecutionStatusEnum] }),
+      sessionId: t.arg.id(),
+      text: t.arg.string({ description: 'Only titles (a crawl\'s URL, a chat\'s question) containing it; ASCII letters match either case; at most 200 characters' }),
+      after: t.arg.string({ description: 'The nextCursor of the page before' }),
+      limit: t.arg.int(),
+    },
+    resolve: (_, args, ctx) => executionHistory(ctx, args),
+  }),
   executionPages: t.field({
     type: StoredPageConnectionRef,
     description: 'The pages a crawl stored, in the order it stored them (a page a later crawl stores again, changed, moves to that one). limit 1..200, default 50.',

@@ -1,12 +1,13 @@
 import type { BulkFilter, BulkOutcome, CancelOutcome } from '../engine/engine.ts';
 import { latestChanges, replayThenLive } from '../engine/event-stream.ts';
 import { ACTIVE_STATUSES, type ExecutionStatus } from '../executions/status.ts';
-import type { Execution, ExecutionEvent, ExecutionKind } from '../executions/types.ts';
+import { foldAscii, type Execution, type ExecutionEvent, type ExecutionKind } from '../executions/types.ts';
 import type { ChatInput } from '../jobs/chat/chat-job.ts';
 import { assertCrawlableUrl } from '../jobs/crawl/address.ts';
 import { InputError, NotFoundError } from '../lib/errors.ts';
 import type { StoredPage } from '../store/knowledge-records.ts';
 import { checkId, checkLimit, checkNoNul, checkOptionalId } from './arguments.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 import { sendChatMessage } from './chat.ts';
 import type { ServiceContext } from './context.ts';
 import { startJobProgress } from './streams.ts';
@@ -74,6 +75,44 @@ export function listExecutions(
   return ctx.store.listExecutions({ kind: args.kind, statuses: args.status ?? undefined, sessionId, limit });
 }
 
+const MAX_HISTORY_TEXT = 200;
+
+/** One page of executionHistory: the executions, the cursor of the next page (null on the last), and how many match in all. */
+export interface HistoryConnection {
+  executions: Execution[];
+  nextCursor: string | null;
+  totalCount: number;
+}
+
+/**
+ * History a page at a time: newest first, older than the cursor, matching every filter given; the
+ * text matches anywhere in the title (ASCII letters in either case), the same on both stores.
+ */
+export async function executionHistory(
+  ctx: ServiceContext,
+  args: Filter & { status?: readonly ExecutionStatus[] | null; text?: string | null; after?: string | null; limit?: number | null },
+): Promise<HistoryConnection> {
+  const limit = checkLimit(args.limit, DEFAULT_HISTORY, MAX_HISTORY);
+  const sessionId = checkOptionalId(args.sessionId, 'sessionId');
+  const beforeOrd = decodeCursor(args.after, 'h', 'executionHistory');
+  const text = args.text == null ? '' : checkNoNul(args.text, 'text').trim();
+  if (text.length > MAX_HISTORY_TEXT) throw new InputError(`text must be at most ${MAX_HISTORY_TEXT} characters`, 'text');
+  const page = await ctx.store.historyPage({
+    kind: args.kind,
+    statuses: args.status ?? undefined,
+    sessionId,
+    titleContains: text ? foldAscii(text) : null,
+    beforeOrd,
+    limit: limit + 1,
+  });
+  const rows = page.rows.slice(0, limit);
+  return {
+    executions: rows.map((row) => row.execution),
+    nextCursor: page.rows.length > limit ? encodeCursor('h', rows[rows.length - 1]!.ord) : null,
+    totalCount: page.total,
+  };
+}
+
 export function cancelExecution(ctx: ServiceContext, args: { id: string | number; reason?: string | null }): Promise<CancelOutcome> {
   return ctx.engine.cancel(checkId(args.id), checkReason(args.reason), ctx.actor);
 }
@@ -127,25 +166,6 @@ export function watchChanges(ctx: ServiceContext): AsyncIterable<Execution> {
 
 const DEFAULT_PAGES = 50;
 const MAX_PAGES = 200;
-const CURSOR_PREFIX = 'p:';
-
-/** An opaque cursor of executionPages: the last page's row id. */
-function pageCursor(id: number): string {
-  return Buffer.from(`${CURSOR_PREFIX}${id}`).toString('base64url');
-}
-
-/** The row id a cursor stands for (0 when absent); BAD_USER_INPUT for anything this server did not hand out. */
-function readPageCursor(after: string | null | undefined): number {
-  if (after == null) return 0;
-  checkNoNul(after, 'after');
-  const text = after.length <= 64 ? Buffer.from(after, 'base64url').toString() : '';
-  const digits = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : '';
-  if (!/^[1-9][0-9]{0,15}$/.test(digits) || pageCursor(Number(digits)) !== after) {
-    throw new InputError('after must be a nextCursor returned by executionPages', 'after');
-  }
-  return Number(digits);
-}
-
 async function knownExecution(ctx: ServiceContext, id: string | number, field = 'id'): Promise<Execution> {
   const checked = checkId(id, field);
   const execution = await ctx.store.getExecution(checked);
@@ -159,11 +179,11 @@ export async function executionPages(
   args: { executionId: string | number; after?: string | null; limit?: number | null },
 ): Promise<{ pages: StoredPage[]; nextCursor: string | null }> {
   const limit = checkLimit(args.limit, DEFAULT_PAGES, MAX_PAGES);
-  const afterId = readPageCursor(args.after);
+  const afterId = decodeCursor(args.after, 'p', 'executionPages') ?? 0;
   const execution = await knownExecution(ctx, args.executionId, 'executionId');
   const rows = await ctx.store.knowledge.listExecutionPages(execution.id, afterId, limit + 1);
   const pages = rows.slice(0, limit);
-  return { pages, nextCursor: rows.length > limit ? pageCursor(pages[pages.length - 1]!.id) : null };
+  return { pages, nextCursor: rows.length > limit ? encodeCursor('p', pages[pages.length - 1]!.id) : null };
 }
 
 /**

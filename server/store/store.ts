@@ -7,6 +7,8 @@ import type {
   ExecutionFilter,
   ExecutionWrite,
   Fence,
+  HistoryPage,
+  HistoryQuery,
   NewExecution,
   TransitionOptions,
 } from '../executions/types.ts';
@@ -65,6 +67,8 @@ export interface Store {
   createExecution(input: NewExecution): Promise<Change>;
   getExecution(id: string): Promise<Execution | null>;
   listExecutions(filter: ExecutionFilter): Promise<Execution[]>;
+  /** A page of the history (newest first, before a position) with the count of all that match. */
+  historyPage(query: HistoryQuery): Promise<HistoryPage>;
   listEvents(executionId: string, afterSeq: number, limit?: number): Promise<ExecutionEvent[]>;
 
   /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { initialProgress } from '../../executions/progress.ts';
 import type { TransitionName } from '../../executions/status.ts';
-import { StoreUnavailableError, type Execution, type ExecutionEvent, type Fence, type Change, type ExecutionFilter, type NewExecution, type TransitionOptions } from '../../executions/types.ts';
+import { StoreUnavailableError, type Execution, type ExecutionEvent, type Fence, type Change, type ExecutionFilter, type HistoryPage, type HistoryQuery, type NewExecution, type TransitionOptions } from '../../executions/types.ts';
 import { firstEvent, planPriority, planTransition, planWrite, type Planned } from '../../executions/plan.ts';
 import { writeAsStored, type Store, type StoreWrite } from '../store.ts';
 import { migrate } from './migrations.ts';
@@ -159,6 +159,26 @@ export class PostgresStore implements Store {
       ORDER BY ord ${filter.oldestFirst ? 'ASC' : 'DESC'} LIMIT ${param(filter.limit ?? null)}`;
     const { rows } = await this.query<Row>(sql, params);
     return rows.map(toExecution);
+  }
+
+  async historyPage(query: HistoryQuery): Promise<HistoryPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown): string => `$${params.push(value)}`;
+    if (query.statuses?.length) where.push(`status = ANY(${param(query.statuses)})`);
+    if (query.kind) where.push(`kind = ${param(query.kind)}`);
+    if (query.sessionId) where.push(`session_id = ${param(query.sessionId)}`);
+    // lower() under COLLATE "C" folds ASCII letters only, as SQLite's does; strpos() reads no pattern syntax.
+    if (query.titleContains) where.push(`strpos(lower(title COLLATE "C"), ${param(query.titleContains)}) > 0`);
+    const matching = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const counted = this.query<{ total: string }>(`SELECT count(*) AS total FROM executions ${matching}`, [...params]);
+    if (query.beforeOrd != null) where.push(`ord < ${param(query.beforeOrd)}`);
+    const page = this.query<Row>(
+      `SELECT * FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ord DESC LIMIT ${param(query.limit)}`,
+      params,
+    );
+    const [{ rows: totals }, { rows }] = await Promise.all([counted, page]);
+    return { total: Number(totals[0]!.total), rows: rows.map((row) => ({ execution: toExecution(row), ord: Number(row.ord) })) };
   }
 
   async listEvents(executionId: string, afterSeq: number, limit?: number): Promise<ExecutionEvent[]> {

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { initialProgress } from '../../executions/progress.ts';
 import type { TransitionName } from '../../executions/status.ts';
-import type { Execution, ExecutionEvent, Fence, Change, ExecutionFilter, NewExecution, TransitionOptions } from '../../executions/types.ts';
+import type { Execution, ExecutionEvent, Fence, Change, ExecutionFilter, HistoryPage, HistoryQuery, NewExecution, TransitionOptions } from '../../executions/types.ts';
 import { firstEvent, planPriority, planTransition, planWrite, type Planned } from '../../executions/plan.ts';
 import { writeAsStored, type Store, type StoreWrite } from '../store.ts';
 import { toEvent, toExecution, type Row } from '../rows.ts';
@@ -135,6 +135,36 @@ export class SqliteStore implements Store {
       ORDER BY ord ${filter.oldestFirst ? 'ASC' : 'DESC'} LIMIT ?`;
     params.push(filter.limit ?? -1);
     return (statement(this.db, sql).all(...params) as Row[]).map(execution);
+  }
+
+  async historyPage(query: HistoryQuery): Promise<HistoryPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.statuses?.length) {
+      where.push(`status IN (${query.statuses.map(() => '?').join(', ')})`);
+      params.push(...query.statuses);
+    }
+    if (query.kind) {
+      where.push('kind = ?');
+      params.push(query.kind);
+    }
+    if (query.sessionId) {
+      where.push('session_id = ?');
+      params.push(query.sessionId);
+    }
+    // SQLite's lower() folds ASCII letters only, as PostgreSQL's does under COLLATE "C"; instr() reads no pattern syntax.
+    if (query.titleContains) {
+      where.push('instr(lower(title), ?) > 0');
+      params.push(query.titleContains);
+    }
+    const matching = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    return this.db.transaction(() => {
+      const { total } = statement(this.db, `SELECT count(*) AS total FROM executions ${matching}`).get(...params) as { total: number };
+      const before = query.beforeOrd == null ? '' : `${matching ? 'AND' : 'WHERE'} ord < ?`;
+      const pageParams = query.beforeOrd == null ? [...params, query.limit] : [...params, query.beforeOrd, query.limit];
+      const rows = statement(this.db, `SELECT * FROM executions ${matching} ${before} ORDER BY ord DESC LIMIT ?`).all(...pageParams) as Row[];
+      return { total, rows: rows.map((row) => ({ execution: execution(row), ord: row.ord as number })) };
+    })();
   }
 
   async listEvents(executionId: string, afterSeq: number, limit = -1): Promise<ExecutionEvent[]> {
