@@ -73,8 +73,12 @@ export const RerunExecutionMutation = graphql(
 
 export const ExecutionHistoryQuery = graphql(
   `
-  query ExecutionHistory($kind: ExecutionKind, $status: [ExecutionStatus!], $limit: Int) {
-    executions(kind: $kind, status: $status, limit: $limit) { ...ExecutionFields }
+  query ExecutionHistory($kind: ExecutionKind, $status: [ExecutionStatus!], $text: String, $after: String, $limit: Int) {
+    executionHistory(kind: $kind, status: $status, text: $text, after: $after, limit: $limit) {
+      executions { ...ExecutionFields }
+      nextCursor
+      totalCount
+    }
   }
 `,
   [ExecutionFields],

@@ -10,7 +10,8 @@ export function moveFocusFrom(control: Element | null, to?: HTMLElement | null):
   );
 }
 
-function focusElement(target: HTMLElement | null): void {
+/** Focuses an element, made focusable by script when it is not (a heading). */
+export function focusElement(target: HTMLElement | null): void {
   if (!target) return;
   if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
   target.focus();

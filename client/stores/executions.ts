@@ -35,6 +35,7 @@ import { useConnectionStore } from './connection.ts';
 import { useNotificationsStore } from './notifications.ts';
 import { stopActions } from './executions-stop.ts';
 import { pauseActions } from './executions-pause.ts';
+import { historyActions } from './executions-history.ts';
 import { useToastsStore } from './toasts.ts';
 
 export interface ExecutionFilter {
@@ -218,7 +219,7 @@ export const useExecutionsStore = defineStore('executions', () => {
     if (result.data?.execution) ingest(result.data.execution);
   }
 
-  /** Loads the history (newest first) into the store; `list()` then shows it, live. */
+  /** Loads the newest of the history into the store's cache (the crawl page's recent list); `list()` then shows it, live. */
   async function loadHistory(filter: ExecutionFilter = {}): Promise<void> {
     const variables = {
       kind: filter.kind ?? null,
@@ -227,7 +228,7 @@ export const useExecutionsStore = defineStore('executions', () => {
     };
     const request = connection.client().query(ExecutionHistoryQuery, variables).toPromise();
     await intoState(history, request, (data) => {
-      for (const execution of data.executions) ingest(execution);
+      for (const execution of data.executionHistory.executions) ingest(execution);
     });
   }
 
@@ -264,6 +265,7 @@ export const useExecutionsStore = defineStore('executions', () => {
 
   const timeoutMs = readSettings().stopTimeoutMs;
   const { cancel, cancelMany } = stopActions({ entries, ingest, client: () => connection.client(), toasts, timeoutMs });
+  const paged = historyActions({ client: () => connection.client(), ingest });
   const { pauseExecution, resumeExecution, pauseMany, resumeMany } = pauseActions({ entries, ingest, client: () => connection.client(), toasts });
 
   return {
@@ -283,6 +285,15 @@ export const useExecutionsStore = defineStore('executions', () => {
     stop,
     loadActive,
     loadHistory,
+    historyPage: paged.pageState,
+    historyMore: paged.moreState,
+    historyRows: paged.rows,
+    historyNext: paged.nextCursor,
+    historyTotal: paged.totalCount,
+    historyFilter: paged.filter,
+    loadPagedHistory: paged.loadPaged,
+    loadMoreHistory: paged.loadMore,
+    clearPagedHistory: paged.clearPaged,
     refresh,
     cancel,
     cancelMany,

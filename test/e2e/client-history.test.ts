@@ -1,0 +1,100 @@
+// The history on the Executions page in a real Chromium against the real server: paged by the
+// server's cursor ("Load more"), filtered by title text, counted by the server ("N matching"),
+// and what ends while the page is open joins it. Crawls here end at once (a job of the test's own).
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineJob } from '../../server/engine/job.ts';
+import { deferCleanup } from '../helpers/cleanup.ts';
+import { START_CRAWL, startTestApp, type TestApp } from '../helpers/app.ts';
+import { seriousViolations } from './axe.ts';
+import { DESKTOP, hasChromium, launchBrowser } from './browser.ts';
+import { ensureClientBuilt } from './build-client.ts';
+
+const instant = defineJob({ kind: 'CRAWL', resumable: true, run: async () => {} });
+const ENDED = `query ($text: String) {
+  executionHistory(text: $text, status: [SUCCEEDED], limit: 1) { totalCount }
+}`;
+
+describe.skipIf(!hasChromium)('the history in a browser', () => {
+  let server: TestApp;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const clientDir = await ensureClientBuilt();
+    [server, browser] = await Promise.all([startTestApp({ clientDir, jobs: [instant], startRateLimitPerMinute: 0 }), launchBrowser()]);
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext(DESKTOP);
+    deferCleanup(() => context.close());
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    return page;
+  }
+
+  async function start(url: string): Promise<void> {
+    const res = await server.gql(START_CRAWL, { input: { url } });
+    expect(res.errors).toBeUndefined();
+  }
+
+  async function succeeded(text: string | null = null): Promise<number> {
+    const res = await server.gql<{ executionHistory: { totalCount: number } }>(ENDED, { text });
+    return res.data!.executionHistory.totalCount;
+  }
+
+  it('pages with Load more, filters by text with the server\'s count, and adds what ends while open', { timeout: 120_000 }, async () => {
+    const base = 'http://127.0.0.1:9';
+    for (let i = 0; i < 45; i++) await start(`${base}/docs/${i}`);
+    for (let i = 0; i < 15; i++) await start(`${base}/Blog/${i}`);
+    await expect.poll(() => succeeded(), { timeout: 30_000 }).toBe(60);
+
+    const page = await newPage();
+    await page.goto(`${server.url}/executions`);
+    const rows = page.getByTestId('history-row');
+    const count = page.getByTestId('history-count');
+    await expect.poll(() => count.innerText()).toBe('60 matching');
+    await expect.poll(() => rows.count()).toBe(50);
+    // Newest first: the last blog crawl leads.
+    expect(await rows.first().getByRole('link').innerText()).toBe(`${base}/Blog/14`);
+
+    const more = page.getByRole('button', { name: 'Load more (10 not shown)' });
+    await more.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => rows.count()).toBe(60);
+    expect(await rows.last().getByRole('link').innerText()).toBe(`${base}/docs/0`);
+    expect(await page.getByRole('button', { name: /^Load more/ }).count()).toBe(0);
+    // The button went with the last page: focus is on the last row's link, not lost on the body.
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe(`${base}/docs/0`);
+
+    // The filter is the server's: ASCII letters in either case.
+    await page.getByLabel('Filter by title').fill('bLOG');
+    await expect.poll(() => count.innerText()).toBe('15 matching');
+    await expect.poll(() => rows.count()).toBe(15);
+    expect(await page.getByRole('button', { name: /^Load more/ }).count()).toBe(0);
+    for (const title of await rows.getByRole('link').allInnerTexts()) expect(title).toContain('/Blog/');
+
+    // A crawl that ends while the page is open joins the history: at once when the page first hears
+    // of it ended, else after its card ("ended while watched") is dismissed.
+    await start(`${base}/blog/new`);
+    await expect.poll(() => succeeded('blog/new')).toBe(1);
+    const dismiss = page.getByRole('button', { name: /^Dismiss finished/ });
+    await expect.poll(async () => (await dismiss.count()) > 0 || (await count.innerText()) === '16 matching').toBe(true);
+    if (await dismiss.count()) await dismiss.click();
+    await expect.poll(() => count.innerText()).toBe('16 matching');
+    expect(await rows.first().getByRole('link').innerText()).toBe(`${base}/blog/new`);
+    // It does not match another filter.
+    await page.getByLabel('Filter by title').fill('docs/4');
+    await expect.poll(() => count.innerText()).toBe('6 matching');
+    await expect.poll(() => rows.count()).toBe(6);
+    expect(await seriousViolations(page)).toEqual([]);
+
+    await page.getByLabel('Filter by title').fill('nothing like this');
+    await expect.poll(() => count.innerText()).toBe('0 matching');
+    await page.getByText('No finished executions match.').waitFor();
+  });
+});
