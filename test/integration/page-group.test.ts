@@ -18,6 +18,9 @@ function holdGroup(store: Store, before: (fence: Fence) => Promise<void>) {
   let armed = false;
   const groups: number[] = [];
   const outcome: { refused: unknown } = { refused: null };
+  let settle = (): void => {};
+  /** Resolves once the held group's write has been answered by the store. */
+  const settled = new Promise<void>((resolve) => (settle = resolve));
   const wrapped = new Proxy(store, {
     get(target, key, receiver) {
       if (key !== 'writeMany') return Reflect.get(target, key, receiver);
@@ -26,16 +29,19 @@ function holdGroup(store: Store, before: (fence: Fence) => Promise<void>) {
         if (armed && writes.some((w) => w.page)) {
           armed = false;
           await before(fence);
-          return target.writeMany(fence, writes).catch((error: unknown) => {
-            outcome.refused = error;
-            throw error;
-          });
+          return target
+            .writeMany(fence, writes)
+            .catch((error: unknown) => {
+              outcome.refused = error;
+              throw error;
+            })
+            .finally(settle);
         }
         return target.writeMany(fence, writes);
       };
     },
   });
-  return { store: wrapped, groups, outcome, arm: () => (armed = true) };
+  return { store: wrapped, groups, outcome, settled, arm: () => (armed = true) };
 }
 
 /** What the store holds for the crawl, and what its row and checkpoint say about it. */
@@ -81,6 +87,7 @@ describe.each(appStores)('page group commit ($name)', ({ config }) => {
       await waitFor(async () => (await t!.gql(GET, { id })).data!.execution.status === stopped);
       await site.waitFor(() => site.inFlight() === 0);
 
+      await hold!.settled;
       expect(hold!.outcome.refused).toBeInstanceOf(FencedError);
       const after = await held(t, inner!, id);
       expect(after.storedUrls.length).toBeGreaterThan(0);
