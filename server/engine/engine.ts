@@ -51,6 +51,8 @@ interface Running {
   confirmedAt: number;
   /** Fires when the lease has gone unconfirmed too long (see fenceAfterMs). */
   fenceTimer: NodeJS.Timeout | null;
+  /** performance.now() when this node stopped the code itself (cause "unconfirmed"), else null. */
+  fencedAt: number | null;
   /** Settles once the job's code has returned and its end is recorded. */
   done: Promise<void>;
 }
@@ -431,6 +433,7 @@ export class Engine {
     const silentMs = performance.now() - r.confirmedAt;
     if (silentMs < this.fenceAfterMs) return this.armFence(r);
     this.log.warn({ executionId: r.execution.id, silentMs: Math.round(silentMs) }, 'the lease went unconfirmed too long; stopping the code here before another node may end or take it');
+    r.fencedAt = performance.now();
     this.abortLocal(r, 'unconfirmed', `its node (${this.config.nodeId}) could not confirm its lease for ${Math.round(silentMs)} ms`);
   }
 
@@ -505,7 +508,7 @@ export class Engine {
       onFenced: () => this.abortLocal(r, 'lost', 'this node no longer owns the execution'),
     });
     const r: Running = {
-      execution, controller, context, cause: null, finalised: false, graceTimer: null, confirmedAt: claimedAt, fenceTimer: null, done: Promise.resolve(),
+      execution, controller, context, cause: null, finalised: false, graceTimer: null, confirmedAt: claimedAt, fenceTimer: null, fencedAt: null, done: Promise.resolve(),
     };
     this.running.set(execution.id, r);
     this.armFence(r);
@@ -599,7 +602,12 @@ export class Engine {
     try {
       // Code this node was told it no longer owns is not renewed: its lease runs out, so a survivor
       // (or this node's own sweep) can end the row even if that code never returns.
-      const ids = [...this.running.values()].filter((r) => r.cause !== 'lost' && r.cause !== 'unconfirmed').map((r) => r.execution.id);
+      // Code stopped because its lease went unconfirmed is still this node's to release when it
+      // returns, so its lease is renewed meanwhile, for a grace period at most (code that ignores its
+      // signal must not hold the row for ever).
+      const now = performance.now();
+      const renewable = (r: Running) => r.cause !== 'lost' && !(r.fencedAt !== null && now - r.fencedAt > this.config.cancelGraceMs);
+      const ids = [...this.running.values()].filter(renewable).map((r) => r.execution.id);
       if (ids.length > 0) {
         const sentAt = performance.now();
         const rows = await this.store.renewLeases(this.config.nodeId, ids, this.config.leaseMs);
