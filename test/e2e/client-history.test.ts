@@ -97,4 +97,40 @@ describe.skipIf(!hasChromium)('the history in a browser', () => {
     await expect.poll(() => count.innerText()).toBe('0 matching');
     await page.getByText('No finished executions match.').waitFor();
   });
+
+  it('renders a long history virtually: few rows in the DOM, all of them reachable by scrolling', { timeout: 120_000 }, async () => {
+    const base = 'http://127.0.0.1:9';
+    const many = 340;
+    for (let i = 0; i < many; i++) await start(`${base}/many/${i}`);
+    await expect.poll(() => succeeded('/many/'), { timeout: 60_000 }).toBe(many);
+
+    const page = await newPage();
+    await page.goto(`${server.url}/executions`);
+    await page.getByLabel('Filter by title').fill('/many/');
+    const count = page.getByTestId('history-count');
+    await expect.poll(() => count.innerText()).toBe(`${many} matching`);
+    const more = page.getByRole('button', { name: /^Load more/ });
+    while (await more.count()) {
+      const before = await more.innerText();
+      await more.click();
+      await expect.poll(async () => (await more.count()) === 0 || (await more.innerText()) !== before).toBe(true);
+    }
+    // The table says how many rows it has; the DOM holds only those near the viewport.
+    expect(await page.getByRole('table').getAttribute('aria-rowcount')).toBe(String(many + 1));
+    const rows = page.getByTestId('history-row');
+    expect(await rows.count()).toBeLessThan(60);
+    // Back at the top: the newest row leads, as row 2 (the header is row 1).
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await expect.poll(() => rows.first().getAttribute('aria-rowindex')).toBe('2');
+    expect(await rows.first().getByRole('link').innerText()).toBe(`${base}/many/${many - 1}`);
+
+    // Scrolled to the end: the oldest row is there (with its place in the table), the newest is not.
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    const oldest = page.getByTestId('history-row').filter({ hasText: `${base}/many/0` });
+    await expect.poll(() => oldest.count()).toBe(1);
+    expect(await oldest.getAttribute('aria-rowindex')).toBe(String(many + 1));
+    expect(await rows.filter({ hasText: `${base}/many/${many - 1}` }).count()).toBe(0);
+    expect(await rows.count()).toBeLessThan(60);
+    expect(await seriousViolations(page)).toEqual([]);
+  });
 });
