@@ -70,8 +70,10 @@ export const useExecutionsStore = defineStore('executions', () => {
   const history = ref<AsyncState>(idleState());
   /** Why executionChanged ended (an error from the server): the header says so and offers a retry. */
   const liveError = ref<string | null>(null);
-  /** jobProgress subscriptions by execution id; not state, only handles to close. */
-  const following = new Map<string, { unsubscribe(): void }>();
+  /** jobProgress subscriptions by execution id, with the seq each started after; not state, only handles to close. */
+  const following = new Map<string, { unsubscribe(): void; afterSeq: number }>();
+  /** Who reads every event of an execution's one subscription (its page's whole log), by id. */
+  const logListeners = new Map<string, Set<(event: ExecutionEvent) => void>>();
   /** The views that show each execution's live progress (a card, a detail page, a chat answer). */
   const watchers = refCounter(follow, unfollow);
   let changes: { unsubscribe(): void } | null = null;
@@ -123,7 +125,8 @@ export const useExecutionsStore = defineStore('executions', () => {
   function afterStatusChange(entry: ExecutionEntry): void {
     const { execution } = entry;
     if (!isTerminal(execution.status)) return;
-    unfollow(execution.id);
+    // A whole-log reader (the execution's page) still wants the terminal event: the stream ends with it.
+    if (!logListeners.has(execution.id)) unfollow(execution.id);
     if (!settleEnd(entry)) return;
     capEndedCards(entries.values(), MAX_ENDED_CARDS);
     if (!entry.mine) return;
@@ -134,21 +137,29 @@ export const useExecutionsStore = defineStore('executions', () => {
     notifications.notify(title, message);
   }
 
-  /** Subscribes to jobProgress of an execution, from the last seq seen; one subscription per id. */
-  function follow(id: string): void {
+  /**
+   * Subscribes to jobProgress of an execution, from the last seq seen (or `fromSeq`, when a log
+   * reader wants older events: the store drops what it applied already); one subscription per id.
+   */
+  function follow(id: string, fromSeq?: number): void {
     const entry = entries.get(id);
     if (!entry || following.has(id) || isTerminal(entry.execution.status)) return;
     if (entry.eventSeq === 0) {
       entry.eventSeq = firstCursor(entry.execution, LOG_REPLAY);
       entry.answerComplete = entry.eventSeq === 0;
     }
-    const variables = { executionId: id, afterSeq: entry.eventSeq };
+    const variables = { executionId: id, afterSeq: Math.min(fromSeq ?? entry.eventSeq, entry.eventSeq) };
     entry.liveError = null;
     const subscription = connection
       .client()
       .subscription(JobProgressSubscription, variables)
       .subscribe((result) => {
-        if (result.data?.jobProgress) applyEvent(result.data.jobProgress);
+        const event = result.data?.jobProgress;
+        if (event) {
+          applyEvent(event);
+          for (const listener of logListeners.get(id) ?? []) listener(event);
+          if (isTerminal(event.status) && event.type === 'STATUS') unfollow(id);
+        }
         // NOT_FOUND or a broken stream: stop following and say so on the card (it offers a retry).
         if (result.error) {
           unfollow(id);
@@ -157,7 +168,39 @@ export const useExecutionsStore = defineStore('executions', () => {
       });
     // A synchronous replay may already have delivered the terminal event.
     if (isTerminal(entry.execution.status)) subscription.unsubscribe();
-    else following.set(id, subscription);
+    else following.set(id, { unsubscribe: () => subscription.unsubscribe(), afterSeq: variables.afterSeq });
+  }
+
+  /**
+   * Every event of an execution after `afterSeq` to `listener`, then live, through the store's one
+   * jobProgress subscription of it (restarted from `afterSeq` if it began later), so a page that
+   * shows the whole log adds no second subscription; an execution that ended gets a replay of its
+   * own, which completes. Returns the release.
+   */
+  function watchLog(id: string, afterSeq: number, listener: (event: ExecutionEvent) => void, onError: (message: string) => void): () => void {
+    const entry = entries.get(id);
+    if (!entry || isTerminal(entry.execution.status)) {
+      const replay = connection
+        .client()
+        .subscription(JobProgressSubscription, { executionId: id, afterSeq })
+        .subscribe((result) => {
+          if (result.data?.jobProgress) listener(result.data.jobProgress);
+          if (result.error) onError(toAppError(result.error).message);
+        });
+      return () => replay.unsubscribe();
+    }
+    let listeners = logListeners.get(id);
+    if (!listeners) logListeners.set(id, (listeners = new Set()));
+    listeners.add(listener);
+    const current = following.get(id);
+    if (current && current.afterSeq > afterSeq) unfollow(id);
+    if (!following.has(id)) follow(id, afterSeq);
+    const release = watchers.hold(id);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) logListeners.delete(id);
+      release();
+    };
   }
 
   function unfollow(id: string): void {
@@ -275,6 +318,7 @@ export const useExecutionsStore = defineStore('executions', () => {
     liveError,
     retryFollow,
     watchLive,
+    watchLog,
     activeEntries,
     runningCount,
     get,

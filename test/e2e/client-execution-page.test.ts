@@ -35,6 +35,42 @@ describe.skipIf(!hasChromium)('the execution page in a browser', () => {
 
   const idFrom = (url: string): string => new URL(url).pathname.split('/').pop()!;
 
+  /** Live jobProgress subscriptions on the server, from /metrics. */
+  async function jobProgressStreams(): Promise<number> {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('sluice_subscriptions_live{field="jobProgress"}'));
+    return line ? Number(line.split(' ').pop()) : 0;
+  }
+
+  it('opens one jobProgress subscription for the execution it shows, however many parts of the app show it', { timeout: 90_000 }, async () => {
+    const site = await siteForTest({ pages: 200, delayMs: 300 });
+    const start = await server.gql<{ startCrawl: { id: string } }>(
+      'mutation($input: StartCrawlInput!) { startCrawl(input: $input) { id } }',
+      { input: { url: `${site.url}/`, maxDepth: 6 } },
+    );
+    const id = start.data!.startCrawl.id;
+    deferCleanup(() => server.gql(CANCEL, { id }));
+    expect(await jobProgressStreams()).toBe(0);
+
+    const page = await newPage();
+    await page.goto(`${server.url}/executions/${id}`);
+    const log = page.getByTestId('event-log').locator('li');
+    // The whole log from seq 1, then live: pages keep coming in over the one subscription.
+    await expect.poll(() => log.filter({ hasText: 'page' }).count(), { timeout: 20_000 }).toBeGreaterThan(2);
+    expect(await log.first().innerText()).toMatch(/^1\b/);
+    expect(await jobProgressStreams()).toBe(1);
+    // The header's list shows its live progress too, from the same subscription.
+    await page.getByRole('button', { name: '1 running' }).click();
+    await page.getByRole('dialog', { name: 'Active executions' }).getByRole('link', { name: `${site.url}/` }).waitFor();
+    const seen = await log.count();
+    await expect.poll(() => log.count(), { timeout: 20_000 }).toBeGreaterThan(seen);
+    expect(await jobProgressStreams()).toBe(1);
+
+    await page.getByRole('button', { name: `Stop crawl of ${site.url}/` }).first().click();
+    await expect.poll(() => page.getByTestId('execution-actions').innerText()).toContain('Cancelled');
+    await expect.poll(() => jobProgressStreams()).toBe(0);
+  });
+
   it('opens from a card, shows the live log, stops from the page, and Run again lands on a new page', { timeout: 90_000 }, async () => {
     const site = await siteForTest({ pages: 200, delayMs: 400 });
     const page = await newPage();
