@@ -23,6 +23,9 @@ export interface ChatBubble {
 const SESSION_PAGE = 30;
 const SESSION_MAX = 100;
 
+const NOT_SENT_DELETING = 'This conversation is being deleted, so your question was not sent. Start a new conversation to ask it.';
+const NOT_SENT_DELETED = 'This conversation was deleted, so your question was not sent. Start a new conversation to ask it.';
+
 /** Chat sessions and their messages; answers stream from the executions store's jobProgress. */
 export const useChatStore = defineStore('chat', () => {
   const connection = useConnectionStore();
@@ -41,6 +44,8 @@ export const useChatStore = defineStore('chat', () => {
   const moreSessions = computed(() => sessions.value.length >= sessionLimit.value && sessionLimit.value < SESSION_MAX);
   /** The text being sent, shown at once as the user's message until the server has it. */
   const pendingText = ref<string | null>(null);
+  /** The conversation whose Delete is in flight: nothing is sent into it meanwhile. */
+  const deleting = ref<string | null>(null);
 
   /** The conversation asked for last (the route's): a slower answer for an earlier one is dropped. */
   const openedId = ref<string | null>(null);
@@ -127,11 +132,13 @@ export const useChatStore = defineStore('chat', () => {
 
   /** Deletes a conversation (the server stops its answer first); true when it is gone. */
   async function remove(id: string): Promise<boolean> {
+    deleting.value = id;
     const request = connection.client().mutation(DeleteChatSessionMutation, { id }).toPromise();
     const data = await intoState(editing, request, () => {
       sessions.value = sessions.value.filter((item) => item.id !== id);
       if (session.value?.id === id) session.value = null;
     });
+    if (deleting.value === id) deleting.value = null;
     if (data) void loadSessions();
     return data !== null;
   }
@@ -158,11 +165,19 @@ export const useChatStore = defineStore('chat', () => {
   async function send(text: string): Promise<Execution | null> {
     const message = text.trim();
     if (!message || sending.value.status === 'loading') return null;
+    if (sessionId.value !== null && deleting.value === sessionId.value) {
+      sending.value = { status: 'error', error: { code: 'CONFLICT', message: NOT_SENT_DELETING } };
+      return null;
+    }
     pendingText.value = message;
     const input = { sessionId: sessionId.value, text: message };
     const request = connection.client().mutation(SendChatMessageMutation, { input }).toPromise();
     const data = await intoState(sending, request, (data) => executions.ingest(data.sendChatMessage, { mine: true }));
     pendingText.value = null;
+    // The conversation went while the question was on its way (deleted here or elsewhere): say so plainly.
+    if (!data && input.sessionId !== null && sending.value.error?.code === 'NOT_FOUND') {
+      sending.value = { status: 'error', error: { code: 'NOT_FOUND', message: NOT_SENT_DELETED } };
+    }
     if (!data) return null;
     const execution = data.sendChatMessage;
     // Still on the conversation it was sent in (or a new one): show it; else the user moved on.

@@ -116,6 +116,28 @@ describe.skipIf(!hasChromium)('accessibility in a browser', () => {
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Active');
   });
 
+  it('each Pause and Resume names what it acts on, and focus moves from the pressed one to the one that replaces it', { timeout: 60_000 }, async () => {
+    const [first, second] = [await slowCrawl(), await slowCrawl()];
+    const page = await newPage();
+    await page.goto(`${server.url}/executions`);
+    const pauseFirst = page.getByRole('button', { name: `Pause crawl of ${first}`, exact: true });
+    await pauseFirst.waitFor();
+    await page.getByRole('button', { name: `Pause crawl of ${second}`, exact: true }).waitFor();
+
+    await pauseFirst.focus();
+    await page.keyboard.press('Enter');
+    const resumeFirst = page.getByRole('button', { name: `Resume crawl of ${first}`, exact: true });
+    await resumeFirst.waitFor();
+    // Pause went while the request was in flight (focus waited on the card), then Resume took it.
+    await page.waitForFunction((name) => document.activeElement?.getAttribute('aria-label') === name, `Resume crawl of ${first}`);
+
+    await page.keyboard.press('Enter');
+    await pauseFirst.waitFor();
+    await page.waitForFunction((name) => document.activeElement?.getAttribute('aria-label') === name, `Pause crawl of ${first}`);
+    // The other card's buttons were not touched.
+    expect(await page.getByRole('button', { name: `Resume crawl of ${second}`, exact: true }).count()).toBe(0);
+  });
+
   it('a route change moves focus to the new heading', async () => {
     const page = await newPage();
     await page.goto(`${server.url}/crawl`);

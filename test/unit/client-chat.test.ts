@@ -69,3 +69,46 @@ describe('chat conversations opened quickly', () => {
     await until(() => chat.bubbles.some((bubble) => bubble.text === 'a follow-up'), 10_000, 'the follow-up shown');
   });
 });
+
+/** Holds the answer to the DeleteChatSession mutation until `release()` (the delete in flight, on purpose). */
+function holdDeleteAnswer(client: Client): { release(): void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const mutation = client.mutation.bind(client);
+  client.mutation = ((document, variables, context) => {
+    const source = mutation(document, variables, context);
+    const answer = source.toPromise.bind(source);
+    return Object.assign(source, { toPromise: () => gate.then(answer) });
+  }) as Client['mutation'];
+  return { release };
+}
+
+const MESSAGES = 'query($id: ID!) { chatSession(id: $id) { messages { text } } }';
+
+describe('a question sent while its conversation is deleted', () => {
+  it('is not sent while the delete is in flight, and a conversation deleted elsewhere says so plainly', async () => {
+    const id = await newSession('what is a sluice?');
+    const chat = useChatStore();
+    await chat.open(id);
+    const held = holdDeleteAnswer(stores.connection.client());
+    const deleting = chat.remove(id);
+
+    expect(await chat.send('one more question')).toBeNull();
+    expect(chat.sending).toMatchObject({ status: 'error', error: { code: 'CONFLICT', message: expect.stringContaining('being deleted') } });
+    const kept = await server.gql<{ chatSession: { messages: { text: string }[] } }>(MESSAGES, { id });
+    expect(kept.data!.chatSession.messages.map((m) => m.text)).not.toContain('one more question');
+    held.release();
+    expect(await deleting).toBe(true);
+
+    // Another tab still shows it and sends into it: the server's NOT_FOUND reads as what happened.
+    const other = await newSession('another conversation');
+    const chatHere = useChatStore();
+    await chatHere.open(other);
+    await server.gql('mutation($id: ID!) { deleteChatSession(id: $id) }', { id: other });
+    expect(await chatHere.send('are you there?')).toBeNull();
+    expect(chatHere.sending).toMatchObject({
+      status: 'error',
+      error: { code: 'NOT_FOUND', message: 'This conversation was deleted, so your question was not sent. Start a new conversation to ask it.' },
+    });
+  });
+});
