@@ -179,6 +179,9 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
     expect(first.pageStored).toBe(true);
     expect((await store.write(fence, { page: page('http://x/1', 'h1') })).pageStored).toBe(false);
     expect((await store.write(fence, { page: page('http://x/1', 'h2') })).pageStored).toBe(true);
+    // the changed page's old chunks are gone, its new ones are there (a new page has none to delete)
+    expect((await store.knowledge.search('h1', 10)).map((h) => h.text)).toEqual([]);
+    expect((await store.knowledge.search('h2', 10)).map((h) => h.text)).toEqual(['body h2']);
     await store.write(fence, { checkpoint: { 'http://x/2': null, '#meta': { n: 1 } } });
     const checkpoint = await store.loadCheckpoint(e.id);
     expect(Object.fromEntries(checkpoint)).toEqual({ 'http://x/1': { s: 'done' }, '#meta': { n: 1 } });

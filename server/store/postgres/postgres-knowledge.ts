@@ -36,18 +36,19 @@ export async function upsertPage(db: Queryable, page: PageInput, executionId: st
      RETURNING id`,
     [randomUUID(), page.sourceUrl, new URL(page.sourceUrl).host, now, executionId],
   );
-  const stored = await db.query<{ id: number }>(
+  const stored = await db.query<{ id: number; inserted: boolean }>(
     `INSERT INTO pages AS p (source_id, url, title, content_hash, markdown, execution_id, fetched_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (url) DO UPDATE SET source_id = excluded.source_id, title = excluded.title, content_hash = excluded.content_hash,
        markdown = excluded.markdown, execution_id = excluded.execution_id, fetched_at = excluded.fetched_at
      WHERE p.content_hash IS DISTINCT FROM excluded.content_hash
-     RETURNING id`,
+     RETURNING id, (xmax = 0) AS inserted`,
     [source.rows[0]!.id, page.url, text(page.title), page.contentHash, text(page.markdown), executionId, now],
   );
   const pageId = stored.rows[0]?.id;
   if (pageId === undefined) return false;
-  await db.query('DELETE FROM chunks WHERE page_id = $1', [pageId]);
+  // a new row has no chunks yet (xmax is 0 for a row this statement inserted, not updated)
+  if (!stored.rows[0]!.inserted) await db.query('DELETE FROM chunks WHERE page_id = $1', [pageId]);
   await db.query(
     `INSERT INTO chunks (page_id, ord, heading, text)
      SELECT $1, u.ord - 1, u.heading, u.text FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(heading, text, ord)`,

@@ -247,18 +247,21 @@ export class PostgresStore implements Store {
     return this.txLocking(fence.executionId, async (c, row, now) => {
       const events: ExecutionEvent[] = [];
       const pagesStored: (boolean | null)[] = [];
+      // the group's checkpoint entries in one statement at the end, a later write's value of a key winning
+      const checkpoint: Record<string, unknown> = {};
       for (let write of writes) {
         planWrite(row, fence, write, now); // fenced before anything is written
         const pageStored = write.page ? await upsertPage(c, write.page, fence.executionId, now) : null;
         write = writeAsStored(write, pageStored, row?.progress ?? null);
         const planned = planWrite(row, fence, write, now);
         if (write.message) await writeChatMessageText(c, write.message);
-        await writeCheckpoint(c, fence.executionId, write.checkpoint ?? {});
+        Object.assign(checkpoint, write.checkpoint);
         await save(c, row!, planned);
         if (planned.event) events.push(planned.event);
         pagesStored.push(pageStored);
         row = planned.next;
       }
+      await writeCheckpoint(c, fence.executionId, checkpoint);
       return { change: { execution: row!, events }, pagesStored };
     });
   }
