@@ -41,6 +41,8 @@ export interface App {
   readonly store: Store;
   readonly engine: Engine;
   readonly log: Logger;
+  /** The fan-out's live feeds, groups and subscribers out of the live stream for being slow (tests, diagnostics). */
+  subscriptionStats(): { feeds: number; groups: number; lagging: number };
   /** Listens (port 0: any free port) and starts taking work; resolves with the base URL. */
   start(): Promise<{ url: string; port: number }>;
   /** Graceful stop: releases running executions for the next start, closes sockets and the database. */
@@ -206,6 +208,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     store,
     engine,
     log,
+    subscriptionStats: () => fanout.stats(),
     async start() {
       try {
         // The embedded database serves one process: a second one on the folder would take its running work.

@@ -3,6 +3,7 @@
 // every SSE subscriber of the group, a bounded queue in front of the response, one keep-alive timer
 // for all of them.
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Sink } from './member.ts';
 
 const OPEN = 1;
@@ -39,9 +40,10 @@ function frameOf(payload: string): Uint8Array {
 type Controller = ReadableStreamDefaultController<Uint8Array>;
 
 /**
- * The frames waiting for one SSE response. The response body pulls them one at a time as the HTTP
- * response drains (whatwg-node waits for 'drain'), so what waits here plus what the response holds is
- * what a slow reader has not taken: the fan-out's `bufferedAmount`.
+ * The frames waiting for one SSE response. The response body pulls them as the HTTP response drains,
+ * but the stream classes between here and the socket buffer some frames of their own, so what a
+ * slow reader has not taken (the fan-out's `bufferedAmount`) is counted at the ends: bytes handed to
+ * the body minus bytes the socket has passed to the kernel.
  */
 export class SseSink implements Sink {
   readyState = OPEN;
@@ -51,12 +53,19 @@ export class SseSink implements Sink {
   private pulling = false;
   private ending = false;
   private res: ServerResponse | null = null;
+  private socket: Socket | null = null;
+  /** Bytes the socket had passed on before this response (a kept-alive connection), and bytes handed to the body. */
+  private startBytes = 0;
+  private handedOut = 0;
   private readonly slot = slots[nextSlot++ % SLICES]!;
   /** Called once the client left or the response was closed. */
   onGone: (() => void) | null = null;
 
   get bufferedAmount(): number {
-    return this.queued + (this.res?.writableLength ?? 0);
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return this.queued;
+    // Headers and chunk framing count as passed on too: an estimate a few bytes per frame low.
+    return Math.max(0, this.handedOut - (socket.bytesWritten - socket.writableLength - this.startBytes));
   }
 
   send(payload: string): void {
@@ -91,6 +100,8 @@ export class SseSink implements Sink {
   /** The body of the SSE response: first a comment (some browsers wait for a first byte), then the frames. */
   body(ReadableStreamImpl: typeof ReadableStream, res: ServerResponse | undefined): ReadableStream<Uint8Array> {
     this.res = res ?? null;
+    this.socket = res?.socket ?? null;
+    this.startBytes = this.socket ? this.socket.bytesWritten - this.socket.writableLength : 0;
     res?.once('close', () => this.gone());
     this.slot.add(this);
     if (open++ === 0) {
@@ -111,6 +122,7 @@ export class SseSink implements Sink {
   }
 
   private push(frame: Uint8Array): void {
+    this.handedOut += frame.byteLength;
     if (this.pulling && this.controller) {
       this.pulling = false;
       this.controller.enqueue(frame);

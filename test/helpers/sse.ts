@@ -8,6 +8,9 @@ export function sse<T>(url: string, query: string, variables: Record<string, unk
   const waiters: (() => void)[] = [];
   const notify = () => waiters.splice(0).forEach((w) => w());
   const controller = new AbortController();
+  // While paused the body is not read: the client's buffers fill, then TCP stops the server's writes.
+  let resumed: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
   const done = (async () => {
     const res = await fetch(`${url}/graphql`, {
       method: 'POST',
@@ -20,6 +23,7 @@ export function sse<T>(url: string, query: string, variables: Record<string, unk
     const decoder = new TextDecoder();
     let text = '';
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      if (resumed) await resumed;
       text += decoder.decode(chunk, { stream: true });
       let end: number;
       while ((end = text.indexOf('\n\n')) >= 0) {
@@ -44,6 +48,11 @@ export function sse<T>(url: string, query: string, variables: Record<string, unk
         check();
       }),
     close: () => controller.abort(),
+    pause: () => void (resumed ??= new Promise<void>((resolve) => (wake = resolve))),
+    resume: () => {
+      resumed = null;
+      wake?.();
+    },
   };
 }
 
