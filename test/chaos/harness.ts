@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { isTerminal } from '../../server/executions/status.ts';
+import { isTerminal, TRANSITIONS, type ExecutionStatus } from '../../server/executions/status.ts';
 import type { Execution, ExecutionEvent } from '../../server/executions/types.ts';
 import { PostgresStore } from '../../server/store/postgres/postgres-store.ts';
 import { SqliteStore } from '../../server/store/sqlite/sqlite-store.ts';
@@ -39,6 +39,9 @@ export interface Report {
   /** The same for cancels that a fault overlapped (not held to the bound). */
   faultedCancelLatenciesMs: number[];
   executions: number;
+  /** Pauses answered PAUSED, and resumes answered QUEUED or RUNNING (one and bulk). */
+  pauses: number;
+  resumes: number;
   storeCalls: number;
   storeFaults: number;
   durationMs: number;
@@ -76,6 +79,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const CANCEL_MANY = /* GraphQL */ `
   mutation { cancelExecutions(kind: CRAWL, reason: "chaos: cancel all") { cancelled executions { id status } } }
 `;
+const PAUSE = `mutation ($id: ID!) { pauseExecution(id: $id, reason: "chaos") { id status } }`;
+const RESUME = `mutation ($id: ID!) { resumeExecution(id: $id) { id status } }`;
+const PAUSE_MANY = `mutation { pauseExecutions(kind: CRAWL, reason: "chaos: pause all") { affected executions { id status } } }`;
+const RESUME_MANY = `mutation { resumeExecutions(kind: CRAWL) { affected executions { id status } } }`;
+
+/** A move the status machine has, from one status to another. */
+const LEGAL = new Set(Object.values(TRANSITIONS).flatMap((t) => (t.from as readonly ExecutionStatus[]).map((from) => `${from}>${t.to}`)));
 
 /** Runs `schedule` and checks the invariants; never throws for a violation (they are reported). */
 export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { stage: string } = { stage: '' }): Promise<Report> {
@@ -103,6 +113,8 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
     cancelLatenciesMs: [],
     faultedCancelLatenciesMs: [],
     executions: 0,
+    pauses: 0,
+    resumes: 0,
     storeCalls: 0,
     storeFaults: 0,
     durationMs: 0,
@@ -219,6 +231,9 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
     // -- what the run observes -------------------------------------------------------------------
     const executionOf: (string | null)[] = schedule.crawls.map(() => null);
     const accepted: { id: string; requestedAt: number }[] = [];
+    /** Pauses answered PAUSED; when each resume (of one id, or of all: id null) was sent. */
+    const paused: { id: string; answeredAt: number }[] = [];
+    const resumeSent: { id: string | null; at: number }[] = [];
     const faultWindows: [number, number][] = [];
     const openWindow = () => {
       const w: [number, number] = [Date.now(), Infinity];
@@ -311,6 +326,35 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
           for (const e of (res?.data?.cancelExecutions?.executions ?? []) as { id: string; status: string }[]) {
             if (e.status === 'CANCELLING' || e.status === 'CANCELLED') accepted.push({ id: e.id, requestedAt });
           }
+          return;
+        }
+        case 'pause': {
+          const id = executionOf[step.crawl];
+          if (!id) return;
+          const res = await gql(PAUSE, { id });
+          if (res?.data?.pauseExecution?.status === 'PAUSED') paused.push({ id, answeredAt: Date.now() });
+          return;
+        }
+        case 'pauseAll': {
+          const res = await gql(PAUSE_MANY);
+          const answeredAt = Date.now();
+          for (const e of (res?.data?.pauseExecutions?.executions ?? []) as { id: string; status: string }[]) {
+            if (e.status === 'PAUSED') paused.push({ id: e.id, answeredAt });
+          }
+          return;
+        }
+        case 'resume': {
+          const id = executionOf[step.crawl];
+          if (!id) return;
+          resumeSent.push({ id, at: Date.now() });
+          const res = await gql(RESUME, { id });
+          if (res?.data?.resumeExecution) report.resumes++;
+          return;
+        }
+        case 'resumeAll': {
+          resumeSent.push({ id: null, at: Date.now() });
+          const res = await gql(RESUME_MANY);
+          report.resumes += (res?.data?.resumeExecutions?.affected as number | undefined) ?? 0;
           return;
         }
         case 'subscribe': {
@@ -478,7 +522,42 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
       const statuses = events.filter((e) => e.type === 'STATUS').map((e) => e.status);
       const cancelling = statuses.indexOf('CANCELLING');
       check(cancelling === -1 || statuses.slice(cancelling + 1).every((s) => s === 'CANCELLED'), () => `${row.id}: left CANCELLING for ${statuses.slice(cancelling + 1).join(',')}`);
+      // Every status move in the log is one the status machine has (a double claim would be RUNNING>RUNNING).
+      const moves = statuses.slice(1).map((to, i) => `${statuses[i]}>${to}`);
+      check(statuses[0] === 'QUEUED' && moves.every((m) => LEGAL.has(m)), () => `${row.id}: status moves not in the machine: ${statuses.join(' > ')}`);
     }
+
+    // Paused: nothing of the execution runs until it is resumed. The next event after PAUSED is its
+    // next status move (QUEUED by a resume that was sent, or CANCELLED); no request reaches its site
+    // while it is paused (beyond REQUEST_SLACK_MS for a request sent just before the pause).
+    const single = new Map<string, number>();
+    for (const [crawl, same] of bySite) if (crawl >= 0 && same.length === 1) single.set(same[0]!.id, crawl);
+    for (const row of rows) {
+      const events = logs.get(row.id) ?? [];
+      events.forEach((e, i) => {
+        if (e.type !== 'STATUS' || e.status !== 'PAUSED') return;
+        const next = events[i + 1];
+        check(!next || next.type === 'STATUS', () => `${row.id}: a ${next!.type} event (seq ${next!.seq}) while PAUSED`);
+        if (next?.type === 'STATUS' && next.status === 'QUEUED') {
+          const sent = resumeSent.some((r) => (r.id === null || r.id === row.id) && r.at <= next.at + 5);
+          check(sent && next.message === 'resumed', () => `${row.id}: PAUSED left for QUEUED (seq ${next.seq}, "${next.message}") with no resume sent before`);
+        }
+        const crawl = single.get(row.id);
+        if (crawl === undefined) return;
+        const until = next?.at ?? Infinity;
+        // A node cut off from its database (a partition, a kill -9 stand-in) hears no pause: it stops
+        // its code when its lease runs out, so a fault overlapping the pause allows that long.
+        const faulted = faultWindows.some(([a, b]) => a <= e.at + REQUEST_SLACK_MS && b >= e.at - TIMING.leaseMs);
+        const allowed = REQUEST_SLACK_MS + (faulted ? TIMING.leaseMs + TIMING.heartbeatMs : 0);
+        const during = arrivals[crawl]!.map((at, k) => ({ at, path: sites[crawl]!.requests[k] })).filter((a) => a.at > e.at + allowed && a.at < until);
+        check(during.length === 0, () => `${row.id}: ${during.length} request(s) to its site while PAUSED (seq ${e.seq}${faulted ? ', a fault overlapping' : ''}): ${during.map((a) => `${a.path} +${a.at - e.at} ms`).join(' ')}`);
+      });
+    }
+    // A pause answered PAUSED is in the log.
+    for (const { id } of paused) {
+      check(logs.get(id)?.some((e) => e.type === 'STATUS' && e.status === 'PAUSED') ?? false, () => `pause of ${id} was answered PAUSED, and its log has no PAUSED`);
+    }
+    report.pauses = paused.length;
 
     // Accepted cancel => CANCELLED, within grace + one heartbeat unless a fault overlapped.
     for (const { id, requestedAt } of accepted) {

@@ -47,7 +47,7 @@ for (const dialect of stores) {
   const ok = percentiles(summary.cancelLatenciesMs);
   const faulted = percentiles(summary.faultedCancelLatenciesMs);
   console.log(
-    `${dialect}/${family}: ${summary.schedules} schedules run, ${summary.executions} executions, ${summary.checks} invariants checked, ` +
+    `${dialect}/${family}: ${summary.schedules} schedules run, ${summary.executions} executions (${summary.pauses} paused, ${summary.resumes} resumed), ${summary.checks} invariants checked, ` +
       `${summary.storeFaults} store faults injected, ${summary.failures.length} schedule(s) with violations, ${(summary.durationMs / 1000).toFixed(1)} s`,
   );
   console.log(`  cancel -> CANCELLED (no fault overlapping): n=${ok.n} p50=${ok.p50} ms p95=${ok.p95} ms max=${ok.max} ms`);

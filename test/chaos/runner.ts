@@ -9,6 +9,8 @@ export interface Summary {
   schedules: number;
   checks: number;
   executions: number;
+  pauses: number;
+  resumes: number;
   storeFaults: number;
   /** Each failing seed with what it broke. */
   failures: { seed: number; violations: string[]; schedule: string }[];
@@ -23,7 +25,7 @@ const HUNG_MS = 90_000;
 function hungReport(seed: number, dialect: Dialect, family: Family, stage: string): Report {
   return {
     seed, dialect, family, checks: 1, violations: [`the schedule hung for ${HUNG_MS / 1000} s in its ${stage} stage`],
-    cancelLatenciesMs: [], faultedCancelLatenciesMs: [], executions: 0, storeCalls: 0, storeFaults: 0, durationMs: HUNG_MS,
+    cancelLatenciesMs: [], faultedCancelLatenciesMs: [], executions: 0, pauses: 0, resumes: 0, storeCalls: 0, storeFaults: 0, durationMs: HUNG_MS,
   };
 }
 
@@ -37,7 +39,7 @@ export async function runSeeds(
   const began = performance.now();
   let redis: PrivateRedis | null = null;
   if (dialect === 'postgres') redis = await startPrivateRedis();
-  const summary: Summary = { dialect, family, schedules: 0, checks: 0, executions: 0, storeFaults: 0, failures: [], cancelLatenciesMs: [], faultedCancelLatenciesMs: [], durationMs: 0 };
+  const summary: Summary = { dialect, family, schedules: 0, checks: 0, executions: 0, pauses: 0, resumes: 0, storeFaults: 0, failures: [], cancelLatenciesMs: [], faultedCancelLatenciesMs: [], durationMs: 0 };
   const queue = [...seeds];
   const env = { redis, restarting: false };
   try {
@@ -56,6 +58,8 @@ export async function runSeeds(
           summary.schedules++;
           summary.checks += report.checks;
           summary.executions += report.executions;
+          summary.pauses += report.pauses;
+          summary.resumes += report.resumes;
           summary.storeFaults += report.storeFaults;
           summary.cancelLatenciesMs.push(...report.cancelLatenciesMs);
           summary.faultedCancelLatenciesMs.push(...report.faultedCancelLatenciesMs);
