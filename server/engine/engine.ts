@@ -6,8 +6,16 @@ import type { SluicePubSub } from '../pubsub.ts';
 import type { Store } from '../store/store.ts';
 import { createJobContext, type RunningContext } from './context.ts';
 import type { Job } from './job.ts';
-import { ACTIVE_STATUSES, isTerminal, type ExecutionStatus } from '../executions/status.ts';
-import { FencedError, StoreUnavailableError, type Execution, type ExecutionKind, type Change, type NewExecution } from '../executions/types.ts';
+import { ACTIVE_STATUSES, isTerminal, type ExecutionStatus, type TransitionName } from '../executions/status.ts';
+import {
+  FencedError,
+  StoreUnavailableError,
+  type Change,
+  type Execution,
+  type ExecutionKind,
+  type NewExecution,
+  type TransitionOptions,
+} from '../executions/types.ts';
 
 export interface EngineConfig {
   nodeId: string;
@@ -129,6 +137,11 @@ function bulk(results: readonly (Moved | null)[]): BulkOutcome {
  */
 export class Engine {
   private readonly running = new Map<string, Running>();
+  /**
+   * Executions a transition of this node may have changed unannounced: the call failed, yet it may
+   * have committed (its answer lost), and then nobody published its event. Rung again on each beat.
+   */
+  private readonly unsure = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
   private stopListening: () => void = () => {};
   private pumping: Promise<void> | null = null;
@@ -205,6 +218,8 @@ export class Engine {
       });
       if (change) this.publish(change);
     }
+    // Best effort: a change this node may have made unannounced is rung before it goes.
+    await this.ringUnsure().catch(() => {});
   }
 
   /** Records a new execution (QUEUED) and wakes the claim loop. */
@@ -225,7 +240,7 @@ export class Engine {
     for (;;) {
       // One decision under the row's lock: QUEUED ends at once, RUNNING gets its tombstone. Whatever
       // moves the row meanwhile (a claim, a release back to QUEUED) cannot fall between two tries.
-      const change = await this.store.transition(id, CANCEL, { reason, by });
+      const change = await this.move(id, CANCEL, { reason, by });
       if (change) {
         this.observer.onCancelRequested(id, requestedAt);
         this.publish(change);
@@ -306,7 +321,7 @@ export class Engine {
         throw new ConflictError(`execution "${id}" cannot be paused: ${why}`, { status: current.status });
       }
       // One decision under the row's lock, whichever of QUEUED or RUNNING the row is in by then.
-      const change = await this.store.transition(id, 'pause', { reason });
+      const change = await this.move(id, 'pause', { reason });
       if (change) {
         this.publish(change);
         this.deliverPause(change.execution);
@@ -317,7 +332,7 @@ export class Engine {
   }
 
   private async resumeOne(id: string): Promise<Moved> {
-    const change = await this.store.transition(id, 'resume');
+    const change = await this.move(id, 'resume');
     if (change) {
       this.publish(change);
       this.kick();
@@ -342,6 +357,32 @@ export class Engine {
     return rows.filter(
       (e): e is Execution => e !== null && statuses.includes(e.status) && (!kind || e.kind === kind) && (!sessionId || e.sessionId === sessionId),
     );
+  }
+
+  /** A transition of the store; when it fails, it may have committed: the execution is rung again on the next beat. */
+  private async move(id: string, names: TransitionName | readonly TransitionName[], options?: TransitionOptions): Promise<Change | null> {
+    try {
+      return await this.store.transition(id, names, options);
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) this.unsure.add(id);
+      throw error;
+    }
+  }
+
+  /**
+   * Rings the doorbell again for executions a failed transition may have changed: publishes the last
+   * event of each one's log and its row. A subscriber that already has that event drops it (seq); one
+   * that missed it gets it, and the events before it from the log. Without this, a lost answer of a
+   * terminal transition left every subscriber one event short of the end, for good.
+   */
+  private async ringUnsure(): Promise<void> {
+    for (const id of [...this.unsure]) {
+      const row = await this.store.getExecution(id);
+      const last = row && row.lastSeq > 0 ? (await this.store.listEvents(id, row.lastSeq - 1, 1))[0] : undefined;
+      this.unsure.delete(id);
+      if (last) this.pubsub.publish('execution:event', id, last);
+      if (row) this.pubsub.publish('execution:changed', row);
+    }
   }
 
   /** Ids of executions whose code runs on this node now. */
@@ -452,7 +493,7 @@ export class Engine {
     this.observer.onGraceExceeded();
     let change: Change | null;
     try {
-      change = await this.store.transition(r.execution.id, 'finishCancel', { reason: this.graceReason() });
+      change = await this.move(r.execution.id, 'finishCancel', { reason: this.graceReason() });
     } catch (error) {
       // Not recorded: the overdue-cancel sweep of the next heartbeat (on any node) ends it.
       r.finalised = false;
@@ -561,7 +602,7 @@ export class Engine {
     const { id, attempt } = r.execution;
     let change: Change | null = null;
     if (outcome.ok) {
-      change = await this.store.transition(id, 'succeed', { attempt, result: outcome.result });
+      change = await this.move(id, 'succeed', { attempt, result: outcome.result });
     } else if (r.cause === 'shutdown') {
       change = await this.release(r.execution, `its node (${this.config.nodeId}) shut down`);
     } else if (r.cause === 'unconfirmed') {
@@ -576,11 +617,11 @@ export class Engine {
       const error = outcome.error;
       const message = error instanceof Error ? error.message : String(error);
       if (!isAbortError(error) && !(error instanceof FencedError)) r.context.log.warn({ err: error }, 'job failed');
-      change = await this.store.transition(id, 'fail', { attempt, error: message });
+      change = await this.move(id, 'fail', { attempt, error: message });
     }
     // Cancelled while running (or finished while a cancel was being written): the tombstone wins.
     // Fenced by attempt: code that lost its row (a pause, a takeover) must not end a later attempt's cancel.
-    return change ?? (await this.store.transition(id, 'finishCancel', { attempt }));
+    return change ?? (await this.move(id, 'finishCancel', { attempt }));
   }
 
   /**
@@ -590,7 +631,7 @@ export class Engine {
    */
   private release(execution: Execution, why: string, options: { ifLeaseExpired?: boolean } = {}): Promise<Change | null> {
     const resumable = this.jobs.get(execution.kind)?.resumable ?? false;
-    return this.store.transition(execution.id, resumable ? 'requeue' : 'interrupt', {
+    return this.move(execution.id, resumable ? 'requeue' : 'interrupt', {
       ...options,
       attempt: execution.attempt,
       reason: resumable ? `${why}; resuming from the checkpoint` : `${why} while it ran, and a ${execution.kind.toLowerCase()} cannot resume`,
@@ -625,6 +666,7 @@ export class Engine {
             this.abortLocal(r, 'lost', 'another node took this execution over');
         }
       }
+      await this.ringUnsure();
       // On one SQLite node too: a row whose claim or final write was lost on its way has no worker.
       await this.recoverOrphans(false);
       await this.finishOverdueCancels();
@@ -647,7 +689,7 @@ export class Engine {
       if (this.running.has(row.id)) continue;
       let change: Change | null;
       if (row.status === 'CANCELLING') {
-        change = await this.store.transition(row.id, 'finishCancel', { reason: 'its node stopped before it did', ifLeaseExpired });
+        change = await this.move(row.id, 'finishCancel', { reason: 'its node stopped before it did', ifLeaseExpired });
       } else {
         change = await this.release(row, `its node (${row.node ?? 'unknown'}) stopped`, { ifLeaseExpired });
       }
@@ -673,7 +715,7 @@ export class Engine {
       // Code of ours that has not heard the cancel (its answer or its message was lost) stops first.
       const mine = this.running.get(row.id);
       if (mine) this.abortLocal(mine, 'cancel', row.cancelReason ?? 'cancelled');
-      const change = await this.store.transition(row.id, 'finishCancel', { reason: this.graceReason(), ifCancelRequestedMsAgo: this.config.cancelGraceMs });
+      const change = await this.move(row.id, 'finishCancel', { reason: this.graceReason(), ifCancelRequestedMsAgo: this.config.cancelGraceMs });
       if (!change) continue;
       const local = this.running.get(row.id);
       if (local) {
