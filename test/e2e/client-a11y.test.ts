@@ -1,58 +1,43 @@
 // Accessibility of every view in a real Chromium: axe-core finds no serious or critical violation,
 // each Stop and Dismiss names what it acts on, focus follows route changes and disappearing
 // controls. (Error toasts as alerts: client-liveness.test.ts; toasts pausing: unit/client-toasts.test.ts.)
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
-import { START_CRAWL, startTestApp, type TestApp } from '../helpers/app.ts';
+import { START_CRAWL } from '../helpers/app.ts';
 import { crawlToEnd } from '../helpers/knowledge.ts';
 import { seriousViolations } from './axe.ts';
-import { DESKTOP, hasChromium, launchBrowser } from './browser.ts';
-import { ensureClientBuilt } from './build-client.ts';
+import { hasChromium } from './browser.ts';
+import { browserSuite } from './suite.ts';
 
 describe.skipIf(!hasChromium)('accessibility in a browser', () => {
-  let server: TestApp;
   let llm: SlowLlm;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    const clientDir = await ensureClientBuilt();
-    llm = await startSlowLlm({ tokens: wordTokens(30, ['Sluice gates [1] control the flow ']), delayMs: 50 });
-    [server, browser] = await Promise.all([startTestApp({ clientDir, llmBaseUrl: llm.url, llmModel: 'slow-test-model' }), launchBrowser()]);
-  }, 180_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    await llm?.close();
+  const suite = browserSuite({
+    app: async (closeAfterAll) => {
+      llm = await startSlowLlm({ tokens: wordTokens(30, ['Sluice gates [1] control the flow ']), delayMs: 50 });
+      closeAfterAll(() => llm.close());
+      return { llmBaseUrl: llm.url, llmModel: 'slow-test-model' };
+    },
+    pageTimeoutMs: 15_000,
   });
-
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext(DESKTOP);
-    deferCleanup(() => context.close());
-    const page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    return page;
-  }
 
   async function slowCrawl(): Promise<string> {
     const site = await siteForTest({ pages: 200, delayMs: 1_000 });
     const title = `${site.url}/`;
-    const started = await server.gql<{ startCrawl: { id: string } }>(START_CRAWL, { input: { url: title, maxDepth: 4 } });
+    const started = await suite.server.gql<{ startCrawl: { id: string } }>(START_CRAWL, { input: { url: title, maxDepth: 4 } });
     const id = started.data!.startCrawl.id;
-    deferCleanup(() => server.gql('mutation($id: ID!) { cancelExecution(id: $id) { accepted } }', { id }));
+    deferCleanup(() => suite.server.gql('mutation($id: ID!) { cancelExecution(id: $id) { accepted } }', { id }));
     return title;
   }
 
   it('every view has no serious or critical axe violation, with live content on it', { timeout: 90_000 }, async () => {
     const small = await siteForTest({ pages: 3 });
-    await crawlToEnd(server, `${small.url}/`);
+    await crawlToEnd(suite.server, `${small.url}/`);
     const title = await slowCrawl();
-    const page = await newPage();
+    const page = await suite.newPage();
     const found: Record<string, string[]> = {};
 
-    await page.goto(`${server.url}/crawl`);
+    await page.goto(`${suite.server.url}/crawl`);
     await page.getByTestId('execution-card').filter({ hasText: title }).getByText('Running').waitFor();
     found.crawl = await seriousViolations(page);
 
@@ -86,7 +71,7 @@ describe.skipIf(!hasChromium)('accessibility in a browser', () => {
     expect(await page.evaluate('window.liveChanges')).toBeLessThan(8);
     found.chat = await seriousViolations(page);
 
-    await page.goto(`${server.url}/no-such-page`);
+    await page.goto(`${suite.server.url}/no-such-page`);
     await page.getByRole('heading', { name: 'Page not found' }).waitFor();
     found['not found'] = await seriousViolations(page);
 
@@ -95,8 +80,8 @@ describe.skipIf(!hasChromium)('accessibility in a browser', () => {
 
   it('each Stop names what it stops, and focus stays on the card when Stop turns into "Stopping…"', { timeout: 60_000 }, async () => {
     const [first, second] = [await slowCrawl(), await slowCrawl()];
-    const page = await newPage();
-    await page.goto(`${server.url}/executions`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/executions`);
     const stopFirst = page.getByRole('button', { name: `Stop crawl of ${first}`, exact: true });
     await stopFirst.waitFor();
     await page.getByRole('button', { name: `Stop crawl of ${second}`, exact: true }).waitFor();
@@ -139,8 +124,8 @@ describe.skipIf(!hasChromium)('accessibility in a browser', () => {
   });
 
   it('a route change moves focus to the new heading', async () => {
-    const page = await newPage();
-    await page.goto(`${server.url}/crawl`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/crawl`);
     await page.getByRole('heading', { name: 'Crawl', level: 1 }).waitFor();
     await page.getByRole('link', { name: 'Knowledge' }).click();
     await page.getByRole('heading', { name: 'Knowledge', level: 1 }).waitFor();
@@ -150,8 +135,8 @@ describe.skipIf(!hasChromium)('accessibility in a browser', () => {
 
   it('Stop all asks first, stops everything in one go, and Dismiss finished clears the ended cards', { timeout: 60_000 }, async () => {
     const [first, second] = [await slowCrawl(), await slowCrawl()];
-    const page = await newPage();
-    await page.goto(`${server.url}/executions`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/executions`);
     await page.getByRole('button', { name: `Stop crawl of ${second}`, exact: true }).waitFor();
     const stopAll = page.getByRole('button', { name: /^Stop all \(\d+\)$/ });
     const running = Number((await stopAll.innerText()).replace(/\D/g, ''));

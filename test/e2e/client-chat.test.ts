@@ -1,16 +1,14 @@
 // The chat view in a real Chromium: Stop in the composer, rename and delete a conversation, answers
 // rendered as sanitised Markdown, and no serious or critical axe violation.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startFactSite } from '../fixtures/fact-site.ts';
 import type { Site } from '../fixtures/site.ts';
 import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
-import { deferCleanup } from '../helpers/cleanup.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { crawlToEnd } from '../helpers/knowledge.ts';
 import { seriousViolations } from './axe.ts';
-import { DESKTOP, hasChromium, launchBrowser } from './browser.ts';
-import { ensureClientBuilt } from './build-client.ts';
+import { hasChromium } from './browser.ts';
+import { browserSuite } from './suite.ts';
 
 const SLOW = { tokens: wordTokens(300, ['The gateway ', 'listens on ', 'port 7431 [1]. ']), delayMs: 60 };
 const MARKDOWN = {
@@ -24,33 +22,22 @@ const MARKDOWN = {
 };
 
 describe.skipIf(!hasChromium)('the chat view in a browser', () => {
-  let server: TestApp;
   let site: Site;
   let llm: SlowLlm;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    const clientDir = await ensureClientBuilt();
-    llm = await startSlowLlm(SLOW);
-    site = await startFactSite();
-    [server, browser] = await Promise.all([startTestApp({ clientDir, llmBaseUrl: llm.url, llmModel: 'slow-test-model' }), launchBrowser()]);
-    await crawlToEnd(server, site.url);
-  }, 180_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    await site?.close();
-    await llm?.close();
+  const suite = browserSuite({
+    app: async (closeAfterAll) => {
+      llm = await startSlowLlm(SLOW);
+      closeAfterAll(() => llm.close());
+      site = await startFactSite();
+      closeAfterAll(() => site.close());
+      return { llmBaseUrl: llm.url, llmModel: 'slow-test-model' };
+    },
+    pageTimeoutMs: 15_000,
   });
 
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext(DESKTOP);
-    deferCleanup(() => context.close());
-    const page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    return page;
-  }
+  beforeAll(async () => {
+    await crawlToEnd(suite.server, site.url);
+  }, 180_000);
 
   async function ask(page: Page, question: string): Promise<void> {
     await page.getByLabel('Message').fill(question);
@@ -59,8 +46,8 @@ describe.skipIf(!hasChromium)('the chat view in a browser', () => {
 
   it('Stop in the composer stops the answer being written: Stopping… at once, then Cancelled', { timeout: 60_000 }, async () => {
     llm.script = SLOW;
-    const page = await newPage();
-    await page.goto(`${server.url}/chat`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/chat`);
     await ask(page, 'Which port does the gateway listen on?');
     const answer = page.getByTestId('chat-assistant').last();
     await answer.getByText('word3').waitFor();
@@ -77,8 +64,8 @@ describe.skipIf(!hasChromium)('the chat view in a browser', () => {
 
   it('renders an answer as Markdown: a link and a code block, the sources as links, no script run or shown', { timeout: 60_000 }, async () => {
     llm.script = MARKDOWN;
-    const page = await newPage();
-    await page.goto(`${server.url}/chat`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/chat`);
     await ask(page, 'How do I start the gateway?');
     const answer = page.getByTestId('chat-assistant').last();
     const link = answer.getByRole('link', { name: 'the gateway guide' });
@@ -96,8 +83,8 @@ describe.skipIf(!hasChromium)('the chat view in a browser', () => {
 
   it('renames and deletes a conversation (after a confirmation), focus moving sensibly', { timeout: 60_000 }, async () => {
     llm.script = { tokens: ['Port 7431 [1].'], delayMs: 0 };
-    const page = await newPage();
-    await page.goto(`${server.url}/chat`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/chat`);
     await ask(page, 'How long are snapshots retained?');
     await page.getByTestId('chat-title').getByText('How long are snapshots retained?').waitFor();
     await page.getByRole('link', { name: '+ New conversation' }).click();
@@ -114,7 +101,7 @@ describe.skipIf(!hasChromium)('the chat view in a browser', () => {
     await page.getByRole('navigation', { name: 'Conversations' }).getByRole('link', { name: 'Renamed by the test' }).waitFor();
     expect(await page.getByRole('button', { name: 'Rename' }).evaluate((el) => el === document.activeElement)).toBe(true);
     const sessionId = page.url().split('/chat/')[1]!;
-    const stored = await server.gql<{ chatSession: { title: string } }>('query ($id: ID!) { chatSession(id: $id) { title } }', { id: sessionId });
+    const stored = await suite.server.gql<{ chatSession: { title: string } }>('query ($id: ID!) { chatSession(id: $id) { title } }', { id: sessionId });
     expect(stored.data!.chatSession.title).toBe('Renamed by the test');
 
     // Dismissing the confirmation deletes nothing.
@@ -132,14 +119,14 @@ describe.skipIf(!hasChromium)('the chat view in a browser', () => {
     // Focus on the conversation that took its place in the list, which is open now.
     await page.waitForFunction(() => document.activeElement?.closest('nav[aria-label="Conversations"]') !== null);
     expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBeTruthy();
-    const gone = await server.gql<{ chatSession: unknown }>('query ($id: ID!) { chatSession(id: $id) { id } }', { id: sessionId });
+    const gone = await suite.server.gql<{ chatSession: unknown }>('query ($id: ID!) { chatSession(id: $id) { id } }', { id: sessionId });
     expect(gone.data!.chatSession).toBeNull();
   });
 
   it('the chat view, with a Markdown answer and the rename form, has no serious or critical axe violation', { timeout: 60_000 }, async () => {
     llm.script = MARKDOWN;
-    const page = await newPage();
-    await page.goto(`${server.url}/chat`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/chat`);
     await ask(page, 'How do I start the gateway?');
     await page.getByTestId('chat-assistant').last().getByRole('link', { name: 'the gateway guide' }).waitFor();
     expect(await seriousViolations(page)).toEqual([]);

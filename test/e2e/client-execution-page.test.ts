@@ -1,37 +1,17 @@
 // The execution page (/executions/:id) in a real Chromium against the real server and local sites:
 // opened from a card, its live log and stored pages (paged), Stop, Run again, and axe.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { crawlToEnd } from '../helpers/knowledge.ts';
 import { seriousViolations } from './axe.ts';
-import { DESKTOP, hasChromium, launchBrowser } from './browser.ts';
-import { ensureClientBuilt } from './build-client.ts';
+import { hasChromium } from './browser.ts';
+import { browserSuite } from './suite.ts';
 
 const CANCEL = 'mutation($id: ID!) { cancelExecution(id: $id) { accepted } }';
 
 describe.skipIf(!hasChromium)('the execution page in a browser', () => {
-  let server: TestApp;
-  let browser: Browser;
+  const suite = browserSuite({ pageTimeoutMs: 20_000 });
 
-  beforeAll(async () => {
-    const clientDir = await ensureClientBuilt();
-    [server, browser] = await Promise.all([startTestApp({ clientDir }), launchBrowser()]);
-  }, 180_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext(DESKTOP);
-    deferCleanup(() => context.close());
-    const page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    return page;
-  }
 
   const idFrom = (url: string): string => new URL(url).pathname.split('/').pop()!;
 
@@ -73,8 +53,8 @@ describe.skipIf(!hasChromium)('the execution page in a browser', () => {
 
   it('opens from a card, shows the live log, stops from the page, and Run again lands on a new page', { timeout: 90_000 }, async () => {
     const site = await siteForTest({ pages: 200, delayMs: 400 });
-    const page = await newPage();
-    await page.goto(`${server.url}/crawl`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/crawl`);
     await page.getByLabel('URL').fill(`${site.url}/`);
     await page.getByLabel('Depth').fill('6');
     await page.getByRole('button', { name: 'Start crawl' }).click();
@@ -83,7 +63,7 @@ describe.skipIf(!hasChromium)('the execution page in a browser', () => {
     await card.getByTestId('execution-link').click();
     await page.waitForURL(/\/executions\/[^/]+$/);
     const id = idFrom(page.url());
-    deferCleanup(() => server.gql(CANCEL, { id }));
+    deferCleanup(() => suite.server.gql(CANCEL, { id }));
     await expect.poll(() => page.getByTestId('execution-title').innerText()).toBe(`Crawl of ${site.url}/`);
     // The route change moved focus to the heading.
     expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
@@ -103,27 +83,27 @@ describe.skipIf(!hasChromium)('the execution page in a browser', () => {
     await page.getByRole('button', { name: `Run again: crawl of ${site.url}/` }).click();
     await page.waitForURL((url) => /\/executions\/[^/]+$/.test(url.pathname) && idFrom(url.href) !== id);
     const again = idFrom(page.url());
-    deferCleanup(() => server.gql(CANCEL, { id: again }));
+    deferCleanup(() => suite.server.gql(CANCEL, { id: again }));
     await expect.poll(() => page.getByTestId('execution-title').innerText()).toBe(`Crawl of ${site.url}/`);
     await expect.poll(() => log.filter({ hasText: 'page' }).count(), { timeout: 20_000 }).toBeGreaterThan(0);
     expect(await page.getByRole('button', { name: `Stop crawl of ${site.url}/` }).count()).toBe(1);
-    const res = await server.gql<{ execution: { id: string; kind: string; title: string; status: string } }>(
+    const res = await suite.server.gql<{ execution: { id: string; kind: string; title: string; status: string } }>(
       'query($id: ID!) { execution(id: $id) { id kind title status } }',
       { id: again },
     );
     expect(res.data!.execution).toMatchObject({ kind: 'CRAWL', title: `${site.url}/`, status: 'RUNNING' });
     // The rerun is in the header's running menu, which links back to its page.
-    await page.goto(`${server.url}/crawl`);
+    await page.goto(`${suite.server.url}/crawl`);
     await page.getByRole('button', { name: '1 running' }).click();
     await page.getByRole('dialog', { name: 'Active executions' }).getByRole('link', { name: `${site.url}/` }).click();
-    await page.waitForURL(`${server.url}/executions/${again}`);
+    await page.waitForURL(`${suite.server.url}/executions/${again}`);
   });
 
   it('lists the pages it stored, "Load more pages" with the cursor, and has no serious axe violation', { timeout: 90_000 }, async () => {
     const small = await siteForTest({ pages: 30 });
-    const id = await crawlToEnd(server, `${small.url}/`, { maxPages: 30, maxDepth: 6 });
-    const page = await newPage();
-    await page.goto(`${server.url}/executions/${id}`);
+    const id = await crawlToEnd(suite.server, `${small.url}/`, { maxPages: 30, maxDepth: 6 });
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/executions/${id}`);
     const rows = page.getByTestId('stored-pages').locator('tbody tr');
     await expect.poll(() => rows.count()).toBe(25);
     await page.getByRole('button', { name: 'Load more pages' }).click();
@@ -134,12 +114,12 @@ describe.skipIf(!hasChromium)('the execution page in a browser', () => {
     expect(await seriousViolations(page)).toEqual([]);
 
     // The history links to it too.
-    await page.goto(`${server.url}/executions`);
+    await page.goto(`${suite.server.url}/executions`);
     await page.getByTestId('history-row').getByRole('link', { name: `${small.url}/` }).click();
-    await page.waitForURL(`${server.url}/executions/${id}`);
+    await page.waitForURL(`${suite.server.url}/executions/${id}`);
     await expect.poll(() => rows.count()).toBe(25);
 
-    await page.goto(`${server.url}/executions/no-such-execution`);
+    await page.goto(`${suite.server.url}/executions/no-such-execution`);
     await expect.poll(() => page.getByRole('alert').innerText()).toContain('No execution has the id');
   });
 });

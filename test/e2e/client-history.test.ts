@@ -1,14 +1,12 @@
 // The history on the Executions page in a real Chromium against the real server: paged by the
 // server's cursor ("Load more"), filtered by title text, counted by the server ("N matching"),
 // and what ends while the page is open joins it. Crawls here end at once (a job of the test's own).
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defineJob } from '../../server/engine/job.ts';
-import { deferCleanup } from '../helpers/cleanup.ts';
-import { START_CRAWL, startTestApp, type TestApp } from '../helpers/app.ts';
+import { START_CRAWL } from '../helpers/app.ts';
 import { seriousViolations } from './axe.ts';
-import { DESKTOP, hasChromium, launchBrowser } from './browser.ts';
-import { ensureClientBuilt } from './build-client.ts';
+import { hasChromium } from './browser.ts';
+import { browserSuite } from './suite.ts';
 
 const instant = defineJob({ kind: 'CRAWL', resumable: true, run: async () => {} });
 const ENDED = `query ($text: String) {
@@ -16,34 +14,16 @@ const ENDED = `query ($text: String) {
 }`;
 
 describe.skipIf(!hasChromium)('the history in a browser', () => {
-  let server: TestApp;
-  let browser: Browser;
+  const suite = browserSuite({ app: { jobs: [instant], startRateLimitPerMinute: 0 }, pageTimeoutMs: 20_000 });
 
-  beforeAll(async () => {
-    const clientDir = await ensureClientBuilt();
-    [server, browser] = await Promise.all([startTestApp({ clientDir, jobs: [instant], startRateLimitPerMinute: 0 }), launchBrowser()]);
-  }, 180_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
-
-  async function newPage(): Promise<Page> {
-    const context = await browser.newContext(DESKTOP);
-    deferCleanup(() => context.close());
-    const page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    return page;
-  }
 
   async function start(url: string): Promise<void> {
-    const res = await server.gql(START_CRAWL, { input: { url } });
+    const res = await suite.server.gql(START_CRAWL, { input: { url } });
     expect(res.errors).toBeUndefined();
   }
 
   async function succeeded(text: string | null = null): Promise<number> {
-    const res = await server.gql<{ executionHistory: { totalCount: number } }>(ENDED, { text });
+    const res = await suite.server.gql<{ executionHistory: { totalCount: number } }>(ENDED, { text });
     return res.data!.executionHistory.totalCount;
   }
 
@@ -53,8 +33,8 @@ describe.skipIf(!hasChromium)('the history in a browser', () => {
     for (let i = 0; i < 15; i++) await start(`${base}/Blog/${i}`);
     await expect.poll(() => succeeded(), { timeout: 30_000 }).toBe(60);
 
-    const page = await newPage();
-    await page.goto(`${server.url}/executions`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/executions`);
     const rows = page.getByTestId('history-row');
     const count = page.getByTestId('history-count');
     await expect.poll(() => count.innerText()).toBe('60 matching');

@@ -1,34 +1,19 @@
 // The Knowledge view in a real Chromium: a crawled source is listed and Delete removes it for good.
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startFactSite } from '../fixtures/fact-site.ts';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { crawlToEnd } from '../helpers/knowledge.ts';
-import { DESKTOP, hasChromium, launchBrowser, shot } from './browser.ts';
-import { ensureClientBuilt } from './build-client.ts';
+import { hasChromium, shot } from './browser.ts';
+import { browserSuite } from './suite.ts';
 
 describe.skipIf(!hasChromium)('the Knowledge view in a browser', () => {
-  let server: TestApp;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    const clientDir = await ensureClientBuilt();
-    [server, browser] = await Promise.all([startTestApp({ clientDir }), launchBrowser()]);
-  }, 180_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const suite = browserSuite({ pageTimeoutMs: 10_000 });
 
   it('deletes a source: two presses, a toast, and the server no longer has it', { timeout: 60_000 }, async () => {
     const site = await siteForTest({ pages: 3 });
-    await crawlToEnd(server, `${site.url}/`);
-    const context = await browser.newContext(DESKTOP);
-    const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    await page.goto(`${server.url}/knowledge`);
+    await crawlToEnd(suite.server, `${site.url}/`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/knowledge`);
     await page.getByRole('heading', { name: 'Knowledge', level: 1 }).waitFor();
 
     const row = page.getByRole('row').filter({ hasText: site.url });
@@ -39,20 +24,16 @@ describe.skipIf(!hasChromium)('the Knowledge view in a browser', () => {
     expect(await page.getByText('Could not delete source').count()).toBe(0);
     await shot(page, 'knowledge-deleted');
 
-    const left = await server.gql<{ knowledgeSources: { url: string }[] }>('{ knowledgeSources { url } }');
+    const left = await suite.server.gql<{ knowledgeSources: { url: string }[] }>('{ knowledgeSources { url } }');
     expect(left.data?.knowledgeSources).toEqual([]);
-    await context.close();
   });
 
   it('a search hit shows its heading and a plain-text snippet; a source links to its last crawl', { timeout: 60_000 }, async () => {
     const site = await startFactSite();
     deferCleanup(() => site.close());
-    const crawlId = await crawlToEnd(server, site.url);
-    const context = await browser.newContext(DESKTOP);
-    deferCleanup(() => context.close());
-    const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    await page.goto(`${server.url}/knowledge`);
+    const crawlId = await crawlToEnd(suite.server, site.url);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/knowledge`);
     await page.getByLabel('Search the knowledge base').fill('gateway port');
     await page.getByRole('button', { name: 'Search' }).click();
     const hit = page.locator('.hit').filter({ hasText: `${site.url}/gateway` }).first();

@@ -1,13 +1,13 @@
 // The app in a real Chromium behind a proxy that misbehaves as networks do (test/fixtures/net-proxy.ts):
 // a socket that goes silent, a reconnect waiting on its backoff when the network comes back, a close
 // the client must not retry, a progress stream that fails, a connection slow to open, a Stop that hangs.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { startNetProxy, type NetProxy } from '../fixtures/net-proxy.ts';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
-import { START_CRAWL, startTestApp, type TestApp } from '../helpers/app.ts';
-import { DESKTOP, hasChromium, launchBrowser, shot } from './browser.ts';
-import { ensureClientBuilt } from './build-client.ts';
+import { START_CRAWL } from '../helpers/app.ts';
+import { hasChromium, shot } from './browser.ts';
+import { browserSuite } from './suite.ts';
 
 /** Short timings so a dead socket or a hung Stop shows in a second (see client/lib/settings.ts). */
 const SETTINGS = { keepAliveMs: 400, pongTimeoutMs: 600, stopTimeoutMs: 500 };
@@ -36,33 +36,21 @@ async function fetchedAbove(page: Page, title: string, value: number, timeout = 
 }
 
 describe.skipIf(!hasChromium)('a live connection in a browser, on a bad network', () => {
-  let server: TestApp;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    const clientDir = await ensureClientBuilt();
-    [server, browser] = await Promise.all([startTestApp({ clientDir }), launchBrowser()]);
-  }, 180_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const suite = browserSuite();
 
   /** A proxy, a browser context with the short timings, and a slow crawl started through the API. */
   async function setUp(): Promise<{ proxy: NetProxy; context: BrowserContext; page: Page; title: string; id: string }> {
     const site = await siteForTest({ pages: 300, delayMs: 800 });
-    const proxy = await startNetProxy(server.url);
+    const proxy = await startNetProxy(suite.server.url);
     deferCleanup(() => proxy.close());
-    const context = await browser.newContext(DESKTOP);
-    deferCleanup(() => context.close());
+    const context = await suite.newContext();
     await context.addInitScript((settings) => Object.assign(window, { sluiceSettings: settings }), SETTINGS);
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
     const title = `${site.url}/`;
-    const started = await server.gql<{ startCrawl: { id: string } }>(START_CRAWL, { input: { url: title, maxDepth: 6, maxPages: 300 } });
+    const started = await suite.server.gql<{ startCrawl: { id: string } }>(START_CRAWL, { input: { url: title, maxDepth: 6, maxPages: 300 } });
     const id = started.data!.startCrawl.id;
-    deferCleanup(() => server.gql('mutation($id: ID!) { cancelExecution(id: $id) { accepted } }', { id }));
+    deferCleanup(() => suite.server.gql('mutation($id: ID!) { cancelExecution(id: $id) { accepted } }', { id }));
     return { proxy, context, page, title, id };
   }
 
@@ -133,10 +121,9 @@ describe.skipIf(!hasChromium)('a live connection in a browser, on a bad network'
 
   it('lists work started while the socket was still opening', { timeout: 60_000 }, async () => {
     const site = await siteForTest({ pages: 200, delayMs: 1_000 });
-    const proxy = await startNetProxy(server.url);
+    const proxy = await startNetProxy(suite.server.url);
     deferCleanup(() => proxy.close());
-    const context = await browser.newContext(DESKTOP);
-    deferCleanup(() => context.close());
+    const context = await suite.newContext();
     const page = await context.newPage();
     const held = proxy.holdSockets();
     await page.goto(`${proxy.url}/executions`);
@@ -144,9 +131,9 @@ describe.skipIf(!hasChromium)('a live connection in a browser, on a bad network'
 
     // Started before executionChanged can hear of it, and quiet afterwards (one slow page a second).
     const title = `${site.url}/`;
-    const started = await server.gql<{ startCrawl: { id: string } }>(START_CRAWL, { input: { url: title, maxDepth: 3 } });
+    const started = await suite.server.gql<{ startCrawl: { id: string } }>(START_CRAWL, { input: { url: title, maxDepth: 3 } });
     const id = started.data!.startCrawl.id;
-    deferCleanup(() => server.gql('mutation($id: ID!) { cancelExecution(id: $id) { accepted } }', { id }));
+    deferCleanup(() => suite.server.gql('mutation($id: ID!) { cancelExecution(id: $id) { accepted } }', { id }));
     await site.waitFor(() => site.requestCount() > 0);
     // The active list is not read before the socket that carries executionChanged is acknowledged.
     expect(proxy.httpOperations).not.toContain('ActiveExecutions');
