@@ -1,13 +1,12 @@
 // The Vue client against a server with API tokens, in a real Chromium: the token dialog, a wrong
 // token, the right one, Start and Stop with it (cancelledBy is the token's name), sign-out, and a
 // read-only token that gets a FORBIDDEN toast naming the scope.
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { startSite, type Site } from '../fixtures/site.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { DESKTOP, hasChromium, horizontalOverflow, launchBrowser, PHONE, shot } from './browser.ts';
+import { hasChromium, horizontalOverflow, PHONE, shot } from './browser.ts';
 import { seriousViolations } from './axe.ts';
-import { ensureClientBuilt } from './build-client.ts';
+import { browserSuite } from './suite.ts';
 
 const UI_TOKEN = 'ui-token-0123456789abcdef';
 const VIEWER_TOKEN = 'viewer-token-0123456789ab';
@@ -20,35 +19,24 @@ async function enterToken(page: Page, token: string): Promise<void> {
 }
 
 describe.skipIf(!hasChromium)('Sluice in a browser, with API tokens', () => {
-  let server: TestApp;
   let site: Site;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    const clientDir = await ensureClientBuilt();
-    [server, site, browser] = await Promise.all([
-      startTestApp({
-        clientDir,
+  const suite = browserSuite({
+    app: async (closeAfterAll) => {
+      site = await startSite({ pages: 300, delayMs: 1_500 });
+      closeAfterAll(() => site.close());
+      return {
         apiTokens: [
           { name: 'ui', token: UI_TOKEN, scopes: ['admin'] },
           { name: 'viewer', token: VIEWER_TOKEN, scopes: ['read'] },
         ],
-      }),
-      startSite({ pages: 300, delayMs: 1_500 }),
-      launchBrowser(),
-    ]);
-  }, 180_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    await site?.close();
+      };
+    },
   });
 
   it('asks for a token, refuses a wrong one, and with the right one Start and Stop work', { timeout: 90_000 }, async () => {
-    const context = await browser.newContext(DESKTOP);
+    const context = await suite.newContext();
     const page = await context.newPage();
-    await page.goto(`${server.url}/crawl`);
+    await page.goto(`${suite.server.url}/crawl`);
 
     // On load: the dialog, with the focus in its field.
     const dialog = page.getByRole('dialog', { name: 'API token required' });
@@ -100,7 +88,7 @@ describe.skipIf(!hasChromium)('Sluice in a browser, with API tokens', () => {
     // Stop: Cancelled, and the server records who stopped it.
     await card.getByRole('button', { name: 'Stop' }).click();
     await card.getByText('Cancelled').waitFor({ timeout: 10_000 });
-    const { data, errors } = await server.gql('{ executions(kind: CRAWL, limit: 1) { id status createdBy cancelledBy } }', {}, {
+    const { data, errors } = await suite.server.gql('{ executions(kind: CRAWL, limit: 1) { id status createdBy cancelledBy } }', {}, {
       authorization: `Bearer ${UI_TOKEN}`,
     });
     expect(errors).toBeUndefined();
@@ -115,9 +103,9 @@ describe.skipIf(!hasChromium)('Sluice in a browser, with API tokens', () => {
   });
 
   it('a read-only token sees the app, and Start crawl shows a FORBIDDEN toast naming the scope', { timeout: 60_000 }, async () => {
-    const context = await browser.newContext(DESKTOP);
+    const context = await suite.newContext();
     const page = await context.newPage();
-    await page.goto(`${server.url}/crawl`);
+    await page.goto(`${suite.server.url}/crawl`);
     await enterToken(page, VIEWER_TOKEN);
     await page.getByRole('dialog', { name: 'API token required' }).waitFor({ state: 'hidden' });
     // It may read: the history shows the crawl the other token stopped.
@@ -135,9 +123,9 @@ describe.skipIf(!hasChromium)('Sluice in a browser, with API tokens', () => {
   });
 
   it('the dialog fits a phone-sized screen', async () => {
-    const phone = await browser.newContext(PHONE);
+    const phone = await suite.newContext(PHONE);
     const page = await phone.newPage();
-    await page.goto(`${server.url}/chat`);
+    await page.goto(`${suite.server.url}/chat`);
     await page.getByRole('dialog', { name: 'API token required' }).getByRole('button', { name: 'Continue' }).waitFor();
     expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
     await shot(page, 'auth-dialog-phone');

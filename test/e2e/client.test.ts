@@ -1,11 +1,10 @@
 // The Vue client in a real Chromium against the real server and a slow local web site.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSite, type Site } from '../fixtures/site.ts';
 import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { DESKTOP, hasChromium, horizontalOverflow, launchBrowser, PHONE, shot } from './browser.ts';
-import { ensureClientBuilt } from './build-client.ts';
+import { DESKTOP, hasChromium, horizontalOverflow, PHONE, shot } from './browser.ts';
+import { browserSuite } from './suite.ts';
 
 /** Every answer: a sentence citing [1], then word0 … word39, one token every 100 ms. */
 const ANSWER = { tokens: wordTokens(40, ['Sluice gates [1] control the flow ']), delayMs: 100 };
@@ -51,37 +50,33 @@ async function watchForStopping(page: Page): Promise<void> {
 }
 
 describe.skipIf(!hasChromium)('Sluice in a browser', () => {
-  let server: TestApp;
   let site: Site;
   let fastSite: Site;
   let llm: SlowLlm;
-  let browser: Browser;
   let context: BrowserContext;
+  const suite = browserSuite({
+    app: async (closeAfterAll) => {
+      llm = await startSlowLlm(ANSWER);
+      closeAfterAll(() => llm.close());
+      [site, fastSite] = await Promise.all([startSite({ pages: 300, delayMs: 1_500 }), startSite({ pages: 6 })]);
+      closeAfterAll(() => site.close());
+      closeAfterAll(() => fastSite.close());
+      return { llmBaseUrl: llm.url, llmModel: 'slow-test-model' };
+    },
+  });
 
+  // One context for the file: the tests below follow each other in it.
   beforeAll(async () => {
-    const clientDir = await ensureClientBuilt();
-    llm = await startSlowLlm(ANSWER);
-    [server, site, fastSite, browser] = await Promise.all([
-      startTestApp({ clientDir, llmBaseUrl: llm.url, llmModel: 'slow-test-model' }),
-      startSite({ pages: 300, delayMs: 1_500 }),
-      startSite({ pages: 6 }),
-      launchBrowser(),
-    ]);
-    context = await browser.newContext(DESKTOP);
-  }, 180_000);
+    context = await suite.browser.newContext(DESKTOP);
+  });
 
   afterAll(async () => {
     await context?.close();
-    await browser?.close();
-    await server?.stop();
-    await site?.close();
-    await fastSite?.close();
-    await llm?.close();
   });
 
   it('runs a crawl in the background, and Stop means stop in every tab and after a reload', { timeout: 90_000 }, async () => {
     const page = await context.newPage();
-    await page.goto(`${server.url}/crawl`);
+    await page.goto(`${suite.server.url}/crawl`);
     await page.getByRole('heading', { name: 'Crawl', level: 1 }).waitFor();
 
     // Deep and slow enough to be still running when Stop is pressed.
@@ -118,7 +113,7 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
 
     // A second tab follows the same execution.
     const second = await context.newPage();
-    await second.goto(`${server.url}/executions`);
+    await second.goto(`${suite.server.url}/executions`);
     const secondCard = second.getByTestId('execution-card').first();
     await secondCard.getByRole('button', { name: 'Stop' }).waitFor();
     await shot(second, 'executions-running');
@@ -157,7 +152,7 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
 
   it('shows the Knowledge view with its sources and search', async () => {
     const page = await context.newPage();
-    await page.goto(`${server.url}/knowledge`);
+    await page.goto(`${suite.server.url}/knowledge`);
     await page.getByRole('heading', { name: 'Knowledge', level: 1 }).waitFor();
     await page.getByRole('heading', { name: 'Sources' }).waitFor();
     await page.getByLabel('Search the knowledge base').fill('sluice gate');
@@ -169,7 +164,7 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
 
   it('keyboard: the nav and the crawl form work without a mouse', async () => {
     const page = await context.newPage();
-    await page.goto(`${server.url}/executions`);
+    await page.goto(`${suite.server.url}/executions`);
     await page.getByRole('heading', { name: 'Executions', level: 1 }).waitFor();
     await page.getByRole('link', { name: 'Crawl' }).focus();
     await page.keyboard.press('Enter');
@@ -185,9 +180,9 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
   });
 
   it('is usable on a phone-sized screen', async () => {
-    const phone = await browser.newContext(PHONE);
+    const phone = await suite.newContext(PHONE);
     const page = await phone.newPage();
-    await page.goto(`${server.url}/crawl`);
+    await page.goto(`${suite.server.url}/crawl`);
     await page.getByLabel('URL').waitFor();
     await page.getByRole('link', { name: 'Executions' }).waitFor();
     await shot(page, 'phone-crawl');
@@ -198,7 +193,7 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
   it('streams a chat answer, and Stop stops an answer being written', { timeout: 90_000 }, async () => {
     const page = await context.newPage();
     // Something in the knowledge base to answer from: a small crawl, started from the UI.
-    await page.goto(`${server.url}/crawl`);
+    await page.goto(`${suite.server.url}/crawl`);
     await page.getByLabel('URL').fill(`${fastSite.url}/`);
     await page.getByRole('button', { name: 'Start crawl' }).click();
     await page.getByTestId('execution-card').filter({ hasText: fastSite.url }).getByText('Succeeded').waitFor({ timeout: 20_000 });
@@ -240,15 +235,15 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
   });
 
   it('Pause and Resume beside Stop on the card and in the header menu: Paused at once, then the server\'s truth', { timeout: 90_000 }, async () => {
-    const status = async (id: string) => (await server.gql(`query ($id: ID!) { execution(id: $id) { status } }`, { id })).data!.execution.status as string;
+    const status = async (id: string) => (await suite.server.gql(`query ($id: ID!) { execution(id: $id) { status } }`, { id })).data!.execution.status as string;
     const page = await context.newPage();
-    await page.goto(`${server.url}/crawl`);
+    await page.goto(`${suite.server.url}/crawl`);
     await page.getByLabel('URL').fill(`${site.url}/page/2`);
     await page.getByLabel('Depth').fill('8');
     await page.getByRole('button', { name: 'Start crawl' }).click();
     const card = page.getByTestId('execution-card').filter({ hasText: `${site.url}/page/2` }).first();
     await card.getByText('Running').waitFor({ timeout: 15_000 });
-    const active = (await server.gql(`{ activeExecutions { id title } }`)).data!.activeExecutions as { id: string; title: string }[];
+    const active = (await suite.server.gql(`{ activeExecutions { id title } }`)).data!.activeExecutions as { id: string; title: string }[];
     const id = active.find((e) => e.title === `${site.url}/page/2`)!.id;
 
     // Pause on the card: "Paused" at once (before the server's answer could change the badge), then the truth.
@@ -290,7 +285,7 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
 
   it('selects several executions and pauses, then resumes them at once', { timeout: 60_000 }, async () => {
     const page = await context.newPage();
-    await page.goto(`${server.url}/crawl`);
+    await page.goto(`${suite.server.url}/crawl`);
     const urls = [`${site.url}/page/3`, `${site.url}/page/4`];
     for (const url of urls) {
       await page.getByLabel('URL').fill(url);
@@ -303,7 +298,7 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
     await page.getByRole('button', { name: /^Pause selected \(\d+\)/ }).click();
     for (const url of urls) await page.getByTestId('execution-card').filter({ hasText: url }).getByText('Paused').waitFor();
     const listed = async () =>
-      ((await server.gql(`{ activeExecutions { title status } }`)).data!.activeExecutions as { title: string; status: string }[]).filter((e) =>
+      ((await suite.server.gql(`{ activeExecutions { title status } }`)).data!.activeExecutions as { title: string; status: string }[]).filter((e) =>
         urls.includes(e.title),
       );
     expect((await listed()).map((e) => e.status)).toEqual(['PAUSED', 'PAUSED']);
@@ -320,7 +315,7 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
 
   it('selects several executions and stops them at once', { timeout: 60_000 }, async () => {
     const page = await context.newPage();
-    await page.goto(`${server.url}/crawl`);
+    await page.goto(`${suite.server.url}/crawl`);
     for (const path of ['/', '/page/1']) {
       await page.getByLabel('URL').fill(`${site.url}${path}`);
       await page.getByLabel('Depth').fill('8');
