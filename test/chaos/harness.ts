@@ -595,6 +595,12 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
       const source = sources.find((s) => s.url === sites[crawl]!.url);
       const held = source?.chunks ?? 0;
       check(row.progress.chunksStored === held, () => `${id} (${row.status}) reports ${row.progress.chunksStored} chunks stored; the store holds ${held}`);
+      // pagesStored: the checkpoint's count (what a resumed attempt starts from) and a finished crawl's result.
+      const pages = (await reader.knowledge.listExecutionPages(id, 0, 10_000)).length;
+      const meta = (await reader.loadCheckpoint(id)).get('#meta') as { stored?: number } | undefined;
+      if (meta) check((meta.stored ?? 0) === pages, () => `${id} (${row.status}, attempt ${row.attempt}): its checkpoint counts ${meta.stored} pages stored; the store holds ${pages} of its pages`);
+      const result = row.result as { pagesStored?: number } | null;
+      if (row.status === 'SUCCEEDED' && result) check(result.pagesStored === pages, () => `${id} (SUCCEEDED, attempt ${row.attempt}) reports ${result.pagesStored} pages stored; the store holds ${pages} of its pages`);
     }
 
     // Subscriptions: what each delivered is the log (no gap, no duplicate); the ones still watching ended with the terminal event.
