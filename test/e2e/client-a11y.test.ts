@@ -103,8 +103,8 @@ describe.skipIf(!hasChromium)('accessibility in a browser', () => {
 
   it('each Pause and Resume names what it acts on, and focus moves from the pressed one to the one that replaces it', { timeout: 60_000 }, async () => {
     const [first, second] = [await slowCrawl(), await slowCrawl()];
-    const page = await newPage();
-    await page.goto(`${server.url}/executions`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/executions`);
     const pauseFirst = page.getByRole('button', { name: `Pause crawl of ${first}`, exact: true });
     await pauseFirst.waitFor();
     await page.getByRole('button', { name: `Pause crawl of ${second}`, exact: true }).waitFor();

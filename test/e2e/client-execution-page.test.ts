@@ -17,23 +17,23 @@ describe.skipIf(!hasChromium)('the execution page in a browser', () => {
 
   /** Live jobProgress subscriptions on the server, from /metrics. */
   async function jobProgressStreams(): Promise<number> {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const text = await (await fetch(`${suite.server.url}/metrics`)).text();
     const line = text.split('\n').find((l) => l.startsWith('sluice_subscriptions_live{field="jobProgress"}'));
     return line ? Number(line.split(' ').pop()) : 0;
   }
 
   it('opens one jobProgress subscription for the execution it shows, however many parts of the app show it', { timeout: 90_000 }, async () => {
     const site = await siteForTest({ pages: 200, delayMs: 300 });
-    const start = await server.gql<{ startCrawl: { id: string } }>(
+    const start = await suite.server.gql<{ startCrawl: { id: string } }>(
       'mutation($input: StartCrawlInput!) { startCrawl(input: $input) { id } }',
       { input: { url: `${site.url}/`, maxDepth: 6 } },
     );
     const id = start.data!.startCrawl.id;
-    deferCleanup(() => server.gql(CANCEL, { id }));
+    deferCleanup(() => suite.server.gql(CANCEL, { id }));
     expect(await jobProgressStreams()).toBe(0);
 
-    const page = await newPage();
-    await page.goto(`${server.url}/executions/${id}`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/executions/${id}`);
     const log = page.getByTestId('event-log').locator('li');
     // The whole log from seq 1, then live: pages keep coming in over the one subscription.
     await expect.poll(() => log.filter({ hasText: 'page' }).count(), { timeout: 20_000 }).toBeGreaterThan(2);

@@ -84,8 +84,8 @@ describe.skipIf(!hasChromium)('the history in a browser', () => {
     for (let i = 0; i < many; i++) await start(`${base}/many/${i}`);
     await expect.poll(() => succeeded('/many/'), { timeout: 60_000 }).toBe(many);
 
-    const page = await newPage();
-    await page.goto(`${server.url}/executions`);
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/executions`);
     await page.getByLabel('Filter by title').fill('/many/');
     const count = page.getByTestId('history-count');
     await expect.poll(() => count.innerText()).toBe(`${many} matching`);
