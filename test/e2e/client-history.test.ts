@@ -38,18 +38,20 @@ describe.skipIf(!hasChromium)('the history in a browser', () => {
     const rows = page.getByTestId('history-row');
     const count = page.getByTestId('history-count');
     await expect.poll(() => count.innerText()).toBe('60 matching');
-    await expect.poll(() => rows.count()).toBe(50);
+    const table = page.getByRole('table');
+    await expect.poll(() => table.getAttribute('aria-rowcount')).toBe('51');
     // Newest first: the last blog crawl leads.
     expect(await rows.first().getByRole('link').innerText()).toBe(`${base}/Blog/14`);
 
     const more = page.getByRole('button', { name: 'Load more (10 not shown)' });
     await more.focus();
     await page.keyboard.press('Enter');
-    await expect.poll(() => rows.count()).toBe(60);
-    expect(await rows.last().getByRole('link').innerText()).toBe(`${base}/docs/0`);
+    await expect.poll(() => table.getAttribute('aria-rowcount')).toBe('61');
     expect(await page.getByRole('button', { name: /^Load more/ }).count()).toBe(0);
-    // The button went with the last page: focus is on the last row's link, not lost on the body.
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe(`${base}/docs/0`);
+    // The button went with the last page: focus is on a row's link near it, not lost on the body.
+    expect(await page.evaluate(() => document.activeElement?.closest('[data-testid="history-row"]') !== null)).toBe(true);
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    await expect.poll(() => rows.last().getByRole('link').innerText()).toBe(`${base}/docs/0`);
 
     // The filter is the server's: ASCII letters in either case.
     await page.getByLabel('Filter by title').fill('bLOG');
