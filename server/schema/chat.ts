@@ -9,8 +9,10 @@ import {
   MAX_SESSIONS,
   MAX_TEXT_LENGTH,
   sendChatMessage,
+  sessionMessages,
   SUPERSEDED,
 } from '../services/chat.ts';
+import { linkedExecution } from '../services/executions.ts';
 import type { ChatMessage, ChatSession } from '../store/knowledge-records.ts';
 import { builder } from './builder.ts';
 import { ExecutionRef, ExecutionStatusEnum } from './execution.ts';
@@ -30,7 +32,7 @@ const ChatMessageRef = builder.objectRef<ChatMessage>('ChatMessage').implement({
     execution: t.field({
       type: ExecutionRef,
       nullable: true,
-      resolve: (m, _, ctx) => (m.executionId ? ctx.store.getExecution(m.executionId) : null),
+      resolve: (m, _, ctx) => linkedExecution(ctx, m.executionId),
     }),
     createdAt: t.field({ type: 'DateTime', resolve: (m) => m.createdAt }),
   }),
@@ -45,7 +47,7 @@ const ChatSessionRef = builder.objectRef<ChatSession>('ChatSession').implement({
     messages: t.field({
       type: [ChatMessageRef],
       description: 'Oldest first',
-      resolve: (s, _, ctx) => ctx.store.chat.listMessages(s.id),
+      resolve: (s, _, ctx) => sessionMessages(ctx, s),
     }),
   }),
 });

@@ -8,6 +8,7 @@ import {
   searchKnowledge,
   type DeleteOutcome,
 } from '../services/knowledge.ts';
+import { linkedExecution } from '../services/executions.ts';
 import type { KnowledgeHit, KnowledgeSource } from '../store/knowledge-records.ts';
 import { builder } from './builder.ts';
 import { ExecutionRef } from './execution.ts';
@@ -41,7 +42,7 @@ const KnowledgeSourceRef = builder.objectRef<KnowledgeSource>('KnowledgeSource')
       type: ExecutionRef,
       nullable: true,
       description: 'The crawl that last stored a page of it',
-      resolve: (s, _, ctx) => (s.lastExecutionId ? ctx.store.getExecution(s.lastExecutionId) : null),
+      resolve: (s, _, ctx) => linkedExecution(ctx, s.lastExecutionId),
     }),
   }),
 });

@@ -3,7 +3,7 @@ import { ACTIVE_STATUSES } from '../executions/status.ts';
 import type { Execution } from '../executions/types.ts';
 import type { ChatInput } from '../jobs/chat/chat-job.ts';
 import { NotFoundError } from '../lib/errors.ts';
-import type { ChatSession } from '../store/knowledge-records.ts';
+import type { ChatMessage, ChatSession } from '../store/knowledge-records.ts';
 import { checkId, checkLimit, checkText } from './arguments.ts';
 import type { ServiceContext } from './context.ts';
 
@@ -27,6 +27,11 @@ export function titleFrom(question: string): string {
 
 export function getChatSession(ctx: ServiceContext, id: string | number): Promise<ChatSession | null> {
   return ctx.store.chat.getSession(checkId(id));
+}
+
+/** A session's messages, oldest first. */
+export function sessionMessages(ctx: ServiceContext, session: ChatSession): Promise<ChatMessage[]> {
+  return ctx.store.chat.listMessages(session.id);
 }
 
 /** The most recently active first. */

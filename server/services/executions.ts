@@ -65,6 +65,11 @@ export function getExecution(ctx: ServiceContext, id: string | number): Promise<
   return ctx.store.getExecution(checkId(id));
 }
 
+/** The execution a stored record points at (a chat answer's, a source's last crawl); null when it points at none. */
+export function linkedExecution(ctx: ServiceContext, id: string | null | undefined): Promise<Execution | null> | null {
+  return id ? ctx.store.getExecution(id) : null;
+}
+
 /** History: newest first, optionally filtered. */
 export function listExecutions(
   ctx: ServiceContext,

@@ -94,4 +94,17 @@ describe('the import graph of server/', () => {
       .filter(Boolean);
     expect(offenders).toEqual([]);
   });
+
+  it('keeps the resolvers on the services: no schema file reads the store itself', () => {
+    // Types from store/ are fine; a call through ctx.store skips the checks and workflows of services/.
+    const reads = Object.keys(graph)
+      .filter((file) => file.startsWith('schema/'))
+      .flatMap((file) =>
+        readFileSync(join(SERVER, file), 'utf8')
+          .split('\n')
+          .map((line, i) => (/\b(ctx|context)\.store\b/.test(line) ? `${file}:${i + 1}: ${line.trim()}` : null))
+          .filter((hit): hit is string => hit !== null),
+      );
+    expect(reads).toEqual([]);
+  });
 });
