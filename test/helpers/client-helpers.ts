@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { useConnectionStore } from '../../client/stores/connection.ts';
 import { useExecutionsStore } from '../../client/stores/executions.ts';
 import { useToastsStore } from '../../client/stores/toasts.ts';
-import type { Execution } from '../../client/graphql/documents.ts';
+import type { Execution, Progress } from '../../client/graphql/documents.ts';
 import type { TestApp } from './app.ts';
 
 /** A fresh Pinia connected to the server, as main.ts does in the browser. */
@@ -50,6 +50,22 @@ export function until(predicate: () => boolean, ms = 15_000, what = 'condition')
 }
 
 /** A snapshot as the server would send it, for executions the server does not know. */
+/** The progress of a crawl that is fetching and has counted nothing yet, with `overrides`. */
+export function fakeProgress(overrides: Partial<Progress> = {}): Progress {
+  return {
+    percent: null,
+    stage: 'fetching',
+    message: null,
+    pagesDiscovered: 0,
+    pagesFetched: 0,
+    pagesFailed: 0,
+    pagesSkipped: 0,
+    bytesFetched: 0,
+    chunksStored: 0,
+    ...overrides,
+  };
+}
+
 export function fakeExecution(id: string, overrides: Partial<Execution> = {}): Execution {
   return {
     id,
@@ -61,17 +77,7 @@ export function fakeExecution(id: string, overrides: Partial<Execution> = {}): E
     startedAt: new Date().toISOString(),
     finishedAt: null,
     durationMs: 0,
-    progress: {
-      percent: null,
-      stage: 'fetching',
-      message: null,
-      pagesDiscovered: 0,
-      pagesFetched: 0,
-      pagesFailed: 0,
-      pagesSkipped: 0,
-      bytesFetched: 0,
-      chunksStored: 0,
-    },
+    progress: fakeProgress(),
     cancelRequestedAt: null,
     cancelReason: null,
     error: null,

@@ -2,7 +2,7 @@
 // (client/lib/async.ts), as plain functions: no DOM, no server, no Pinia.
 import { describe, expect, it } from 'vitest';
 import { ref } from 'vue';
-import type { ExecutionEvent, Progress } from '../../client/graphql/documents.ts';
+import type { ExecutionEvent } from '../../client/graphql/documents.ts';
 import { intoState, idleState } from '../../client/lib/async.ts';
 import {
   applyEvent,
@@ -20,24 +20,11 @@ import {
   newEntry,
   settleEnd,
 } from '../../client/lib/reconcile.ts';
-import { fakeExecution } from '../helpers/client-helpers.ts';
+import { fakeExecution, fakeProgress } from '../helpers/client-helpers.ts';
 
 const ID = '22222222-2222-2222-2222-222222222222';
 
-function progress(overrides: Partial<Progress> = {}): Progress {
-  return {
-    percent: null,
-    stage: 'fetching',
-    message: null,
-    pagesDiscovered: 0,
-    pagesFetched: 0,
-    pagesFailed: 0,
-    pagesSkipped: 0,
-    bytesFetched: 0,
-    chunksStored: 0,
-    ...overrides,
-  };
-}
+const progress = fakeProgress;
 
 function event(seq: number, overrides: Partial<ExecutionEvent> = {}): ExecutionEvent {
   return {
