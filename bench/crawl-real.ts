@@ -6,12 +6,12 @@
 // CheerioCrawler extracting text only; and Crawlee + turndown (Markdown, still in memory only).
 // Options: --runs=N (best of N, default 1), --pages=N (maxPages, default 2000: the whole manual),
 // --workers=N (only that pool size instead of 1, 2 and <cores>), --turndown=0 (leave out Crawlee + turndown).
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { CrawlerResult } from './crawl-result.ts';
-import { intOption, machine, mib, ms, runChild } from './lib.ts';
+import { intOption, machine, mib, ms, runChild, startBenchSite, type SiteStats } from './lib.ts';
 
 const MANUAL = '/usr/share/doc/postgresql-doc-15/html';
 const START = '/index.html';
@@ -22,11 +22,6 @@ const withTurndown = intOption('turndown', 1) !== 0;
 const targetRatio = 3;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-interface SiteStats {
-  requests: number;
-  distinctPages: number;
-  cpuMs: number;
-}
 
 /** The manual, installed with apt-get when it is missing (never nodejs-doc: it removes Node.js here). */
 function ensureManual(): void {
@@ -36,19 +31,7 @@ function ensureManual(): void {
   if (!existsSync(`${MANUAL}/index.html`)) throw new Error(`apt-get install postgresql-doc-15 did not create ${MANUAL}`);
 }
 
-function startSiteProcess(): Promise<{ url: string; stats(): Promise<SiteStats>; close(): void }> {
-  const child = fork(here('crawl-real-site.ts'), [MANUAL], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const next = <T>() => new Promise<T>((resolve) => child.once('message', (m) => resolve(m as T)));
-  return next<{ url: string }>().then(({ url }) => ({
-    url,
-    stats: () => {
-      const answer = next<SiteStats>();
-      child.send('stats');
-      return answer;
-    },
-    close: () => child.send('close'),
-  }));
-}
+const startSiteProcess = () => startBenchSite(here('crawl-real-site.ts'), [MANUAL]);
 
 interface Contender {
   label: string;

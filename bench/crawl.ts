@@ -3,36 +3,18 @@
 // two alternating, best of N runs each. Sluice goes through the real app (GraphQL, engine, SQLite)
 // and also turns each page into Markdown, chunks it and stores it with its checkpoint; Crawlee only
 // parses, extracts title and main text and queues links, in memory.
-import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { CrawlerResult } from './crawl-result.ts';
-import { intOption, machine, mib, ms, percentile, runChild } from './lib.ts';
+import { intOption, machine, mib, ms, percentile, runChild, startBenchSite, type SiteStats } from './lib.ts';
 
 const pages = intOption('pages', 2000);
 const runs = intOption('runs', 3);
 const targetRatio = 1.5;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-interface SiteStats {
-  requests: number;
-  distinctPages: number;
-  cpuMs: number;
-}
 
-function startSiteProcess(): Promise<{ url: string; stats(): Promise<SiteStats>; close(): void }> {
-  const child = fork(here('crawl-site.ts'), [String(pages)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const next = <T>() => new Promise<T>((resolve) => child.once('message', (m) => resolve(m as T)));
-  return next<{ url: string }>().then(({ url }) => ({
-    url,
-    stats: () => {
-      const answer = next<SiteStats>();
-      child.send('stats');
-      return answer;
-    },
-    close: () => child.send('close'),
-  }));
-}
+const startSiteProcess = () => startBenchSite(here('crawl-site.ts'), [String(pages)]);
 
 const pagesPerSecond = (r: CrawlerResult) => (1000 * r.pages) / r.wallMs;
 

@@ -159,3 +159,28 @@ export function mainThreadCpuMs(): number {
     return Number.NaN;
   }
 }
+
+/** What a benchmark's site process counts: the requests it served, the distinct pages among them, its CPU time. */
+export interface SiteStats {
+  requests: number;
+  distinctPages: number;
+  cpuMs: number;
+}
+
+/**
+ * Starts a benchmark's web site in a child process (`script` with `args`), so its CPU is not the
+ * crawler's: it sends its url when it listens, answers 'stats' with its SiteStats, and stops on 'close'.
+ */
+export function startBenchSite(script: string, args: string[]): Promise<{ url: string; stats(): Promise<SiteStats>; close(): void }> {
+  const child = fork(script, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = <T>() => new Promise<T>((resolve) => child.once('message', (m) => resolve(m as T)));
+  return next<{ url: string }>().then(({ url }) => ({
+    url,
+    stats: () => {
+      const answer = next<SiteStats>();
+      child.send('stats');
+      return answer;
+    },
+    close: () => child.send('close'),
+  }));
+}
