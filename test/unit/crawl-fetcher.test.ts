@@ -1,33 +1,33 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Fetcher, type FetcherOptions } from '../../server/jobs/crawl/fetcher.ts';
 import { DEFAULT_CRAWL_LIMITS } from '../../server/jobs/crawl/input.ts';
 import { isPageType } from '../../server/jobs/crawl/page.ts';
 import { HostGate } from '../../server/jobs/crawl/politeness.ts';
-import { startSite, type Site } from '../fixtures/site.ts';
+import type { Site } from '../fixtures/site.ts';
+import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
 
 describe('Fetcher', () => {
   let site: Site | undefined;
+  /** The last Fetcher `make` built (closed after the test by the cleanup registry). */
   let fetcher: Fetcher | undefined;
   const signal = new AbortController().signal;
-  afterEach(async () => {
-    await fetcher?.close();
-    await site?.close();
-  });
 
   const make = (options: Partial<FetcherOptions> = {}) => {
-    fetcher = new Fetcher({
+    const made = new Fetcher({
       limits: { ...DEFAULT_CRAWL_LIMITS, retryBaseDelayMs: 1, requestTimeoutMs: 2000 },
       userAgent: 'SluiceBot/0.1',
       allowPrivateNetworks: true,
       gate: new HostGate(),
       ...options,
     });
-    return fetcher;
+    deferCleanup(() => made.close());
+    fetcher = made;
+    return made;
   };
   const at = (path: string) => new URL(path, site?.url);
 
   it('retries 500 and 429 (honouring Retry-After) then succeeds', async () => {
-    site = await startSite({ pages: 2, flaky: { '/page/1': 2 }, routes: { '/limited': { status: 429, headers: { 'retry-after': '0' }, body: '' } } });
+    site = await siteForTest({ pages: 2, flaky: { '/page/1': 2 }, routes: { '/limited': { status: 429, headers: { 'retry-after': '0' }, body: '' } } });
     const outcome = await make().fetch({ url: at('/page/1'), signal, accept: isPageType });
     expect(outcome).toMatchObject({ kind: 'ok', status: 200, mimeType: 'text/html' });
     expect(site.requests).toEqual(['/page/1', '/page/1', '/page/1']);
@@ -36,14 +36,14 @@ describe('Fetcher', () => {
   });
 
   it('gives up after two retries and does not retry a 404', async () => {
-    site = await startSite({ flaky: { '/down': 5 } });
+    site = await siteForTest({ flaky: { '/down': 5 } });
     expect(await make().fetch({ url: at('/down'), signal })).toMatchObject({ kind: 'failed', reason: 'HTTP 500' });
     expect(await fetcher?.fetch({ url: at('/nope'), signal })).toMatchObject({ kind: 'failed', reason: 'HTTP 404' });
     expect(site.requests).toEqual(['/down', '/down', '/down', '/nope']);
   });
 
   it('follows redirects hop by hop, asking about each target, up to the limit', async () => {
-    site = await startSite({ pages: 1, redirects: { '/a': '/b', '/b': '/', '/loop1': '/loop2', '/loop2': '/loop1', '/out': 'https://elsewhere.example/' } });
+    site = await siteForTest({ pages: 1, redirects: { '/a': '/b', '/b': '/', '/loop1': '/loop2', '/loop2': '/loop1', '/out': 'https://elsewhere.example/' } });
     const asked: string[] = [];
     const checkRedirect = (target: URL) => {
       asked.push(target.pathname);
@@ -57,7 +57,7 @@ describe('Fetcher', () => {
   });
 
   it('skips other content types unread and bodies over the cap', async () => {
-    site = await startSite({ bigPageBytes: 300_000, routes: { '/declared': { headers: { 'content-type': 'text/html', 'content-length': '999999' }, body: 'x'.repeat(999_999) } } });
+    site = await siteForTest({ bigPageBytes: 300_000, routes: { '/declared': { headers: { 'content-type': 'text/html', 'content-length': '999999' }, body: 'x'.repeat(999_999) } } });
     const small = make({ limits: { ...DEFAULT_CRAWL_LIMITS, maxBodyBytes: 100_000 } });
     expect(await small.fetch({ url: at('/image.png'), signal, accept: isPageType })).toMatchObject({ kind: 'skipped', reason: /image\/png is not a text page/ });
     expect(await small.fetch({ url: at('/big.html'), signal, accept: isPageType })).toMatchObject({ kind: 'skipped', reason: /too large: more than 100000 bytes/ });
@@ -65,13 +65,13 @@ describe('Fetcher', () => {
   });
 
   it('times out a slow response', async () => {
-    site = await startSite({ routes: { '/slow': { delayMs: 5000, body: 'late' } } });
+    site = await siteForTest({ routes: { '/slow': { delayMs: 5000, body: 'late' } } });
     const quick = make({ limits: { ...DEFAULT_CRAWL_LIMITS, requestTimeoutMs: 50, maxRetries: 0 } });
     expect(await quick.fetch({ url: at('/slow'), signal })).toMatchObject({ kind: 'failed', reason: 'timed out after 0.05 s' });
   });
 
   it('refuses private addresses at connect time when they are not allowed', async () => {
-    site = await startSite({ pages: 1 });
+    site = await siteForTest({ pages: 1 });
     const guarded = make({ allowPrivateNetworks: false });
     const byName = await guarded.fetch({ url: new URL(`http://localhost:${new URL(site.url).port}/`), signal });
     expect(byName).toMatchObject({ kind: 'refused', reason: /loopback.*SLUICE_ALLOW_PRIVATE_NETWORKS=true/ });
@@ -81,7 +81,7 @@ describe('Fetcher', () => {
   });
 
   it('rejects with the abort reason when cancelled mid-request', async () => {
-    site = await startSite({ routes: { '/slow': { delayMs: 10_000, body: 'late' } } });
+    site = await siteForTest({ routes: { '/slow': { delayMs: 10_000, body: 'late' } } });
     const controller = new AbortController();
     const pending = make().fetch({ url: at('/slow'), signal: controller.signal });
     await site.waitFor(() => site?.inFlight() === 1);

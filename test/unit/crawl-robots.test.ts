@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_CRAWL_LIMITS } from '../../server/jobs/crawl/input.ts';
 import { Fetcher } from '../../server/jobs/crawl/fetcher.ts';
 import { HostGate } from '../../server/jobs/crawl/politeness.ts';
 import { parseRobots, RobotsCache, robotsToken } from '../../server/jobs/crawl/robots.ts';
-import { startSite, type Site } from '../fixtures/site.ts';
+import type { Site } from '../fixtures/site.ts';
+import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
 
 const UA = 'SluiceBot/0.1 (+https://example.com/bot)';
 const ROBOTS = `
@@ -70,19 +71,15 @@ describe('HostGate', () => {
 
 describe('RobotsCache', () => {
   let site: Site | undefined;
-  let fetcher: Fetcher | undefined;
-  afterEach(async () => {
-    await fetcher?.close();
-    await site?.close();
-  });
 
   const cacheFor = (s: Site, gate = new HostGate()) => {
-    fetcher = new Fetcher({ limits: { ...DEFAULT_CRAWL_LIMITS, retryBaseDelayMs: 1 }, userAgent: UA, allowPrivateNetworks: true, gate });
+    const fetcher = new Fetcher({ limits: { ...DEFAULT_CRAWL_LIMITS, retryBaseDelayMs: 1 }, userAgent: UA, allowPrivateNetworks: true, gate });
+    deferCleanup(() => fetcher.close());
     return new RobotsCache(fetcher, gate, UA, 30_000);
   };
 
   it('loads robots.txt once per origin and applies Crawl-delay to the host', async () => {
-    site = await startSite({ robotsTxt: 'User-agent: *\nDisallow: /x\nCrawl-delay: 0.05\n' });
+    site = await siteForTest({ robotsTxt: 'User-agent: *\nDisallow: /x\nCrawl-delay: 0.05\n' });
     const gate = new HostGate();
     const cache = cacheFor(site, gate);
     const signal = new AbortController().signal;
@@ -95,13 +92,13 @@ describe('RobotsCache', () => {
   });
 
   it('allows everything when robots.txt is missing', async () => {
-    site = await startSite({});
+    site = await siteForTest({});
     const rules = await cacheFor(site).get(new URL(site.url), new AbortController().signal);
     expect(rules.isAllowed(`${site.url}/anything`)).toBe(true);
   });
 
   it('disallows everything when robots.txt keeps failing with 5xx (RFC 9309)', async () => {
-    site = await startSite({ flaky: { '/robots.txt': 10 } });
+    site = await siteForTest({ flaky: { '/robots.txt': 10 } });
     const rules = await cacheFor(site).get(new URL(site.url), new AbortController().signal);
     expect(rules.isAllowed(`${site.url}/`)).toBe(false);
     expect(rules.note).toMatch(/unreachable/);
