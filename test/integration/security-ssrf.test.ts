@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isDisallowedAddress, type AddressRules } from '../../server/jobs/crawl/address.ts';
 import { DEFAULT_CRAWL_LIMITS, parseCrawlInput } from '../../server/jobs/crawl/input.ts';
 import { startSite, type Site } from '../fixtures/site.ts';
+import { siteForTest } from '../helpers/cleanup.ts';
 import { crawl as runCrawl, createTestContext } from '../helpers/crawl-test-context.ts';
 
 describe('crawls connect only to public addresses, on every hop and every file', () => {
@@ -80,50 +81,38 @@ describe('crawls connect only to public addresses, on every hop and every file',
 
   it('links and later redirects to private addresses, in scope on any host, are skipped with a LOG saying why', async () => {
     const inside = new URL(internal.url).port;
-    const hop = await startSite({
+    const hop = await siteForTest({
       host: PUBLIC_IP,
       pages: 1,
       homeLinks: ['/hop', `http://127.0.0.1:${inside}/secret`, `http://internal.sluice.test:${inside}/page/1`],
       redirects: { '/hop': `http://[::ffff:7f00:1]:${inside}/secret` },
     });
-    try {
-      resolutions['hop.sluice.test'] = [[PUBLIC_IP]];
-      // "/**" puts every host in scope, so only the address rule stands between the crawl and 127.0.0.1
-      const { result, logs } = await crawl(`http://hop.sluice.test:${new URL(hop.url).port}/`, ['/**']);
-      expect(result).toMatchObject({ pagesFetched: 1, pagesSkipped: 3 });
-      const refusals = logs.filter((l) => l.startsWith('skipped') && /refused to crawl .*loopback address/.test(l));
-      expect(refusals).toHaveLength(3);
-      expect(logs.find((l) => l.includes('/hop'))).toMatch(/\/hop: refused to crawl ::ffff:7f00:1: it is a loopback address/);
-      expect(internal.requestCount()).toBe(0);
-    } finally {
-      await hop.close();
-    }
+    resolutions['hop.sluice.test'] = [[PUBLIC_IP]];
+    // "/**" puts every host in scope, so only the address rule stands between the crawl and 127.0.0.1
+    const { result, logs } = await crawl(`http://hop.sluice.test:${new URL(hop.url).port}/`, ['/**']);
+    expect(result).toMatchObject({ pagesFetched: 1, pagesSkipped: 3 });
+    const refusals = logs.filter((l) => l.startsWith('skipped') && /refused to crawl .*loopback address/.test(l));
+    expect(refusals).toHaveLength(3);
+    expect(logs.find((l) => l.includes('/hop'))).toMatch(/\/hop: refused to crawl ::ffff:7f00:1: it is a loopback address/);
+    expect(internal.requestCount()).toBe(0);
   });
 
   it('DNS rebinding: a name that was public at the API check and private at connect time is refused at connect', async () => {
     const port = Number(new URL(publicSite.url).port);
     // the private target listens on the same port as the public site, so a connection there would land
-    const target = await startSite({ port, pages: 1 });
-    try {
-      resolutions['rebind.sluice.test'] = [[PUBLIC_IP], ['127.0.0.1']];
-      const { error } = await crawl(`http://rebind.sluice.test:${port}/`);
-      expect(error?.message).toMatch(/refused to crawl rebind\.sluice\.test \(127\.0\.0\.1\)/);
-      expect(target.requestCount()).toBe(0);
-    } finally {
-      await target.close();
-    }
+    const target = await siteForTest({ port, pages: 1 });
+    resolutions['rebind.sluice.test'] = [[PUBLIC_IP], ['127.0.0.1']];
+    const { error } = await crawl(`http://rebind.sluice.test:${port}/`);
+    expect(error?.message).toMatch(/refused to crawl rebind\.sluice\.test \(127\.0\.0\.1\)/);
+    expect(target.requestCount()).toBe(0);
   });
 
   it('a name with both public and private addresses is only ever connected to its public one', async () => {
     const port = Number(new URL(publicSite.url).port);
-    const target = await startSite({ port, pages: 1 });
-    try {
-      resolutions['mixed.sluice.test'] = [['127.0.0.1', PUBLIC_IP]];
-      const { result } = await crawl(`http://mixed.sluice.test:${port}/`);
-      expect(result?.pagesFetched).toBe(2);
-      expect(target.requestCount()).toBe(0);
-    } finally {
-      await target.close();
-    }
+    const target = await siteForTest({ port, pages: 1 });
+    resolutions['mixed.sluice.test'] = [['127.0.0.1', PUBLIC_IP]];
+    const { result } = await crawl(`http://mixed.sluice.test:${port}/`);
+    expect(result?.pagesFetched).toBe(2);
+    expect(target.requestCount()).toBe(0);
   });
 });
