@@ -1,5 +1,7 @@
 import { afterEach } from 'vitest';
 import { startSite, type Site, type SiteOptions } from '../fixtures/site.ts';
+import type { Store } from '../../server/store/store.ts';
+import type { StoreFixture } from './stores.ts';
 
 let cleanups: (() => unknown)[] = [];
 
@@ -23,4 +25,12 @@ export async function siteForTest(options: SiteOptions): Promise<Site> {
   const site = await startSite(options);
   deferCleanup(() => site.close());
   return site;
+}
+
+/** A store of the fixture's kind, migrated, and disposed of after the current test. */
+export async function storeForTest(fixture: StoreFixture): Promise<Store> {
+  const { store, dispose } = await fixture.open();
+  deferCleanup(dispose);
+  await store.migrate();
+  return store;
 }

@@ -49,7 +49,6 @@ export function until(predicate: () => boolean, ms = 15_000, what = 'condition')
   });
 }
 
-/** A snapshot as the server would send it, for executions the server does not know. */
 /** The progress of a crawl that is fetching and has counted nothing yet, with `overrides`. */
 export function fakeProgress(overrides: Partial<Progress> = {}): Progress {
   return {
@@ -66,6 +65,7 @@ export function fakeProgress(overrides: Partial<Progress> = {}): Progress {
   };
 }
 
+/** A snapshot as the server would send it, for executions the server does not know. */
 export function fakeExecution(id: string, overrides: Partial<Execution> = {}): Execution {
   return {
     id,

@@ -8,8 +8,8 @@ import { crawlJob } from '../../server/jobs/crawl/crawl-job.ts';
 import { DEFAULT_CRAWL_LIMITS, parseCrawlInput } from '../../server/jobs/crawl/input.ts';
 import { createSluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
-import { deferCleanup } from '../helpers/cleanup.ts';
-import { storeFixtures, type StoreFixture } from '../helpers/stores.ts';
+import { deferCleanup, storeForTest } from '../helpers/cleanup.ts';
+import { storeFixtures } from '../helpers/stores.ts';
 
 // No request reaches a site after its crawl has ended, even when neither the cancel nor the
 // database reaches the node running it: that node stops its own code once its lease has gone
@@ -91,13 +91,6 @@ async function node(store: Store, nodeId: string, maxConcurrent: number): Promis
   return engine;
 }
 
-async function open(fixture: StoreFixture): Promise<Store> {
-  const { store, dispose } = await fixture.open();
-  deferCleanup(dispose);
-  await store.migrate();
-  return store;
-}
-
 async function until<T>(read: () => Promise<T> | T, check: (value: T) => boolean, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -109,7 +102,7 @@ async function until<T>(read: () => Promise<T> | T, check: (value: T) => boolean
 
 describe.each(storeFixtures)('a node that lost its database stops its crawl before anyone may end it ($name)', (fixture) => {
   it('no discovery request reaches the site after another node ended the crawl CANCELLED', async () => {
-    const store = await open(fixture);
+    const store = await storeForTest(fixture);
     const site = await heldSite();
     let aDown = false;
     // node-b only sweeps (it claims nothing); both start before the crawl, so neither start-up recovery takes it.
@@ -144,7 +137,7 @@ describe.each(storeFixtures)('a node that lost its database stops its crawl befo
   });
 
   it('a node that lost touch stops its code, and the crawl resumes from its checkpoint once the database is back', async () => {
-    const store = await open(fixture);
+    const store = await storeForTest(fixture);
     const site = await heldSite();
     let down = false;
     const a = await node(cutOff(store, () => down), 'node-a', 1);

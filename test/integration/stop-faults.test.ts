@@ -6,8 +6,8 @@ import { StoreUnavailableError, type Execution } from '../../server/executions/t
 import type { TransitionName } from '../../server/executions/status.ts';
 import { createSluicePubSub, type SluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
-import { deferCleanup } from '../helpers/cleanup.ts';
-import { postgresFixture, sqliteFixture, type StoreFixture } from '../helpers/stores.ts';
+import { deferCleanup, storeForTest } from '../helpers/cleanup.ts';
+import { postgresFixture, sqliteFixture } from '../helpers/stores.ts';
 
 // A Stop that was answered holds whatever fails at that moment: each test makes one fault happen on
 // purpose (a store wrapper failing or pausing a given call) where it used to leave a row stuck.
@@ -79,13 +79,6 @@ async function engineOn(store: Store, nodeId: string, job: ReturnType<typeof def
   return engine;
 }
 
-async function open(fixture: StoreFixture): Promise<Store> {
-  const { store, dispose } = await fixture.open();
-  deferCleanup(dispose);
-  await store.migrate();
-  return store;
-}
-
 /** Resolves with the row once `check` holds for it, or with the row as it is after `ms`. */
 async function rowWhen(store: Store, id: string, check: (row: Execution) => boolean, ms = 5_000): Promise<Execution> {
   const deadline = Date.now() + ms;
@@ -109,7 +102,7 @@ function watchUnhandled(): unknown[] {
 
 describe.each([sqliteFixture, postgresFixture])('stop under faults ($name)', (fixture) => {
   it('a cancel that reaches code already marked lost by a fenced write still ends CANCELLED, and its lease is not renewed', async () => {
-    const store = await open(fixture);
+    const store = await storeForTest(fixture);
     let releaseCode!: () => void;
     const released = new Promise<void>((resolve) => (releaseCode = resolve));
     deferCleanup(async () => releaseCode());
@@ -130,7 +123,7 @@ describe.each([sqliteFixture, postgresFixture])('stop under faults ($name)', (fi
 
   it('the grace timer failing to record CANCELLED is no unhandled rejection, and the next heartbeat ends it', async () => {
     const unhandled = watchUnhandled();
-    const store = await open(fixture);
+    const store = await storeForTest(fixture);
     let failures = 0;
     const failing = beforeTransition(store, (_id, names, options) => {
       const fromGraceTimer = names.includes('finishCancel') && !('ifCancelRequestedMsAgo' in options) && !('ifLeaseExpired' in options);
@@ -156,7 +149,7 @@ describe.each([sqliteFixture, postgresFixture])('stop under faults ($name)', (fi
   });
 
   it('a job whose final write fails for a while does not stay RUNNING with no worker', async () => {
-    const store = await open(fixture);
+    const store = await storeForTest(fixture);
     let failures = 0;
     // More failures than the engine retries: the row is left RUNNING, its worker gone.
     const failing = beforeTransition(store, (_id, names) => {
@@ -174,7 +167,7 @@ describe.each([sqliteFixture, postgresFixture])('stop under faults ($name)', (fi
 
 describe('stop under faults, two nodes (postgres)', () => {
   it('a survivor ends the CANCELLING row of a node cut off from the database within grace + one heartbeat, long before its lease runs out', async () => {
-    const store = await open(postgresFixture);
+    const store = await storeForTest(postgresFixture);
     const pubsub = createSluicePubSub();
     let aDown = false;
     let releaseCode!: () => void;
@@ -196,7 +189,7 @@ describe('stop under faults, two nodes (postgres)', () => {
   });
 
   it('an orphan is not taken over when its node renewed the lease between the list and the takeover', async () => {
-    const store = await open(postgresFixture);
+    const store = await storeForTest(postgresFixture);
     const pubsub = createSluicePubSub();
     let releaseCode!: () => void;
     const released = new Promise<void>((resolve) => (releaseCode = resolve));
@@ -225,7 +218,7 @@ describe('stop under faults, two nodes (postgres)', () => {
   });
 
   it("lease times are the database's: a node whose clock is 10 minutes slow does not hand out a lease that has already run out", async () => {
-    const store = await open(postgresFixture);
+    const store = await storeForTest(postgresFixture);
     await store.createExecution({ kind: 'CRAWL', title: 't', sessionId: null, input: {}, createdBy: null });
     const real = Date.now.bind(Date);
     const slow = vi.spyOn(Date, 'now').mockImplementation(() => real() - 600_000);
