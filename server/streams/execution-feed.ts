@@ -116,7 +116,10 @@ export class ExecutionFeed implements MemberHome {
             payloads.push(await payload);
           }
           if (waited && (edge !== this.edge || member.state !== 'catching-up')) continue;
-          missing.forEach((event, i) => member.deliver(event.seq, payloads[i]!, isTerminalEvent(event)));
+          for (const [i, event] of missing.entries()) {
+            member.deliver(event.seq, payloads[i]!, isTerminalEvent(event));
+            if (this.backedUp(member)) return;
+          }
           if (member.state === 'catching-up') this.goLive(member);
           return;
         }
@@ -125,12 +128,27 @@ export class ExecutionFeed implements MemberHome {
         for (const event of page) {
           if (member.state !== 'catching-up') return;
           member.deliver(event.seq, await member.group.render(event, event.seq), isTerminalEvent(event));
+          if (this.backedUp(member)) return;
         }
         if (page.length === 0) return this.goLive(member); // cannot happen: the log holds everything up to the edge
       }
     } catch (error) {
       member.end(error);
     }
+  }
+
+  /**
+   * After each replayed event: true when the member is no longer catching up (its terminal event was
+   * sent), or when its socket is congested, which makes it lag. A backlog fills a socket as surely as
+   * live events do, and with no live event to follow nothing else would notice: it would stay live
+   * with its buffer over the mark (never closed if its client is stuck). Lagging, it goes on from the
+   * log once drained.
+   */
+  private backedUp(member: Member): boolean {
+    if (member.state !== 'catching-up') return true;
+    if (!member.congested) return false;
+    this.hooks.lag(member);
+    return true;
   }
 
   private goLive(member: Member): void {

@@ -50,6 +50,20 @@ class TestSink implements Sink {
   }
 }
 
+/** A socket whose client stopped reading: what it is sent stays in its buffer until `read()`. */
+class StuckSink extends TestSink {
+  private stuck = true;
+  override send(data: string): void {
+    if (this.stuck) this.bufferedAmount += data.length;
+    super.send(data);
+  }
+  /** Its client reads again: the buffer drains and stays empty. */
+  read(): void {
+    this.stuck = false;
+    this.bufferedAmount = 0;
+  }
+}
+
 const principal = (...scopes: Scope[]): Principal => ({ name: scopes.join('+'), scopes: new Set(scopes), rateKey: 'test' });
 const ADMIN = principal('admin');
 const documents = new Map<string, ReturnType<typeof parse>>();
@@ -62,6 +76,8 @@ let dispose: () => Promise<void>;
 let pubsub: SluicePubSub;
 let fanout: Fanout;
 let live: Record<string, number>;
+/** Called with each outcome the fan-out counts for a slow socket ('lagged', 'closed'). */
+let onSlow: (outcome: 'lagged' | 'closed') => void = () => {};
 
 function makeFanout(options: { highWaterBytes?: number; stallMs?: number } = {}): Fanout {
   fanout?.close();
@@ -72,6 +88,7 @@ function makeFanout(options: { highWaterBytes?: number; stallMs?: number } = {})
     schema,
     contextFor: () => ({ store, pubsub }),
     track: (field) => (live[field]!++, () => live[field]!--),
+    slow: (outcome) => onSlow(outcome),
     log: pino({ level: 'silent' }),
     ...options,
   });
@@ -84,6 +101,7 @@ beforeEach(async () => {
   makeFanout();
 });
 afterEach(async () => {
+  onSlow = () => {};
   vi.restoreAllMocks();
   fanout.close();
   await dispose();
@@ -283,6 +301,53 @@ describe('fan-out: slow sockets', () => {
     await Promise.all(subs.map((s) => s.done));
     expect(slow.seqs()).toEqual(range(1, 103));
     expect(fast.seqs()).toEqual(range(1, 103));
+  });
+
+  it.each([
+    ['from the log', 0],
+    ['from the events the feed keeps in memory', 2],
+  ])('a replay %s that fills the socket makes it lag though no live event follows; drained, it reads on from the log', async (_, after) => {
+    makeFanout({ highWaterBytes: 10_000, stallMs: 60_000 });
+    const fence = await runningExecution();
+    // In memory: a watcher keeps the feed live while the events go out, so the feed holds them.
+    const watcher = new TestSink();
+    if (after > 0) {
+      await subscribe(watcher, { id: fence.executionId }, { id: 'w' });
+      await watcher.until(() => watcher.frames.length === 2);
+    }
+    await log(fence, 200, { published: after > 0, bytes: 1000 });
+    if (after > 0) await watcher.until(() => watcher.frames.length === 202);
+    // From here on no event is published: only the replay can fill the socket.
+    let lagged!: () => void;
+    const lag = new Promise<void>((resolve) => (lagged = resolve));
+    onSlow = (outcome) => outcome === 'lagged' && lagged();
+    const stuck = new StuckSink();
+    const sub = await subscribe(stuck, { id: fence.executionId, after });
+    await Promise.race([lag, stuck.until(() => stuck.frames.length === 202 - after)]);
+    expect(fanout.stats().lagging).toBe(1);
+    // It stopped at the mark (10,000 bytes: about ten events of 1 KB), not after the whole backlog.
+    expect(stuck.frames.length).toBeLessThan(20);
+    expect(stuck.bufferedAmount).toBeLessThan(10_000 + 2_000);
+    stuck.read();
+    await stuck.until(() => stuck.frames.length === 202 - after);
+    expect(fanout.stats().lagging).toBe(0);
+    publish(await store.transition(fence.executionId, 'succeed', { attempt: fence.attempt }));
+    await sub.done;
+    expect(stuck.seqs()).toEqual(range(after + 1, 203));
+  });
+
+  it('a replay that fills a socket which never drains is closed with 1013, though no live event follows', async () => {
+    makeFanout({ highWaterBytes: 10_000, stallMs: 50 });
+    const fence = await runningExecution();
+    await log(fence, 200, { published: false, bytes: 1000 });
+    const stuck = new StuckSink();
+    const sub = await subscribe(stuck, { id: fence.executionId, after: 0 });
+    await Promise.race([stuck.until(() => stuck.closed !== null), stuck.until(() => stuck.frames.length === 202)]);
+    expect(stuck.closed).toMatchObject({ code: WS_TOO_SLOW });
+    expect(stuck.frames.length).toBeLessThan(20);
+    await sub.stream!.return(undefined); // what graphql-ws does when the socket closes
+    expect(live.jobProgress).toBe(0);
+    expect(fanout.stats()).toMatchObject({ feeds: 0, lagging: 0 });
   });
 
   it('a socket that stays congested is closed with 1013, and its subscription released', async () => {
