@@ -1,4 +1,6 @@
 import {
+  chatSessionHistory,
+  type ChatSessionConnection,
   DEFAULT_SESSIONS,
   deleteChatSession,
   renameChatSession,
@@ -52,6 +54,15 @@ const ChatSessionRef = builder.objectRef<ChatSession>('ChatSession').implement({
   }),
 });
 
+const ChatSessionConnectionRef = builder.objectRef<ChatSessionConnection>('ChatSessionConnection').implement({
+  description: 'A page of the chat sessions',
+  fields: (t) => ({
+    sessions: t.field({ type: [ChatSessionRef], resolve: (c) => c.sessions }),
+    nextCursor: t.exposeString('nextCursor', { nullable: true, description: 'Pass as after for the next page; null on the last page' }),
+    totalCount: t.exposeInt('totalCount', { description: 'How many sessions there are in all, on every page' }),
+  }),
+});
+
 const SendChatMessageInput = builder.inputType('SendChatMessageInput', {
   fields: (t) => ({
     sessionId: t.id({ description: 'Omit to start a new session' }),
@@ -68,9 +79,20 @@ builder.queryFields((t) => ({
   }),
   chatSessions: t.field({
     type: [ChatSessionRef],
-    description: `The most recently active first; limit 1..${MAX_SESSIONS}, default ${DEFAULT_SESSIONS}`,
+    description: `The most recently active first; limit 1..${MAX_SESSIONS}, default ${DEFAULT_SESSIONS}. To page past them: chatSessionHistory.`,
     args: { limit: t.arg.int() },
     resolve: (_, args, ctx) => listChatSessions(ctx, args.limit),
+  }),
+  chatSessionHistory: t.field({
+    type: ChatSessionConnectionRef,
+    description:
+      `Sessions a page at a time, the most recently active first, with how many there are. limit 1..${MAX_SESSIONS}, default ${DEFAULT_SESSIONS}. ` +
+      'A session that gets a message meanwhile moves to the top, above every cursor: read the first page again to see it there.',
+    args: {
+      after: t.arg.string({ description: 'The nextCursor of the page before' }),
+      limit: t.arg.int(),
+    },
+    resolve: (_, args, ctx) => chatSessionHistory(ctx, args),
   }),
 }));
 

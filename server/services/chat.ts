@@ -6,6 +6,7 @@ import { NotFoundError } from '../lib/errors.ts';
 import type { ChatMessage, ChatSession } from '../store/knowledge-records.ts';
 import { checkId, checkLimit, checkText } from './arguments.ts';
 import type { ServiceContext } from './context.ts';
+import { decodeCursorPair, encodeCursorPair } from './cursor.ts';
 
 export const MAX_TEXT_LENGTH = 4000;
 export const TITLE_LENGTH = 80;
@@ -39,6 +40,37 @@ export function listChatSessions(ctx: ServiceContext, limit: number | null | und
   return ctx.store.chat.listSessions(checkLimit(limit, DEFAULT_SESSIONS, MAX_SESSIONS));
 }
 
+/** One page of chatSessionHistory: the sessions, the cursor of the next page (null on the last), and how many there are in all. */
+export interface ChatSessionConnection {
+  sessions: ChatSession[];
+  nextCursor: string | null;
+  totalCount: number;
+}
+
+/**
+ * Sessions a page at a time, the most recently active first, after the cursor. The cursor is a
+ * position (last activity, then creation order), not an offset: a session that gets a message moves
+ * to the top, above every cursor, and no page repeats or skips another session because of it.
+ */
+export async function chatSessionHistory(ctx: ServiceContext, args: { after?: string | null; limit?: number | null }): Promise<ChatSessionConnection> {
+  const limit = checkLimit(args.limit, DEFAULT_SESSIONS, MAX_SESSIONS);
+  const before = decodeCursorPair(args.after, 's', 'chatSessionHistory');
+  const page = await ctx.store.chat.sessionPage(before && { updatedAt: before[0], ord: before[1] }, limit + 1);
+  const rows = page.rows.slice(0, limit);
+  const last = rows.at(-1)?.position;
+  return {
+    sessions: rows.map((row) => row.session),
+    nextCursor: page.rows.length > limit && last ? encodeCursorPair('s', last.updatedAt, last.ord) : null,
+    totalCount: page.total,
+  };
+}
+
+/** Cancels every answer of a session still active (reason `reason`). */
+async function cancelAnswers(ctx: ServiceContext, sessionId: string, reason: string): Promise<void> {
+  const active = await ctx.store.listExecutions({ kind: 'CHAT', sessionId, statuses: ACTIVE_STATUSES, oldestFirst: true });
+  await Promise.all(active.map((e) => ctx.engine.cancel(e.id, reason, ctx.actor)));
+}
+
 /**
  * Cancels the answers of a session that were started before `newest` and are still active. Each
  * request sweeps everything older than its own answer after submitting it, so however two
@@ -54,6 +86,10 @@ async function supersede(ctx: ServiceContext, sessionId: string, newest: Executi
 /**
  * Stores the question and starts its answer. An answer still running in the session is cancelled
  * (reason SUPERSEDED): the newest question is answered now, the older answer keeps its text.
+ *
+ * A delete of the session racing this ends one of two ways (see deleteChatSession): the delete went
+ * first, and the question is refused with NOT_FOUND, nothing of it kept and its answer, if it was
+ * started, cancelled; or the question went first, and the delete cancels its answer with the rest.
  */
 export async function sendChatMessage(ctx: ServiceContext, input: { sessionId?: string | number | null; text: string }): Promise<Execution> {
   const text = checkText(input.text, 'text', MAX_TEXT_LENGTH);
@@ -66,7 +102,8 @@ export async function sendChatMessage(ctx: ServiceContext, input: { sessionId?: 
   } else {
     session = await ctx.store.chat.createSession(titleFrom(text));
   }
-  // The answer's row exists before its execution can run, so every write of the job finds it.
+  // The answer's row exists before its execution can run, so every write of the job finds it. A
+  // session deleted since the look above takes no messages: NotFoundError, nothing stored.
   const messageId = randomUUID();
   await ctx.store.chat.addMessages(session.id, [
     { role: 'user', text },
@@ -74,7 +111,12 @@ export async function sendChatMessage(ctx: ServiceContext, input: { sessionId?: 
   ]);
   const chatInput: ChatInput = { sessionId: session.id, messageId, question: text };
   const execution = await ctx.engine.submit({ kind: 'CHAT', title: text, sessionId: session.id, input: chatInput, createdBy: ctx.actor });
-  await ctx.store.chat.setMessageExecution(messageId, execution.id);
+  // Deleted between the messages and the execution: the delete's last look for answers to stop may
+  // have come before this one existed, and the messages went with the session. Stop it here.
+  if (!(await ctx.store.chat.setMessageExecution(messageId, execution.id))) {
+    await ctx.engine.cancel(execution.id, SESSION_DELETED, ctx.actor);
+    throw new NotFoundError(`no chat session has id "${session.id}": it was deleted while the question was being sent`);
+  }
   if (input.sessionId != null) await supersede(ctx, session.id, execution);
   return execution;
 }
@@ -98,12 +140,15 @@ export async function renameChatSession(ctx: ServiceContext, input: { id: string
 /**
  * Deletes a session and its messages. Its running answers are cancelled first (reason
  * SESSION_DELETED), so no job goes on writing into a conversation that is gone; the executions
- * stay in the history.
+ * stay in the history. Once the session is gone no question can be stored in it
+ * (ChatStore.addMessages), so a second look after the delete finds every answer a question sent
+ * meanwhile started; one started after that look finds its message gone and is stopped by
+ * sendChatMessage itself.
  */
 export async function deleteChatSession(ctx: ServiceContext, raw: string | number): Promise<boolean> {
   const session = await findSession(ctx, raw);
-  const active = await ctx.store.listExecutions({ kind: 'CHAT', sessionId: session.id, statuses: ACTIVE_STATUSES, oldestFirst: true });
-  await Promise.all(active.map((e) => ctx.engine.cancel(e.id, SESSION_DELETED, ctx.actor)));
+  await cancelAnswers(ctx, session.id, SESSION_DELETED);
   if (!(await ctx.store.chat.deleteSession(session.id))) throw new NotFoundError(`no chat session has id "${session.id}"`);
+  await cancelAnswers(ctx, session.id, SESSION_DELETED);
   return true;
 }

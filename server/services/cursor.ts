@@ -20,3 +20,20 @@ export function decodeCursor(after: string | null | undefined, prefix: string, q
   }
   return Number(digits);
 }
+
+/** A cursor for a position of two numbers (a time, then an order on a tie), as encodeCursor makes one of one. */
+export function encodeCursorPair(prefix: string, first: number, second: number): string {
+  return Buffer.from(`${prefix}:${first}.${second}`).toString('base64url');
+}
+
+/** The two numbers a cursor of encodeCursorPair stands for (null when absent); BAD_USER_INPUT as decodeCursor. */
+export function decodeCursorPair(after: string | null | undefined, prefix: string, query: string): [number, number] | null {
+  if (after == null) return null;
+  checkNoNul(after, 'after');
+  const text = after.length <= 64 ? Buffer.from(after, 'base64url').toString() : '';
+  const match = text.startsWith(`${prefix}:`) ? /^(0|[1-9][0-9]{0,15})\.([1-9][0-9]{0,15})$/.exec(text.slice(prefix.length + 1)) : null;
+  if (!match || encodeCursorPair(prefix, Number(match[1]), Number(match[2])) !== after) {
+    throw new InputError(`after must be a nextCursor returned by ${query}`, 'after');
+  }
+  return [Number(match[1]), Number(match[2])];
+}

@@ -51,6 +51,18 @@ export interface ChatSession {
   updatedAt: number;
 }
 
+/** Where a session stands in the list (most recently active first): its updatedAt, then its insertion order on a tie. */
+export interface SessionPosition {
+  updatedAt: number;
+  ord: number;
+}
+
+/** A page of sessions, each with its position (for the next cursor), and how many sessions there are in all. */
+export interface SessionPage {
+  rows: { session: ChatSession; position: SessionPosition }[];
+  total: number;
+}
+
 export interface ChatMessage {
   id: string;
   sessionId: string;

@@ -20,6 +20,8 @@ import type {
   KnowledgeSource,
   NewChatMessage,
   PageInput,
+  SessionPage,
+  SessionPosition,
   StoredPage,
 } from './knowledge-records.ts';
 
@@ -131,10 +133,18 @@ export interface ChatStore {
   getSession(id: string): Promise<ChatSession | null>;
   /** The most recently active first. */
   listSessions(limit: number): Promise<ChatSession[]>;
-  /** Appends messages (in order, in one transaction) and touches the session. */
+  /**
+   * Up to `limit` sessions after `before` (null: from the most recently active), most recently
+   * active first, with how many sessions there are in all, read together.
+   */
+  sessionPage(before: SessionPosition | null, limit: number): Promise<SessionPage>;
+  /**
+   * Appends messages (in order, in one transaction) and touches the session. A session that is not
+   * there (deleted meanwhile) gets none: NotFoundError, nothing stored.
+   */
   addMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]>;
-  /** Links an assistant message to the execution that writes it. */
-  setMessageExecution(messageId: string, executionId: string): Promise<void>;
+  /** Links an assistant message to the execution that writes it; false when the message is gone (its session was deleted). */
+  setMessageExecution(messageId: string, executionId: string): Promise<boolean>;
   /** Oldest first; with `last`, only the newest `last` messages. Status joined from the execution row. */
   listMessages(sessionId: string, last?: number): Promise<ChatMessage[]>;
   /** Sets a session's title (updatedAt unchanged); null when unknown. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { ChatMessage, ChatSession, NewChatMessage } from '../knowledge-records.ts';
+import { NotFoundError } from '../../lib/errors.ts';
+import type { ChatMessage, ChatSession, NewChatMessage, SessionPage, SessionPosition } from '../knowledge-records.ts';
 import { MESSAGE_SELECT, toMessage, toSession, type MessageRow, type SessionRow } from '../rows.ts';
 import type { ChatStore } from '../store.ts';
 import { text } from './rows.ts';
@@ -50,14 +51,32 @@ export class PostgresChat implements ChatStore {
     return rows.map(toSession);
   }
 
+  /** Sessions after `before`, the most recently active first (ord breaks a tie), and the count of all (as executionHistory counts). */
+  async sessionPage(before: SessionPosition | null, limit: number): Promise<SessionPage> {
+    const counted = this.db.query<{ total: string }>('SELECT count(*) AS total FROM chat_sessions');
+    const page = this.db.query<SessionRow & { ord: string }>(
+      before === null
+        ? 'SELECT id, ord, title, created_at, updated_at FROM chat_sessions ORDER BY updated_at DESC, ord DESC LIMIT $1'
+        : 'SELECT id, ord, title, created_at, updated_at FROM chat_sessions WHERE (updated_at, ord) < ($2, $3) ORDER BY updated_at DESC, ord DESC LIMIT $1',
+      before === null ? [limit] : [limit, before.updatedAt, before.ord],
+    );
+    const [{ rows: totals }, { rows }] = await Promise.all([counted, page]);
+    return {
+      total: Number(totals[0]!.total),
+      rows: rows.map((row) => ({ session: toSession(row), position: { updatedAt: Number(row.updated_at), ord: Number(row.ord) } })),
+    };
+  }
+
   /**
    * Appends messages in one transaction, in the order given. Touching the session first
-   * locks its row, so two nodes appending to one session at once get distinct, ordered `ord`s.
+   * locks its row, so two nodes appending to one session at once get distinct, ordered `ord`s, and
+   * a delete of the session waits for this one or goes first: then nothing is stored (NotFoundError).
    */
   async addMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]> {
     return this.tx(async (db) => {
       const now = Date.now();
-      await db.query('UPDATE chat_sessions SET updated_at = $1 WHERE id = $2', [now, sessionId]);
+      const touched = await db.query('UPDATE chat_sessions SET updated_at = $1 WHERE id = $2', [now, sessionId]);
+      if ((touched.rowCount ?? 0) === 0) throw new NotFoundError(`no chat session has id "${sessionId}"`);
       const ids: string[] = [];
       for (const m of messages) {
         const id = m.id ?? randomUUID();
@@ -73,9 +92,10 @@ export class PostgresChat implements ChatStore {
     });
   }
 
-  /** Links an assistant message to the execution that writes it. */
-  async setMessageExecution(messageId: string, executionId: string): Promise<void> {
-    await this.db.query('UPDATE chat_messages SET execution_id = $1 WHERE id = $2', [executionId, messageId]);
+  /** Links an assistant message to the execution that writes it; false when the message is gone. */
+  async setMessageExecution(messageId: string, executionId: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('UPDATE chat_messages SET execution_id = $1 WHERE id = $2', [executionId, messageId]);
+    return (rowCount ?? 0) > 0;
   }
 
   /** The messages of a session, oldest first; with `last`, only the newest `last` of them (still oldest first). */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { ChatMessage, ChatSession, NewChatMessage } from '../knowledge-records.ts';
+import { NotFoundError } from '../../lib/errors.ts';
+import type { ChatMessage, ChatSession, NewChatMessage, SessionPage, SessionPosition } from '../knowledge-records.ts';
 import { MESSAGE_SELECT, toMessage, toSession, type MessageRow, type SessionRow } from '../rows.ts';
 import type { ChatStore } from '../store.ts';
 import { statement } from './statements.ts';
@@ -41,25 +42,44 @@ export class SqliteChat implements ChatStore {
     );
   }
 
-  /** Appends messages to a session in one transaction, in the order given; returns them as stored. */
+  /** Sessions after `before`, the most recently active first (rowid, the insertion order, breaks a tie), and the count of all. */
+  async sessionPage(before: SessionPosition | null, limit: number): Promise<SessionPage> {
+    return this.db.transaction(() => {
+      const { total } = statement(this.db, 'SELECT count(*) AS total FROM chat_sessions').get() as { total: number };
+      const rows = (
+        before === null
+          ? statement(this.db, 'SELECT rowid AS ord, * FROM chat_sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?').all(limit)
+          : statement(this.db, 'SELECT rowid AS ord, * FROM chat_sessions WHERE (updated_at, rowid) < (?, ?) ORDER BY updated_at DESC, rowid DESC LIMIT ?')
+              .all(before.updatedAt, before.ord, limit)
+      ) as (SessionRow & { ord: number })[];
+      return { total, rows: rows.map((row) => ({ session: toSession(row), position: { updatedAt: row.updated_at, ord: row.ord } })) };
+    })();
+  }
+
+  /**
+   * Appends messages to a session in one transaction, in the order given; returns them as stored.
+   * The session is touched first: when it is gone (deleted meanwhile), nothing is stored.
+   */
   async addMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]> {
     const insert = statement(this.db, `INSERT INTO chat_messages (id, session_id, ord, role, text, execution_id, created_at)
       VALUES (?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM chat_messages WHERE session_id = ?), ?, ?, ?, ?)`);
     return this.db.transaction(() => {
       const now = Date.now();
+      if (statement(this.db, 'UPDATE chat_sessions SET updated_at = ? WHERE id = ?').run(now, sessionId).changes === 0) {
+        throw new NotFoundError(`no chat session has id "${sessionId}"`);
+      }
       const ids = messages.map((m) => {
         const id = m.id ?? randomUUID();
         insert.run(id, sessionId, sessionId, m.role, m.text, m.executionId ?? null, now);
         return id;
       });
-      statement(this.db, 'UPDATE chat_sessions SET updated_at = ? WHERE id = ?').run(now, sessionId);
       return ids.map((id) => toMessage(statement(this.db, `${MESSAGE_SELECT} WHERE m.id = ?`).get(id) as MessageRow));
     })();
   }
 
-  /** Links an assistant message to the execution that writes it. */
-  async setMessageExecution(messageId: string, executionId: string): Promise<void> {
-    statement(this.db, 'UPDATE chat_messages SET execution_id = ? WHERE id = ?').run(executionId, messageId);
+  /** Links an assistant message to the execution that writes it; false when the message is gone. */
+  async setMessageExecution(messageId: string, executionId: string): Promise<boolean> {
+    return statement(this.db, 'UPDATE chat_messages SET execution_id = ? WHERE id = ?').run(executionId, messageId).changes > 0;
   }
 
   /** The messages of a session, oldest first; with `last`, only the newest `last` of them (still oldest first). */
