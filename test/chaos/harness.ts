@@ -19,6 +19,8 @@ import { startTcpProxy, throughProxy, type TcpProxy } from './pg-proxy.ts';
 import { createRng } from './prng.ts';
 import { watchSentRequests } from './sent-requests.ts';
 import { TIMING, type Schedule, type Step } from './schedule.ts';
+import { describeTrace, DIAG, loopLag, poolOf, sampleBackends, traceEngine, type EngineTrace } from './diagnose.ts';
+import type { Engine } from '../../server/engine/engine.ts';
 
 /** What a runner shares between schedules: a private Redis the schedules may restart. */
 export interface ChaosEnv {
@@ -197,7 +199,14 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
         ...config,
         wrapStore: (store) => (n.faults = faultyStore(store, schedule.seed, `${nodeIdOf(n)}`)).store,
       });
+      traces.push({ engine: n.app.app.engine, store: n.app.app.store, trace: traceEngine(n.app.app.engine, config.nodeId) });
     };
+    const traces: { engine: Engine; store: Store; trace: EngineTrace }[] = [];
+    let backends: ReturnType<typeof sampleBackends> | null = null;
+    const diag = (id: string, at: number): string =>
+      DIAG
+        ? ` || ${loopLag()} || ${traces.map((t) => `${describeTrace(t.trace, t.engine, id, at)} ${poolOf(t.store)}`).join(' || ')} || backends ${backends?.describe(at) ?? ''}`
+        : '';
     const stopNode = async (n: Node, cutOff = false): Promise<void> => {
       const { app, child, proxy, faults } = n;
       n.app = null;
@@ -227,6 +236,11 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
 
     const reader: Store = postgres ? new PostgresStore(databaseUrl!, { maxConnections: 2 }) : new SqliteStore(join(dir.path, 'sluice.db'));
     undo.push(() => reader.close());
+    if (postgres && DIAG) {
+      const sampler = sampleBackends((sql) => (reader as PostgresStore).pool.query(sql));
+      backends = sampler;
+      undo.push(() => sampler.stop());
+    }
 
     // -- what the run observes -------------------------------------------------------------------
     const executionOf: (string | null)[] = schedule.crawls.map(() => null);
@@ -475,7 +489,9 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
     const here = runningHere();
     for (const row of runningRows) {
       // A renewal may come up to a heartbeat late on a loaded machine; later than that, nobody renews it.
-      check((row.leaseUntil ?? 0) > now - TIMING.heartbeatMs, () => `${row.id} is RUNNING on ${row.node} with a lease that ran out ${now - (row.leaseUntil ?? 0)} ms ago`);
+      const ok = (row.leaseUntil ?? 0) > now - TIMING.heartbeatMs;
+      const story = ok ? '' : statusStory(await reader.listEvents(row.id, 0, 100_000), now);
+      check(ok, () => `${row.id} is RUNNING on ${row.node} with a lease that ran out ${now - (row.leaseUntil ?? 0)} ms ago (${story})${diag(row.id, now)}`);
     }
     if (schedule.family === 'engine') {
       for (const row of runningRows) {
@@ -574,7 +590,7 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
       const latency = Math.max(0, cancelled.at - requestedAt);
       const faulted = faultWindows.some(([a, b]) => a <= requestedAt + bound + CANCEL_SLACK_MS && b >= requestedAt - TIMING.leaseMs);
       (faulted ? report.faultedCancelLatenciesMs : report.cancelLatenciesMs).push(latency);
-      if (!faulted) check(latency <= bound + CANCEL_SLACK_MS, () => `cancel of ${id} took ${latency} ms to CANCELLED (bound ${bound} + ${CANCEL_SLACK_MS} ms)`);
+      if (!faulted) check(latency <= bound + CANCEL_SLACK_MS, () => `cancel of ${id} took ${latency} ms to CANCELLED (bound ${bound} + ${CANCEL_SLACK_MS} ms; ${statusStory(logs.get(id) ?? [], requestedAt)})${diag(id, cancelled.at)}`);
     }
 
     // No request to a site sent after its crawl's CANCELLED (or other end). In-process nodes: the
@@ -657,6 +673,14 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
     report.durationMs = Math.round(performance.now() - began);
   }
   return report;
+}
+
+/** The status moves of a log, each at its time relative to `t0`, with its message: what a violation message shows. */
+function statusStory(events: readonly ExecutionEvent[], t0: number): string {
+  return events
+    .filter((e) => e.type === 'STATUS')
+    .map((e) => `${e.status}${e.at >= t0 ? '+' : ''}${e.at - t0}${e.message ? ` "${e.message}"` : ''}`)
+    .join(' > ');
 }
 
 /** Sum of sluice_subscriptions_live over its fields, read from /metrics. */

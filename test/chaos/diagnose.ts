@@ -1,0 +1,143 @@
+// Diagnostics for a violation (CHAOS_DIAG=1): what each in-process node's heartbeat did and when.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Engine } from '../../server/engine/engine.ts';
+
+export interface Beat {
+  start: number;
+  end: number | null;
+  inFlight: number;
+  steps: string[];
+  error: string | null;
+}
+
+export interface EngineTrace {
+  node: string;
+  beats: Beat[];
+  orphans: { at: number; ids: string[]; outcome: string[] }[];
+}
+
+export const DIAG = process.env.CHAOS_DIAG === '1';
+const lag = monitorEventLoopDelay({ resolution: 10 });
+if (DIAG) lag.enable();
+
+/** Instruments `engine` (its private methods, replaced on the instance) and returns its trace. */
+export function traceEngine(engine: Engine, node: string): EngineTrace {
+  const trace: EngineTrace = { node, beats: [], orphans: [] };
+  if (!DIAG) return trace;
+  const e = engine as any;
+  let inFlight = 0;
+  let current: Beat | null = null;
+  const heartbeat = e.heartbeat.bind(e);
+  const store = e.store;
+  const step = (name: string, fn: (...a: any[]) => Promise<any>) => async (...args: any[]) => {
+    const t0 = Date.now();
+    const beat = current;
+    try {
+      return await fn(...args);
+    } finally {
+      beat?.steps.push(`${name}@${t0 - beat.start}+${Date.now() - t0}`);
+    }
+  };
+  e.heartbeat = async () => {
+    const beat: Beat = { start: Date.now(), end: null, inFlight: ++inFlight, steps: [], error: null };
+    trace.beats.push(beat);
+    if (trace.beats.length > 400) trace.beats.shift();
+    current = beat;
+    try {
+      await heartbeat();
+    } finally {
+      inFlight--;
+      beat.end = Date.now();
+    }
+  };
+  const recover = e.recoverOrphans.bind(e);
+  e.recoverOrphans = step('orphans', recover);
+  const overdue = e.finishOverdueCancels.bind(e);
+  e.finishOverdueCancels = step('overdue', overdue);
+  const ring = e.ringUnsure.bind(e);
+  e.ringUnsure = step('ring', ring);
+  const listOrphans = store.listOrphans.bind(store);
+  e.store = new Proxy(store, {
+    get(target, key, receiver) {
+      if (key === 'listOrphans') {
+        return async (all: boolean) => {
+          const at = Date.now();
+          const rows = await listOrphans(all);
+          const entry = { at, ids: rows.map((r: any) => `${r.id.slice(0, 8)}:${r.status}:${r.node}:a${r.attempt}:lease${r.leaseUntil ? r.leaseUntil - at : 'null'}:${e.running.has(r.id) ? 'HELD' : ''}`), outcome: [] };
+          trace.orphans.push(entry);
+          if (trace.orphans.length > 400) trace.orphans.shift();
+          return rows;
+        };
+      }
+      if (key === 'renewLeases') {
+        return async (...args: any[]) => {
+          const t0 = Date.now();
+          const beat = current;
+          try {
+            return await target.renewLeases(...(args as [any, any, any]));
+          } finally {
+            beat?.steps.push(`renew@${t0 - beat.start}+${Date.now() - t0}`);
+          }
+        };
+      }
+      return Reflect.get(target, key, receiver);
+    },
+  });
+  return trace;
+}
+
+/** What a trace says about the last `ms` before `now`, and `id` in particular. */
+export function describeTrace(trace: EngineTrace, engine: Engine | null, id: string, now: number, ms = 1500): string {
+  const e = engine as any;
+  const r = e?.running.get(id);
+  const held = r
+    ? `held: cause=${r.cause} finalised=${r.finalised} fencedAgo=${r.fencedAt === null ? '-' : Math.round(performance.now() - r.fencedAt)} confirmedAgo=${Math.round(performance.now() - r.confirmedAt)} attempt=${r.execution.attempt}`
+    : 'not held';
+  const beats = trace.beats.filter((b) => b.start > now - ms).map((b) => `[${b.start - now}${b.end ? `..${b.end - now}` : '..'} f${b.inFlight} ${b.steps.join(' ')}]`);
+  const orphans = trace.orphans.filter((o) => o.at > now - ms && o.ids.some((x) => x.startsWith(id.slice(0, 8)))).map((o) => `${o.at - now}:${o.ids.filter((x) => x.startsWith(id.slice(0, 8))).join(',')}`);
+  return `${trace.node} (${held}) beats ${beats.join(' ')} orphans-listing-it ${orphans.join(' ') || 'none'}`;
+}
+
+/** Event-loop delay of this process (ms): p50, p99, max, since the last reset. */
+export function loopLag(): string {
+  const s = `loop lag p50 ${Math.round(lag.percentile(50) / 1e6)} p99 ${Math.round(lag.percentile(99) / 1e6)} max ${Math.round(lag.max / 1e6)} ms`;
+  lag.reset();
+  return s;
+}
+
+/** Samples, every 200 ms, the backends of the schedule's database: who waits on a lock, and how long transactions are open. */
+export function sampleBackends(query: (sql: string) => Promise<{ rows: Record<string, unknown>[] }>): { stop(): void; describe(now: number, ms?: number): string } {
+  const samples: { at: number; text: string }[] = [];
+  let stopped = false;
+  const loop = async () => {
+    while (!stopped) {
+      const at = Date.now();
+      try {
+        const { rows } = await query(`SELECT application_name AS app, state, wait_event_type AS wt, wait_event AS we,
+            round(extract(epoch from clock_timestamp() - xact_start) * 1000) AS xact_ms, cardinality(pg_blocking_pids(pid)) AS blocked_by,
+            left(regexp_replace(query, '\\s+', ' ', 'g'), 40) AS q
+          FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`);
+        const text = rows
+          .filter((r) => Number(r.xact_ms) > 50 || r.wt === 'Lock')
+          .map((r) => `${String(r.app).replace('sluice ', '')}:${r.state}${r.wt ? `/${r.we}` : ''}:${r.xact_ms}ms${Number(r.blocked_by) ? ':BLOCKED' : ''}:${r.q}`)
+          .join(' ; ');
+        samples.push({ at, text: `${rows.length} in tx${text ? `: ${text}` : ''}` });
+        if (samples.length > 300) samples.shift();
+      } catch {
+        // the reader's database may be gone at the end
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+  if (DIAG) void loop();
+  return {
+    stop: () => void (stopped = true),
+    describe: (now, ms = 1500) => samples.filter((s) => s.at > now - ms).map((s) => `[${s.at - now}: ${s.text}]`).join(' '),
+  };
+}
+
+/** Pool counts of a node's PostgreSQL store (total, idle, waiting), if it has one. */
+export function poolOf(store: unknown): string {
+  const pool = (store as { pool?: { totalCount: number; idleCount: number; waitingCount: number } }).pool;
+  return pool ? `pool ${pool.totalCount}/${pool.idleCount} idle/${pool.waitingCount} waiting` : '';
+}
