@@ -45,6 +45,14 @@ export interface StoreWrite extends ExecutionWrite {
      * lost), so a total from the job's memory would leave out chunks the store holds.
      */
     chunksAdded?: number;
+    /**
+     * A checkpoint entry (a number, 0 when absent) the store adds one to in the transaction: a count
+     * of the pages stored that is what the store holds. Not a count from the job's memory: a page
+     * written while an earlier page's write is still pending cannot know whether that one will be
+     * stored (an unchanged page is not). Added after the write's own checkpoint entries; no write
+     * should also set this key.
+     */
+    countIn?: string;
   };
   /** A chat answer's message and its full text so far (written with its TOKEN event). */
   message?: { id: string; text: string };

@@ -619,8 +619,9 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
       check(row.progress.chunksStored === held, () => `${id} (${row.status}) reports ${row.progress.chunksStored} chunks stored; the store holds ${held}`);
       // pagesStored: the checkpoint's count (what a resumed attempt starts from) and a finished crawl's result.
       const pages = (await reader.knowledge.listExecutionPages(id, 0, 10_000)).length;
-      const meta = (await reader.loadCheckpoint(id)).get('#meta') as { stored?: number } | undefined;
-      if (meta) check((meta.stored ?? 0) === pages, () => `${id} (${row.status}, attempt ${row.attempt}): its checkpoint counts ${meta.stored} pages stored; the store holds ${pages} of its pages`);
+      const checkpoint = await reader.loadCheckpoint(id);
+      const counted = (checkpoint.get('#stored') as number | undefined) ?? 0;
+      if (checkpoint.size > 0) check(counted === pages, () => `${id} (${row.status}, attempt ${row.attempt}): its checkpoint counts ${counted} pages stored; the store holds ${pages} of its pages`);
       const result = row.result as { pagesStored?: number } | null;
       if (row.status === 'SUCCEEDED' && result) check(result.pagesStored === pages, () => `${id} (SUCCEEDED, attempt ${row.attempt}) reports ${result.pagesStored} pages stored; the store holds ${pages} of its pages`);
     }

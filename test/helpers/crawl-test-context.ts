@@ -64,6 +64,8 @@ export function createTestContext(
       if (value === null) checkpoint.delete(key);
       else checkpoint.set(key, value);
     }
+    const countIn = pageStored ? write.whenStored?.countIn : undefined;
+    if (countIn) checkpoint.set(countIn, ((checkpoint.get(countIn) as number | undefined) ?? 0) + 1);
     if (write.event?.type === 'LOG' && write.event.message) logs.push(write.event.message);
     options.onCommit?.(write, commits.length - 1);
     return pageStored;

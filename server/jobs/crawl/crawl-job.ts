@@ -36,13 +36,19 @@ type Counts = Pick<CrawlResult, 'pagesFetched' | 'pagesFailed' | 'pagesSkipped' 
 interface Meta {
   /** Discovery (robots.txt, sitemaps, llms.txt) is done; a resumed crawl does not repeat it. */
   disc: 1;
-  /** Pages stored by earlier attempts (pagesStored is not a progress counter). */
-  stored: number;
+  /** Pages stored by earlier attempts, as checkpoints written before STORED_KEY held it (read only). */
+  stored?: number;
   /** Time spent fetching by this and earlier attempts, as of this checkpoint: the time limit counts across attempts. */
   spentMs?: number;
 }
 
 const META_KEY = '#meta';
+/**
+ * Pages this execution stored, over all its attempts (pagesStored is not a progress counter): a
+ * checkpoint entry the store adds one to in each stored page's transaction (whenStored.countIn), so
+ * it is what the store holds even when a page is written while earlier ones are still pending.
+ */
+const STORED_KEY = '#stored';
 
 /** What a crawl needs from the server config. */
 export interface CrawlSettings {
@@ -130,8 +136,6 @@ class CrawlRun {
   /** Pages built and waiting for this turn's group commit (see storeInGroup). */
   private group: (PageWrite & { resolve(stored: boolean): void; reject(error: unknown): void })[] = [];
   private groupScheduled = false;
-  /** Page writes made and not answered yet (grouped or sent): counted as stored in the checkpointed total. */
-  private storesPending = 0;
 
   constructor(
     private readonly input: CrawlInput,
@@ -166,7 +170,10 @@ class CrawlRun {
       const checkpoint = await abortable(this.ctx.loadCheckpoint(), this.signal);
       const meta = checkpoint.get(META_KEY) as Partial<Meta> | undefined;
       this.frontier = Frontier.restore(checkpoint, this.input.maxDepth, Frontier.urlLimit(this.input.maxPages));
-      this.counts.pagesStored = meta?.stored ?? 0;
+      const stored = checkpoint.get(STORED_KEY);
+      this.counts.pagesStored = typeof stored === 'number' ? stored : (meta?.stored ?? 0);
+      // a checkpoint from before STORED_KEY: its count is carried over before the store adds to it
+      if (typeof stored !== 'number' && this.counts.pagesStored > 0) await this.commit({ checkpoint: { [STORED_KEY]: this.counts.pagesStored } });
       // across attempts: a paused or resumed crawl has only what its earlier attempts left of its time limit
       this.spentBefore = meta?.spentMs ?? 0;
       this.attemptStart = Date.now();
@@ -310,18 +317,9 @@ class CrawlRun {
     // store stored it (an unchanged page is not): what the execution reports is what the store holds,
     // whatever stops it after this write, and a resumed attempt does not count an unchanged page.
     entries[META_KEY] = this.meta();
-    const ifStored = {
-      // added to the row's count by the store: earlier pages' writes may still be pending
-      chunksAdded: built.page.chunks.length,
-      checkpoint: { [META_KEY]: { ...this.meta(), stored: this.meta().stored + 1 } satisfies Meta },
-    };
-    this.storesPending++;
-    let stored: boolean;
-    try {
-      stored = await this.storeInGroup({ page: built.page, write: { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries }, whenStored: ifStored });
-    } finally {
-      this.storesPending--;
-    }
+    // added to the row's count and to the checkpoint's by the store: earlier pages' writes may still be pending
+    const ifStored = { chunksAdded: built.page.chunks.length, countIn: STORED_KEY };
+    const stored = await this.storeInGroup({ page: built.page, write: { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries }, whenStored: ifStored });
     if (!stored) return;
     this.counts.pagesStored++;
     this.counts.chunksStored += built.page.chunks.length;
@@ -440,9 +438,7 @@ class CrawlRun {
 
   /** The crawl state beyond the frontier, as of now; written with every checkpoint entry. */
   private meta(): Meta {
-    // pages whose write is not answered yet count as stored: a checkpoint written meanwhile (a later
-    // page's) must not count fewer than an earlier write did (exact unless one of them is unchanged)
-    return { disc: 1, stored: this.counts.pagesStored + this.storesPending, spentMs: this.spentBefore + (Date.now() - this.attemptStart) };
+    return { disc: 1, spentMs: this.spentBefore + (Date.now() - this.attemptStart) };
   }
 
   private bytes(): number {

@@ -249,6 +249,8 @@ export class PostgresStore implements Store {
       const pagesStored: (boolean | null)[] = [];
       // the group's checkpoint entries in one statement at the end, a later write's value of a key winning
       const checkpoint: Record<string, unknown> = {};
+      // pages stored per counting key (whenStored.countIn), added after the entries
+      const counted: Record<string, number> = {};
       for (let write of writes) {
         planWrite(row, fence, write, now); // fenced before anything is written
         const pageStored = write.page ? await upsertPage(c, write.page, fence.executionId, now) : null;
@@ -256,12 +258,15 @@ export class PostgresStore implements Store {
         const planned = planWrite(row, fence, write, now);
         if (write.message) await writeChatMessageText(c, write.message);
         Object.assign(checkpoint, write.checkpoint);
+        const countIn = pageStored ? write.whenStored?.countIn : undefined;
+        if (countIn) counted[countIn] = (counted[countIn] ?? 0) + 1;
         await save(c, row!, planned);
         if (planned.event) events.push(planned.event);
         pagesStored.push(pageStored);
         row = planned.next;
       }
       await writeCheckpoint(c, fence.executionId, checkpoint);
+      await countCheckpoint(c, fence.executionId, counted);
       return { change: { execution: row!, events }, pagesStored };
     });
   }
@@ -437,3 +442,15 @@ async function writeCheckpoint(c: Client, executionId: string, entries: Record<s
     );
 }
 
+
+/** Adds each count to its checkpoint entry (a number, 0 when absent), after the group's entries. */
+async function countCheckpoint(c: Client, executionId: string, counts: Record<string, number>): Promise<void> {
+  const keys = Object.keys(counts);
+  if (keys.length === 0) return;
+  await c.query(
+    `INSERT INTO checkpoints (execution_id, key, value)
+     SELECT $1, u.key, to_jsonb(u.n) FROM unnest($2::text[], $3::int[]) AS u(key, n)
+     ON CONFLICT (execution_id, key) DO UPDATE SET value = to_jsonb((checkpoints.value #>> '{}')::bigint + (excluded.value #>> '{}')::bigint)`,
+    [executionId, keys, keys.map((k) => counts[k])],
+  );
+}

@@ -44,6 +44,8 @@ const SQL = {
   putCheckpoint: `INSERT INTO checkpoints (execution_id, key, value) VALUES (?, ?, ?)
     ON CONFLICT (execution_id, key) DO UPDATE SET value = excluded.value`,
   deleteCheckpoint: 'DELETE FROM checkpoints WHERE execution_id = ? AND key = ?',
+  countCheckpoint: `INSERT INTO checkpoints (execution_id, key, value) VALUES (?, ?, '1')
+    ON CONFLICT (execution_id, key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)`,
 } as const;
 
 /** The embedded store: one SQLite file (WAL) under the data folder; no server to install. */
@@ -234,6 +236,7 @@ export class SqliteStore implements Store {
           if (value === null) statement(this.db, SQL.deleteCheckpoint).run(fence.executionId, key);
           else statement(this.db, SQL.putCheckpoint).run(fence.executionId, key, json(value));
         }
+        if (pageStored && write.whenStored?.countIn) statement(this.db, SQL.countCheckpoint).run(fence.executionId, write.whenStored.countIn);
         this.save(row!, planned);
         if (planned.event) events.push(planned.event);
         row = planned.next;
