@@ -72,6 +72,8 @@ export interface EngineObserver {
   onCancelRequested(executionId: string, requestedAt: number): void;
   onGraceExceeded(): void;
   onRecovered(outcome: 'resumed' | 'interrupted' | 'cancelled'): void;
+  /** This node stopped an execution's code itself: its lease went unconfirmed too long (see fenceAfterMs). */
+  onSelfFenced(): void;
 }
 
 /** The cancel transition: whichever of these applies to the row as it is (see planTransition). */
@@ -93,7 +95,7 @@ export interface BulkOutcome {
 /** How often a node tries to record how an execution ended before leaving it to the sweeps. */
 const SETTLE_TRIES = 4;
 
-const NO_OBSERVER: EngineObserver = { onChange() {}, onCancelRequested() {}, onGraceExceeded() {}, onRecovered() {} };
+const NO_OBSERVER: EngineObserver = { onChange() {}, onCancelRequested() {}, onGraceExceeded() {}, onRecovered() {}, onSelfFenced() {} };
 
 export interface CancelOutcome {
   accepted: boolean;
@@ -475,6 +477,7 @@ export class Engine {
     if (silentMs < this.fenceAfterMs) return this.armFence(r);
     this.log.warn({ executionId: r.execution.id, silentMs: Math.round(silentMs) }, 'the lease went unconfirmed too long; stopping the code here before another node may end or take it');
     r.fencedAt = performance.now();
+    this.observer.onSelfFenced();
     this.abortLocal(r, 'unconfirmed', `its node (${this.config.nodeId}) could not confirm its lease for ${Math.round(silentMs)} ms`);
   }
 

@@ -20,6 +20,7 @@ export class Metrics implements EngineObserver {
   private readonly finished: Counter<'kind' | 'status'>;
   private readonly cancelLatency: Histogram;
   private readonly graceExceeded: Counter;
+  private readonly selfFenced: Counter;
   private readonly unhandledRejections: Counter;
   private readonly recovered: Counter<'outcome'>;
   private readonly events: Counter<'type'>;
@@ -64,6 +65,11 @@ export class Metrics implements EngineObserver {
     });
     this.unhandledRejections = new Counter({ name: 'sluice_unhandled_rejections_total', help: 'Promise rejections nothing handled (logged; the process keeps serving)', registers });
     this.graceExceeded = new Counter({ name: 'sluice_cancel_grace_exceeded_total', help: 'Cancelled executions whose code did not stop within the grace period', registers });
+    this.selfFenced = new Counter({
+      name: 'sluice_self_fenced_total',
+      help: 'Executions whose code this node stopped itself because it could not confirm their lease in time (then released to resume)',
+      registers,
+    });
     this.recovered = new Counter({ name: 'sluice_executions_recovered_total', help: 'Executions found orphaned by a dead node, by what became of them', labelNames: ['outcome'], registers });
     this.events = new Counter({ name: 'sluice_events_published_total', help: 'Execution events published, by type', labelNames: ['type'], registers });
     this.pages = new Counter({ name: 'sluice_pages_total', help: 'Pages crawled, by outcome (fetched, failed)', labelNames: ['outcome'], registers });
@@ -143,6 +149,10 @@ export class Metrics implements EngineObserver {
 
   onGraceExceeded(): void {
     this.graceExceeded.inc();
+  }
+
+  onSelfFenced(): void {
+    this.selfFenced.inc();
   }
 
   onRecovered(outcome: 'resumed' | 'interrupted' | 'cancelled'): void {
