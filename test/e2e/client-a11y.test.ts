@@ -13,9 +13,9 @@ import { browserSuite } from './suite.ts';
 describe.skipIf(!hasChromium)('accessibility in a browser', () => {
   let llm: SlowLlm;
   const suite = browserSuite({
-    app: async (closeAfterAll) => {
+    app: async (resources) => {
       llm = await startSlowLlm({ tokens: wordTokens(30, ['Sluice gates [1] control the flow ']), delayMs: 50 });
-      closeAfterAll(() => llm.close());
+      resources.defer(() => llm.close());
       return { llmBaseUrl: llm.url, llmModel: 'slow-test-model' };
     },
     pageTimeoutMs: 15_000,

@@ -3,7 +3,7 @@
 // read-only token that gets a FORBIDDEN toast naming the scope.
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { startSite, type Site } from '../fixtures/site.ts';
+import type { Site } from '../fixtures/site.ts';
 import { hasChromium, horizontalOverflow, PHONE, shot } from './browser.ts';
 import { seriousViolations } from './axe.ts';
 import { browserSuite } from './suite.ts';
@@ -21,9 +21,8 @@ async function enterToken(page: Page, token: string): Promise<void> {
 describe.skipIf(!hasChromium)('Sluice in a browser, with API tokens', () => {
   let site: Site;
   const suite = browserSuite({
-    app: async (closeAfterAll) => {
-      site = await startSite({ pages: 300, delayMs: 1_500 });
-      closeAfterAll(() => site.close());
+    app: async (resources) => {
+      site = await resources.site({ pages: 300, delayMs: 1_500 });
       return {
         apiTokens: [
           { name: 'ui', token: UI_TOKEN, scopes: ['admin'] },

@@ -25,11 +25,11 @@ describe.skipIf(!hasChromium)('the chat view in a browser', () => {
   let site: Site;
   let llm: SlowLlm;
   const suite = browserSuite({
-    app: async (closeAfterAll) => {
+    app: async (resources) => {
       llm = await startSlowLlm(SLOW);
-      closeAfterAll(() => llm.close());
+      resources.defer(() => llm.close());
       site = await startFactSite();
-      closeAfterAll(() => site.close());
+      resources.defer(() => site.close());
       return { llmBaseUrl: llm.url, llmModel: 'slow-test-model' };
     },
     pageTimeoutMs: 15_000,

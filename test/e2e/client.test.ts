@@ -1,7 +1,7 @@
 // The Vue client in a real Chromium against the real server and a slow local web site.
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSite, type Site } from '../fixtures/site.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Site } from '../fixtures/site.ts';
 import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
 import { DESKTOP, hasChromium, horizontalOverflow, PHONE, shot } from './browser.ts';
 import { browserSuite } from './suite.ts';
@@ -55,12 +55,10 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
   let llm: SlowLlm;
   let context: BrowserContext;
   const suite = browserSuite({
-    app: async (closeAfterAll) => {
+    app: async (resources) => {
       llm = await startSlowLlm(ANSWER);
-      closeAfterAll(() => llm.close());
-      [site, fastSite] = await Promise.all([startSite({ pages: 300, delayMs: 1_500 }), startSite({ pages: 6 })]);
-      closeAfterAll(() => site.close());
-      closeAfterAll(() => fastSite.close());
+      resources.defer(() => llm.close());
+      [site, fastSite] = await Promise.all([resources.site({ pages: 300, delayMs: 1_500 }), resources.site({ pages: 6 })]);
       return { llmBaseUrl: llm.url, llmModel: 'slow-test-model' };
     },
   });
@@ -68,10 +66,7 @@ describe.skipIf(!hasChromium)('Sluice in a browser', () => {
   // One context for the file: the tests below follow each other in it.
   beforeAll(async () => {
     context = await suite.browser.newContext(DESKTOP);
-  });
-
-  afterAll(async () => {
-    await context?.close();
+    suite.resources.defer(() => context.close());
   });
 
   it('runs a crawl in the background, and Stop means stop in every tab and after a reload', { timeout: 90_000 }, async () => {

@@ -1,10 +1,12 @@
 // The set-up every browser suite shares: the client built from the tree, the app serving it and a
-// headless Chromium, started once for the file and stopped after its last test; contexts and pages
-// opened per test and closed by the shared cleanup registry (test/helpers/cleanup.ts) after it.
+// headless Chromium, started once for the file and stopped after its last test by the suite's
+// cleanup registry (test/helpers/suite-resources.ts); contexts and pages opened per test and closed
+// by the per-test registry (test/helpers/cleanup.ts) after it.
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
+import { beforeAll } from 'vitest';
 import { deferCleanup } from '../helpers/cleanup.ts';
-import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/app.ts';
+import type { TestApp, TestAppOptions } from '../helpers/app.ts';
+import { suiteResources, type SuiteResources } from '../helpers/suite-resources.ts';
 import { DESKTOP, launchBrowser } from './browser.ts';
 import { ensureClientBuilt } from './build-client.ts';
 
@@ -12,9 +14,9 @@ export interface BrowserSuiteOptions {
   /**
    * The app's options (`clientDir` is added). A function is called in the suite's beforeAll, after
    * the client is built and before the app starts, so it can start what the app needs (a model
-   * server, a site) and hand its close to `closeAfterAll`: run after the app has stopped.
+   * server, a site) through the suite's `resources`: closed after the app has stopped.
    */
-  app?: TestAppOptions | ((closeAfterAll: (close: () => unknown) => void) => Promise<TestAppOptions>);
+  app?: TestAppOptions | ((resources: SuiteResources) => Promise<TestAppOptions>);
   /** The default timeout of the pages `newPage` opens, in ms. */
   pageTimeoutMs?: number;
 }
@@ -24,6 +26,8 @@ export interface BrowserSuite {
   readonly server: TestApp;
   /** The Chromium (launched in beforeAll). */
   readonly browser: Browser;
+  /** The suite's cleanup registry: what a suite's own beforeAll opens, closed before the browser and the app. */
+  readonly resources: SuiteResources;
   /** A new browser context (DESKTOP unless told), closed after the current test. */
   newContext(options?: BrowserContextOptions): Promise<BrowserContext>;
   /** A page in a new context (DESKTOP unless told) with the suite's default timeout, closed after the current test. */
@@ -34,19 +38,15 @@ export interface BrowserSuite {
 export function browserSuite(options: BrowserSuiteOptions = {}): BrowserSuite {
   let server: TestApp | undefined;
   let browser: Browser | undefined;
-  const closers: (() => unknown)[] = [];
+  const resources = suiteResources();
 
   beforeAll(async () => {
     const clientDir = await ensureClientBuilt();
-    const app = typeof options.app === 'function' ? await options.app((close) => closers.push(close)) : (options.app ?? {});
-    [server, browser] = await Promise.all([startTestApp({ clientDir, ...app }), launchBrowser()]);
+    const app = typeof options.app === 'function' ? await options.app(resources) : (options.app ?? {});
+    // The browser is closed first, then the app, then what the app option started.
+    [server, browser] = await Promise.all([resources.app({ clientDir, ...app }), launchBrowser()]);
+    resources.defer(() => browser?.close());
   }, 180_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    for (const close of closers.reverse()) await close();
-  });
 
   const suite: BrowserSuite = {
     get server() {
@@ -57,6 +57,7 @@ export function browserSuite(options: BrowserSuiteOptions = {}): BrowserSuite {
       if (!browser) throw new Error('the browser suite has not started (use it inside a test)');
       return browser;
     },
+    resources,
     async newContext(contextOptions = DESKTOP) {
       const context = await suite.browser.newContext(contextOptions);
       deferCleanup(() => context.close());
