@@ -2,21 +2,24 @@ import type { Config } from '../../server/config.ts';
 import { deferCleanup } from './cleanup.ts';
 import { freshDatabase, tempDir } from './stores.ts';
 
-/** The two stores an app can run on, as the config overrides that select each; what they make is removed after the test. */
-export const appStores: { name: string; config(): Promise<Partial<Config>> }[] = [
+/**
+ * The two stores an app can run on, as the config overrides that select each. What they make is
+ * removed by `defer`: after the current test by default, or after a suite with its resources' defer.
+ */
+export const appStores: { name: 'sqlite' | 'postgres'; config(defer?: (cleanup: () => unknown) => void): Promise<Partial<Config>> }[] = [
   {
     name: 'sqlite',
-    async config() {
+    async config(defer = deferCleanup) {
       const dir = tempDir();
-      deferCleanup(() => dir.remove());
+      defer(() => dir.remove());
       return { dataDir: dir.path };
     },
   },
   {
     name: 'postgres',
-    async config() {
+    async config(defer = deferCleanup) {
       const db = await freshDatabase();
-      deferCleanup(() => db.drop());
+      defer(() => db.drop());
       return { databaseUrl: db.url };
     },
   },

@@ -1,17 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSite, type Site } from '../fixtures/site.ts';
-import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type TestApp } from '../helpers/app.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Site } from '../fixtures/site.ts';
+import { collect, JOB_PROGRESS, START_CRAWL, type TestApp } from '../helpers/app.ts';
+import { suiteResources } from '../helpers/suite-resources.ts';
 
+const resources = suiteResources();
 let app: TestApp;
 let site: Site;
 beforeAll(async () => {
-  site = await startSite({ pages: 2 });
+  site = await resources.site({ pages: 2 });
   // no rate limit: this file starts more refused crawls than a minute allows (the limit has its own tests)
-  app = await startTestApp({ allowPrivateNetworks: false, startRateLimitPerMinute: 0 });
-});
-afterAll(async () => {
-  await app.stop();
-  await site.close();
+  app = await resources.app({ allowPrivateNetworks: false, startRateLimitPerMinute: 0 });
 });
 
 const crawlCases: [string, Record<string, unknown>, string, RegExp][] = [

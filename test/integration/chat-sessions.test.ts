@@ -1,12 +1,13 @@
 // Renaming and deleting a conversation through the API, on SQLite and PostgreSQL alike.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SESSION_DELETED } from '../../server/services/chat.ts';
 import { startFactSite } from '../fixtures/fact-site.ts';
 import type { Site } from '../fixtures/site.ts';
 import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
-import { collect, JOB_PROGRESS, startTestApp, type EventPayload, type TestApp } from '../helpers/app.ts';
+import { collect, JOB_PROGRESS, type EventPayload, type TestApp } from '../helpers/app.ts';
 import { codeOf, crawlToEnd } from '../helpers/knowledge.ts';
-import { freshDatabase } from '../helpers/stores.ts';
+import { appStores } from '../helpers/app-stores.ts';
+import { suiteResources } from '../helpers/suite-resources.ts';
 
 const SEND = /* GraphQL */ `
   mutation ($input: SendChatMessageInput!) { sendChatMessage(input: $input) { id sessionId } }
@@ -21,29 +22,20 @@ const RENAME = /* GraphQL */ `
 const DELETE = /* GraphQL */ `mutation ($id: ID!) { deleteChatSession(id: $id) }`;
 const EXECUTION = /* GraphQL */ `query ($id: ID!) { execution(id: $id) { id status cancelReason } }`;
 
-describe.each(['sqlite', 'postgres'] as const)('renaming and deleting a conversation (%s)', (dialect) => {
+describe.each(appStores)('renaming and deleting a conversation ($name)', ({ config }) => {
+  const resources = suiteResources();
   let t: TestApp;
   let site: Site;
   let llm: SlowLlm;
-  let dropDb: (() => Promise<void>) | null = null;
 
   beforeAll(async () => {
-    let databaseUrl: string | null = null;
-    if (dialect === 'postgres') {
-      const db = await freshDatabase();
-      dropDb = db.drop;
-      databaseUrl = db.url;
-    }
+    const store = await config(resources.defer);
     site = await startFactSite();
+    resources.defer(() => site.close());
     llm = await startSlowLlm({ tokens: [], delayMs: 0 });
-    t = await startTestApp({ databaseUrl, llmBaseUrl: llm.url, llmModel: 'test-model', llmApiKey: 'sk-test' });
+    resources.defer(() => llm.close());
+    t = await resources.app({ ...store, llmBaseUrl: llm.url, llmModel: 'test-model', llmApiKey: 'sk-test' });
     await crawlToEnd(t, site.url);
-  });
-  afterAll(async () => {
-    await t?.stop();
-    await llm?.close();
-    await site?.close();
-    await dropDb?.();
   });
 
   const ask = async (text: string, sessionId?: string) => {

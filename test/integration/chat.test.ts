@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FACTS, startFactSite } from '../fixtures/fact-site.ts';
 import type { Site } from '../fixtures/site.ts';
 import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
-import { collect, JOB_PROGRESS, startTestApp, type EventPayload, type TestApp } from '../helpers/app.ts';
+import { appForTest, collect, JOB_PROGRESS, type EventPayload, type TestApp } from '../helpers/app.ts';
 import { codeOf, crawlToEnd } from '../helpers/knowledge.ts';
+import { suiteResources } from '../helpers/suite-resources.ts';
 
 const SEND = /* GraphQL */ `
   mutation ($input: SendChatMessageInput!) { sendChatMessage(input: $input) { id kind status title sessionId } }
@@ -60,19 +61,17 @@ function chatClient(t: TestApp) {
 }
 
 describe('chat answered from the knowledge base (no language model)', () => {
+  const resources = suiteResources();
   let t: TestApp;
   let site: Site;
   let chat: ReturnType<typeof chatClient>;
 
   beforeAll(async () => {
     site = await startFactSite();
-    t = await startTestApp();
+    resources.defer(() => site.close());
+    t = await resources.app();
     chat = chatClient(t);
     await crawlToEnd(t, site.url);
-  });
-  afterAll(async () => {
-    await t?.stop();
-    await site?.close();
   });
 
   it('answers with the fact, cites the page, and keeps the answer in a new session', async () => {
@@ -168,6 +167,7 @@ describe('chat answered from the knowledge base (no language model)', () => {
 });
 
 describe('chat answered by a language model (OpenAI-compatible, streaming)', () => {
+  const resources = suiteResources();
   let t: TestApp;
   let site: Site;
   let llm: SlowLlm;
@@ -176,15 +176,12 @@ describe('chat answered by a language model (OpenAI-compatible, streaming)', () 
 
   beforeAll(async () => {
     site = await startFactSite();
+    resources.defer(() => site.close());
     llm = await startSlowLlm({ tokens: [], delayMs: 0 });
-    t = await startTestApp({ llmBaseUrl: llm.url, llmModel: 'test-model', llmApiKey: 'sk-test' });
+    resources.defer(() => llm.close());
+    t = await resources.app({ llmBaseUrl: llm.url, llmModel: 'test-model', llmApiKey: 'sk-test' });
     chat = chatClient(t);
     await crawlToEnd(t, site.url);
-  });
-  afterAll(async () => {
-    await t?.stop();
-    await llm?.close();
-    await site?.close();
   });
 
   it('streams the model answer, given the passages, and appends the pages it cited', async () => {
@@ -287,44 +284,35 @@ describe('chat answered by a language model (OpenAI-compatible, streaming)', () 
   });
 
   it('fails the answer with the model error when the endpoint refuses', async () => {
-    const broken = await startTestApp({ llmBaseUrl: `${llm.url}/missing`, llmModel: 'test-model' });
-    try {
-      await crawlToEnd(broken, site.url);
-      const sent = await chatClient(broken).ask('Which port does the gateway listen on?');
-      const events = chatClient(broken).follow(sent.id);
-      await events.done;
-      expect(events.items.at(-1)).toMatchObject({ status: 'FAILED' });
-      const execution = await broken.app.store.getExecution(sent.id);
-      expect(execution!.error).toMatch(/HTTP 404/);
-    } finally {
-      await broken.stop();
-    }
+    const broken = await appForTest({ llmBaseUrl: `${llm.url}/missing`, llmModel: 'test-model' });
+    await crawlToEnd(broken, site.url);
+    const sent = await chatClient(broken).ask('Which port does the gateway listen on?');
+    const events = chatClient(broken).follow(sent.id);
+    await events.done;
+    expect(events.items.at(-1)).toMatchObject({ status: 'FAILED' });
+    const execution = await broken.app.store.getExecution(sent.id);
+    expect(execution!.error).toMatch(/HTTP 404/);
   });
 
   it('a graceful stop mid-answer ends it INTERRUPTED with its text kept; the next start does not re-answer', async () => {
     slow();
-    const first = await startTestApp({ llmBaseUrl: llm.url, llmModel: 'test-model' });
-    let second: TestApp | undefined;
-    try {
-      await crawlToEnd(first, site.url);
-      const sent = await chatClient(first).ask('Which port does the gateway listen on?');
-      await chatClient(first).follow(sent.id).until((e) => e.type === 'TOKEN');
-      await first.stop({ remove: false });
-      const requests = llm.requests.length;
+    // first's cleanup removes the data folder both use, after second (started later) has stopped
+    const first = await appForTest({ llmBaseUrl: llm.url, llmModel: 'test-model' });
+    await crawlToEnd(first, site.url);
+    const sent = await chatClient(first).ask('Which port does the gateway listen on?');
+    await chatClient(first).follow(sent.id).until((e) => e.type === 'TOKEN');
+    await first.stop({ remove: false });
+    const requests = llm.requests.length;
 
-      second = await startTestApp({ dataDir: first.dataDir, llmBaseUrl: llm.url, llmModel: 'test-model' });
-      const chat2 = chatClient(second);
-      const events = chat2.follow(sent.id);
-      await events.done;
-      expect(events.items.at(-1)).toMatchObject({ type: 'STATUS', status: 'INTERRUPTED', message: expect.stringContaining('cannot resume') });
-      const answer = (await chat2.session(sent.sessionId)).messages[1]!;
-      expect(answer.status).toBe('INTERRUPTED');
-      expect(answer.text.startsWith('The gateway')).toBe(true);
-      expect(chat2.tokens(events.items)).toBe(answer.text);
-      expect(llm.requests.length).toBe(requests);
-    } finally {
-      await second?.stop();
-      await first.stop();
-    }
+    const second = await appForTest({ dataDir: first.dataDir, llmBaseUrl: llm.url, llmModel: 'test-model' });
+    const chat2 = chatClient(second);
+    const events = chat2.follow(sent.id);
+    await events.done;
+    expect(events.items.at(-1)).toMatchObject({ type: 'STATUS', status: 'INTERRUPTED', message: expect.stringContaining('cannot resume') });
+    const answer = (await chat2.session(sent.sessionId)).messages[1]!;
+    expect(answer.status).toBe('INTERRUPTED');
+    expect(answer.text.startsWith('The gateway')).toBe(true);
+    expect(chat2.tokens(events.items)).toBe(answer.text);
+    expect(llm.requests.length).toBe(requests);
   });
 });

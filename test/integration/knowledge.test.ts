@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startFactSite } from '../fixtures/fact-site.ts';
-import { startSite, type Site } from '../fixtures/site.ts';
-import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type TestApp } from '../helpers/app.ts';
+import type { Site } from '../fixtures/site.ts';
+import { collect, JOB_PROGRESS, START_CRAWL, type EventPayload, type TestApp } from '../helpers/app.ts';
 import { codeOf, crawlToEnd } from '../helpers/knowledge.ts';
+import { suiteResources } from '../helpers/suite-resources.ts';
 
 const SEARCH = /* GraphQL */ `
   query ($query: String!, $limit: Int) { searchKnowledge(query: $query, limit: $limit) { url title heading snippet score } }
@@ -34,6 +35,7 @@ interface Source {
 }
 
 describe('knowledge search and sources', () => {
+  const resources = suiteResources();
   let t: TestApp;
   let site: Site;
   let crawlId: string;
@@ -43,12 +45,9 @@ describe('knowledge search and sources', () => {
 
   beforeAll(async () => {
     site = await startFactSite();
-    t = await startTestApp();
+    resources.defer(() => site.close());
+    t = await resources.app();
     crawlId = await crawlToEnd(t, site.url);
-  });
-  afterAll(async () => {
-    await t?.stop();
-    await site?.close();
   });
 
   it('ranks the page holding the fact first and marks the matched terms', async () => {
@@ -114,11 +113,11 @@ describe('knowledge search and sources', () => {
   });
 
   describe('deleting a source', () => {
+    const deleting = suiteResources();
     let slow: Site;
     beforeAll(async () => {
-      slow = await startSite({ pages: 60, delayMs: 150 });
+      slow = await deleting.site({ pages: 60, delayMs: 150 });
     });
-    afterAll(async () => slow?.close());
 
     it('cancels its running crawl first, then removes its pages from search', async () => {
       const started = await t.gql<{ startCrawl: { id: string } }>(START_CRAWL, { input: { url: slow.url, maxDepth: 5, maxPages: 60 } });

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CANCEL, EXECUTION, START_CRAWL, startTestApp, type TestApp } from '../helpers/app.ts';
-import { freshDatabase } from '../helpers/stores.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CANCEL, EXECUTION, START_CRAWL, type TestApp } from '../helpers/app.ts';
+import { appStores } from '../helpers/app-stores.ts';
+import { suiteResources } from '../helpers/suite-resources.ts';
 
 // The same input gets the same answer on both stores. PostgreSQL cannot store a NUL character (text,
 // jsonb) and SQLite can, so a NUL used to work on one and fail with "Unexpected error." on the other,
@@ -8,21 +9,11 @@ import { freshDatabase } from '../helpers/stores.ts';
 
 const NUL = '\u0000';
 
-describe.each(['sqlite', 'postgres'] as const)('a NUL character in the input (%s)', (dialect) => {
+describe.each(appStores)('a NUL character in the input ($name)', ({ config }) => {
+  const resources = suiteResources();
   let app: TestApp;
-  let dropDatabase: (() => Promise<void>) | null = null;
   beforeAll(async () => {
-    let databaseUrl: string | null = null;
-    if (dialect === 'postgres') {
-      const db = await freshDatabase();
-      databaseUrl = db.url;
-      dropDatabase = db.drop;
-    }
-    app = await startTestApp({ databaseUrl, startRateLimitPerMinute: 0 });
-  });
-  afterAll(async () => {
-    await app.stop();
-    await dropDatabase?.();
+    app = await resources.app({ ...(await config(resources.defer)), startRateLimitPerMinute: 0 });
   });
 
   const expectBadInput = (result: { errors?: { message: string; extensions?: { code?: string } }[] }, field: RegExp) => {
