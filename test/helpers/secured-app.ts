@@ -1,11 +1,12 @@
 // The server the security suites attack: tokens of every scope, a rate limit on starting work, and
 // one finished execution (knownId) whose row every hostile request must leave exactly as it was.
 import { createClient, type Client } from 'graphql-ws';
-import { expect } from 'vitest';
+import { beforeAll, expect } from 'vitest';
 import WebSocket from 'ws';
 import type { ApiToken } from '../../server/security/tokens.ts';
-import { startSite, type Site } from '../fixtures/site.ts';
-import { collect, JOB_PROGRESS, START_CRAWL, startTestApp, type EventPayload, type GqlResult, type TestApp } from './app.ts';
+import type { Site } from '../fixtures/site.ts';
+import { collect, JOB_PROGRESS, START_CRAWL, type EventPayload, type GqlResult, type TestApp } from './app.ts';
+import { suiteResources, type SuiteResources } from './suite-resources.ts';
 
 export const TOKENS: ApiToken[] = [
   { name: 'admin', token: 'admin-token-0123456789abcdef', scopes: ['admin'] },
@@ -20,13 +21,13 @@ export const bearer = (name: string) => `Bearer ${TOKENS.find((t) => t.name === 
 export const as = (name: string) => ({ authorization: bearer(name) });
 export const RATE = 5;
 
-// Live bindings: set by startSecuredApp (a suite's beforeAll), read by its tests.
+// Live bindings: set by securedAppSuite's beforeAll, read by its tests.
 export let app: TestApp;
 export let site: Site;
 export let knownId: string;
 let baseline: unknown;
 let requestsAtBaseline: number;
-const clients: Client[] = [];
+let resources: SuiteResources;
 
 /** Every stored execution with the fields a hostile request could change. */
 export async function snapshot(): Promise<unknown> {
@@ -47,10 +48,10 @@ export async function expectUnharmed(): Promise<void> {
   expect(await snapshot()).toEqual(baseline);
 }
 
-/** A graphql-ws client of the secured app; disposed by stopSecuredApp. */
+/** A graphql-ws client of the secured app; disposed after the suite, before the app stops. */
 export function wsClient(connectionParams?: Record<string, unknown>, extra: Partial<Parameters<typeof createClient>[0]> = {}): Client {
   const client = createClient({ url: `${app.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy: true, ...extra });
-  clients.push(client);
+  resources.defer(() => client.dispose());
   return client;
 }
 
@@ -84,10 +85,18 @@ export function post(body: string, headers: Record<string, string> = {}): Promis
   return fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 }
 
-/** Starts the secured app with its one finished execution (a suite's beforeAll). */
-export async function startSecuredApp(): Promise<void> {
-  site = await startSite({ pages: 3 });
-  app = await startTestApp({ apiTokens: TOKENS, startRateLimitPerMinute: RATE });
+/**
+ * Registers the file's beforeAll, which starts the secured app with its one finished execution, and
+ * the afterAll (suiteResources) that closes the clients, the app and the site.
+ */
+export function securedAppSuite(): void {
+  resources = suiteResources();
+  beforeAll(startSecuredApp);
+}
+
+async function startSecuredApp(): Promise<void> {
+  site = await resources.site({ pages: 3 });
+  app = await resources.app({ apiTokens: TOKENS, startRateLimitPerMinute: RATE });
   // One finished execution whose row every hostile request below must leave untouched.
   const started = await app.gql(START_CRAWL, { input: { url: site.url, maxPages: 3 } }, as('ci'));
   expect(started.errors).toBeUndefined();
@@ -97,13 +106,6 @@ export async function startSecuredApp(): Promise<void> {
   baseline = await snapshot();
   expect(baseline).toEqual([expect.objectContaining({ id: knownId, status: 'SUCCEEDED', createdBy: 'ci', cancelledBy: null })]);
   requestsAtBaseline = site.requestCount();
-}
-
-/** Closes the clients, the app and the site (a suite's afterAll). */
-export async function stopSecuredApp(): Promise<void> {
-  await Promise.all(clients.splice(0).map((c) => c.dispose()));
-  await app.stop();
-  await site.close();
 }
 
 export const QUERY = `{ activeExecutions { id } }`;

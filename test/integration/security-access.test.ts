@@ -1,10 +1,10 @@
 // Who may do what: without a valid token nothing runs (401), a token without the scope gets
 // FORBIDDEN naming the field and the scope, graphql-ws is checked at connect and per operation, and
 // the audit fields say who started and who cancelled. Every refusal leaves the server unharmed.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { JOB_PROGRESS, START_CRAWL, startTestApp, type GqlResult } from '../helpers/app.ts';
-import { startSite } from '../fixtures/site.ts';
+import { appForTest, JOB_PROGRESS, START_CRAWL, type GqlResult } from '../helpers/app.ts';
+import { siteForTest } from '../helpers/cleanup.ts';
 import {
   app,
   as,
@@ -16,15 +16,13 @@ import {
   post,
   QUERY,
   START,
-  startSecuredApp,
-  stopSecuredApp,
+  securedAppSuite,
   TOKENS,
   wsClient,
   wsOnce,
 } from '../helpers/secured-app.ts';
 
-beforeAll(startSecuredApp);
-afterAll(stopSecuredApp);
+securedAppSuite();
 
 describe('HTTP without a valid token: 401 UNAUTHENTICATED before anything runs', () => {
   const cases: [string, Record<string, string>][] = [
@@ -186,25 +184,20 @@ describe('graphql-ws: checked at connect and per operation', () => {
 
 describe('audit: who started and who cancelled', () => {
   it('records the token names over HTTP and over graphql-ws', async () => {
-    const slow = await startSite({ pages: 5, delayMs: 60_000 });
-    const audit = await startTestApp({ apiTokens: TOKENS });
-    try {
-      const started = await audit.gql(START_CRAWL, { input: { url: slow.url } }, as('runner'));
-      const id = started.data!.startCrawl.id as string;
-      const cancelled = await audit.gql(`mutation ($id: ID!) { cancelExecution(id: $id) { accepted } }`, { id }, as('stopper'));
-      expect(cancelled.data).toEqual({ cancelExecution: { accepted: true } });
-      const row = await audit.gql(`query ($id: ID!) { execution(id: $id) { createdBy cancelledBy } }`, { id }, as('reader'));
-      expect(row.data!.execution).toEqual({ createdBy: 'runner', cancelledBy: 'stopper' });
+    const slow = await siteForTest({ pages: 5, delayMs: 60_000 });
+    const audit = await appForTest({ apiTokens: TOKENS });
+    const started = await audit.gql(START_CRAWL, { input: { url: slow.url } }, as('runner'));
+    const id = started.data!.startCrawl.id as string;
+    const cancelled = await audit.gql(`mutation ($id: ID!) { cancelExecution(id: $id) { accepted } }`, { id }, as('stopper'));
+    expect(cancelled.data).toEqual({ cancelExecution: { accepted: true } });
+    const row = await audit.gql(`query ($id: ID!) { execution(id: $id) { createdBy cancelledBy } }`, { id }, as('reader'));
+    expect(row.data!.execution).toEqual({ createdBy: 'runner', cancelledBy: 'stopper' });
 
-      const ws = audit.ws({ authorization: bearer('ci') });
-      const viaWs = await wsOnce(ws, START_CRAWL, { input: { url: slow.url } });
-      const wsId = viaWs.data!.startCrawl.id as string;
-      await wsOnce(ws, `mutation ($id: ID!) { cancelExecution(id: $id) { accepted } }`, { id: wsId });
-      const wsRow = await audit.gql(`query ($id: ID!) { execution(id: $id) { createdBy cancelledBy } }`, { id: wsId }, as('reader'));
-      expect(wsRow.data!.execution).toEqual({ createdBy: 'ci', cancelledBy: 'ci' });
-    } finally {
-      await audit.stop();
-      await slow.close();
-    }
+    const ws = audit.ws({ authorization: bearer('ci') });
+    const viaWs = await wsOnce(ws, START_CRAWL, { input: { url: slow.url } });
+    const wsId = viaWs.data!.startCrawl.id as string;
+    await wsOnce(ws, `mutation ($id: ID!) { cancelExecution(id: $id) { accepted } }`, { id: wsId });
+    const wsRow = await audit.gql(`query ($id: ID!) { execution(id: $id) { createdBy cancelledBy } }`, { id: wsId }, as('reader'));
+    expect(wsRow.data!.execution).toEqual({ createdBy: 'ci', cancelledBy: 'ci' });
   });
 });

@@ -2,7 +2,7 @@
 // every case asserts the error code, that no request reached a site, that /health still answers,
 // and that the stored executions are exactly as they were.
 import { request as httpRequest } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JOB_PROGRESS, type GqlResult } from '../helpers/app.ts';
 import {
   app,
@@ -15,14 +15,12 @@ import {
   QUERY,
   RATE,
   START,
-  startSecuredApp,
-  stopSecuredApp,
+  securedAppSuite,
   wsClient,
   wsOnce,
 } from '../helpers/secured-app.ts';
 
-beforeAll(startSecuredApp);
-afterAll(stopSecuredApp);
+securedAppSuite();
 
 describe('GraphQL hardening over HTTP', () => {
   const deep = `{ ${'a { '.repeat(15)}b${' }'.repeat(15)} }`;

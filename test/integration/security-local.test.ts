@@ -1,18 +1,20 @@
 // Without tokens a server is open only to local callers: loopback HOST only, no other Host or
 // Origin, and it refuses to start anywhere else until tokens are configured.
 import { request as httpRequest } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createApp } from '../../server/app.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import type { TestApp } from '../helpers/app.ts';
+import { deferCleanup } from '../helpers/cleanup.ts';
 import { tempDir } from '../helpers/stores.ts';
+import { suiteResources } from '../helpers/suite-resources.ts';
 
 describe('open to local callers only', () => {
+  const resources = suiteResources();
   let local: TestApp;
   beforeAll(async () => {
-    local = await startTestApp();
+    local = await resources.app();
   });
-  afterAll(() => local.stop());
 
   it('without tokens a loopback server is open, and records "local"', async () => {
     const res = await local.gql(`{ activeExecutions { id } }`);
@@ -50,11 +52,8 @@ describe('open to local callers only', () => {
 
   it.each(['0.0.0.0', '::', '192.0.2.10'])('refuses to start on HOST=%s without tokens, saying how to configure them', (host) => {
     const dir = tempDir();
-    try {
-      expect(() => createApp({ host, dataDir: dir.path, logLevel: 'silent' })).toThrow(/SLUICE_API_TOKENS.*openssl rand/);
-    } finally {
-      dir.remove();
-    }
+    deferCleanup(() => dir.remove());
+    expect(() => createApp({ host, dataDir: dir.path, logLevel: 'silent' })).toThrow(/SLUICE_API_TOKENS.*openssl rand/);
   });
 });
 

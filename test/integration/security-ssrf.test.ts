@@ -1,13 +1,15 @@
 // A crawl connects only to public addresses (SSRF): on every hop, redirect and file it fetches.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isDisallowedAddress, type AddressRules } from '../../server/jobs/crawl/address.ts';
 import { DEFAULT_CRAWL_LIMITS, parseCrawlInput } from '../../server/jobs/crawl/input.ts';
-import { startSite, type Site } from '../fixtures/site.ts';
+import type { Site } from '../fixtures/site.ts';
 import { siteForTest } from '../helpers/cleanup.ts';
 import { crawl as runCrawl, createTestContext } from '../helpers/crawl-test-context.ts';
+import { suiteResources } from '../helpers/suite-resources.ts';
 
 describe('crawls connect only to public addresses, on every hop and every file', () => {
   const PUBLIC_IP = '127.0.0.2';
+  const resources = suiteResources();
   let internal: Site;
   let publicSite: Site;
   let resolutions: Record<string, string[][]>;
@@ -31,9 +33,9 @@ describe('crawls connect only to public addresses, on every hop and every file',
   };
 
   beforeAll(async () => {
-    internal = await startSite({ pages: 2, routes: { '/secret': { body: 'internal secret' } } });
+    internal = await resources.site({ pages: 2, routes: { '/secret': { body: 'internal secret' } } });
     const inside = new URL(internal.url).port;
-    publicSite = await startSite({
+    publicSite = await resources.site({
       host: PUBLIC_IP,
       pages: 2,
       redirects: {
@@ -52,10 +54,6 @@ describe('crawls connect only to public addresses, on every hop and every file',
   });
   beforeEach(() => {
     resolutions = { 'public.sluice.test': [[PUBLIC_IP]], 'internal.sluice.test': [['127.0.0.1']], localhost: [['127.0.0.1']], 'localhost.': [['127.0.0.1']] };
-  });
-  afterAll(async () => {
-    await publicSite.close();
-    await internal.close();
   });
 
   const publicUrl = (path: string) => `http://public.sluice.test:${new URL(publicSite.url).port}${path}`;
