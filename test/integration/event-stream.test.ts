@@ -3,15 +3,13 @@ import { latestChanges, replayThenLive } from '../../server/engine/event-stream.
 import type { ExecutionEvent, Change } from '../../server/executions/types.ts';
 import { createSluicePubSub, type SluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
-import { deferCleanup } from '../helpers/cleanup.ts';
+import { storeForTest } from '../helpers/cleanup.ts';
 import { postgresFixture, sqliteFixture } from '../helpers/stores.ts';
 
 let store: Store;
 let pubsub: SluicePubSub;
 beforeEach(async () => {
-  const opened = await sqliteFixture.open();
-  store = opened.store;
-  deferCleanup(opened.dispose);
+  store = await storeForTest(sqliteFixture);
   pubsub = createSluicePubSub();
 });
 
@@ -77,26 +75,22 @@ describe('replayThenLive', () => {
 
 describe('leaving a parked stream', () => {
   it.each([sqliteFixture, postgresFixture])('on $name: return() while it waits for an event ends it at once, with no further log reads', async (fixture) => {
-    const own = await fixture.open();
-    try {
-      const created = await own.store.createExecution({ kind: 'CRAWL', title: 't', sessionId: null, input: {}, createdBy: null });
-      const reads = { count: 0 };
-      const counted = Object.create(own.store) as Store;
-      counted.listEvents = (...args) => (reads.count++, own.store.listEvents(...args));
-      let live = 0;
-      const stream = replayThenLive(counted, pubsub, created.execution.id, 0, () => (live++, () => live--));
-      expect((await stream.next()).value).toMatchObject({ seq: 1, status: 'QUEUED' });
-      const parked = stream.next(); // no event will come: it waits (on PostgreSQL, re-reading the log every 2 s)
-      expect(live).toBe(1);
-      await stream.return(undefined); // resolves only once the stream's body has ended
-      expect(live).toBe(0);
-      expect(await parked).toEqual({ done: true, value: undefined });
-      const readsAtLeave = reads.count;
-      expect(await stream.next()).toEqual({ done: true, value: undefined });
-      expect(reads.count).toBe(readsAtLeave);
-    } finally {
-      await own.dispose();
-    }
+    const ownStore = await storeForTest(fixture);
+    const created = await ownStore.createExecution({ kind: 'CRAWL', title: 't', sessionId: null, input: {}, createdBy: null });
+    const reads = { count: 0 };
+    const counted = Object.create(ownStore) as Store;
+    counted.listEvents = (...args) => (reads.count++, ownStore.listEvents(...args));
+    let live = 0;
+    const stream = replayThenLive(counted, pubsub, created.execution.id, 0, () => (live++, () => live--));
+    expect((await stream.next()).value).toMatchObject({ seq: 1, status: 'QUEUED' });
+    const parked = stream.next(); // no event will come: it waits (on PostgreSQL, re-reading the log every 2 s)
+    expect(live).toBe(1);
+    await stream.return(undefined); // resolves only once the stream's body has ended
+    expect(live).toBe(0);
+    expect(await parked).toEqual({ done: true, value: undefined });
+    const readsAtLeave = reads.count;
+    expect(await stream.next()).toEqual({ done: true, value: undefined });
+    expect(reads.count).toBe(readsAtLeave);
   });
 
   it('latestChanges: return() while it waits releases it at once', async () => {

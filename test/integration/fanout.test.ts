@@ -14,6 +14,7 @@ import { Fanout, WS_TOO_SLOW, type FanoutField } from '../../server/streams/fano
 import { Group } from '../../server/streams/group.ts';
 import type { Sink } from '../../server/streams/member.ts';
 import { JOB_PROGRESS } from '../helpers/app.ts';
+import { deferCleanup, storeForTest } from '../helpers/cleanup.ts';
 import { postgresFixture, sqliteFixture } from '../helpers/stores.ts';
 
 /** A socket that records frames; `bufferedAmount` is what a test says is waiting in it. */
@@ -72,17 +73,17 @@ const doc = (query: string) => documents.get(query) ?? documents.set(query, pars
 const CHANGED = 'subscription { executionChanged { id status lastSeq } }';
 
 let store: Store;
-let dispose: () => Promise<void>;
 let pubsub: SluicePubSub;
 let fanout: Fanout;
 let live: Record<string, number>;
 /** Called with each outcome the fan-out counts for a slow socket ('lagged', 'closed'). */
 let onSlow: (outcome: 'lagged' | 'closed') => void = () => {};
 
+/** A new fan-out over `store` (the one before it is closed now), closed after the test. */
 function makeFanout(options: { highWaterBytes?: number; stallMs?: number } = {}): Fanout {
   fanout?.close();
   live = { jobProgress: 0, executionChanged: 0 };
-  fanout = new Fanout({
+  const made = new Fanout({
     store,
     pubsub,
     schema,
@@ -92,19 +93,18 @@ function makeFanout(options: { highWaterBytes?: number; stallMs?: number } = {})
     log: pino({ level: 'silent' }),
     ...options,
   });
-  return fanout;
+  deferCleanup(() => made.close());
+  return (fanout = made);
 }
 
 beforeEach(async () => {
-  ({ store, dispose } = await sqliteFixture.open());
+  store = await storeForTest(sqliteFixture);
   pubsub = createSluicePubSub();
   makeFanout();
 });
-afterEach(async () => {
+afterEach(() => {
   onSlow = () => {};
   vi.restoreAllMocks();
-  fanout.close();
-  await dispose();
 });
 
 const publish = (change: Change | null): void => {
@@ -267,8 +267,7 @@ describe('fan-out seam: replay, then live, no gap and no duplicate', () => {
   });
 
   it('on PostgreSQL a lost last event reaches every subscriber by the feed\'s idle read of the log', async () => {
-    await dispose();
-    ({ store, dispose } = await postgresFixture.open());
+    store = await storeForTest(postgresFixture);
     makeFanout();
     const fence = await runningExecution();
     const sinks = [new TestSink(), new TestSink()];

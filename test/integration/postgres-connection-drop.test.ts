@@ -1,26 +1,22 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../server/executions/types.ts';
 import { PostgresStore } from '../../server/store/postgres/postgres-store.ts';
 import { startTcpProxy, throughProxy, type TcpProxy } from '../chaos/pg-proxy.ts';
+import { deferCleanup } from '../helpers/cleanup.ts';
 import { freshDatabase, TEST_POSTGRES_URL } from '../helpers/stores.ts';
 
 // A connection that drops while the store holds it checked out (migrations at start-up) must never
 // come back as an 'error' event nobody listens to, which would end the process. The migrations try
 // again on a fresh connection, with back-off, and give up with a message that says so.
 
-const disposers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const dispose of disposers.splice(0).reverse()) await dispose();
-});
-
 async function proxiedStore(options: ConstructorParameters<typeof PostgresStore>[1] = {}): Promise<{ store: PostgresStore; proxy: TcpProxy; url: string }> {
   const db = await freshDatabase();
-  disposers.push(() => db.drop());
+  deferCleanup(() => db.drop());
   const target = new URL(TEST_POSTGRES_URL);
   const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
-  disposers.push(() => proxy.close());
+  deferCleanup(() => proxy.close());
   const store = new PostgresStore(throughProxy(db.url, proxy), options);
-  disposers.push(() => store.close());
+  deferCleanup(() => store.close());
   return { store, proxy, url: db.url };
 }
 

@@ -1,26 +1,24 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { serveGraphqlWs } from '../../server/http/ws-transport.ts';
+import { deferCleanup } from '../helpers/cleanup.ts';
 
 // The keep-alive of Sluice's graphql-ws transport, on a real HTTP server and real sockets: a socket
 // that answers pings stays, whatever connects and leaves around it; one whose pongs stop is cut off.
 
 const KEEP_ALIVE_MS = 480;
-const opened: { server: Server; dispose(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of opened.splice(0)) {
-    await o.dispose();
-    await new Promise((resolve) => o.server.close(resolve));
-  }
-});
 
+/** A graphql-ws endpoint on a real HTTP server; both closed after the test. */
 async function serve(): Promise<string> {
   const server = createServer();
   const wss = new WebSocketServer({ server, path: '/graphql' });
   const ws = serveGraphqlWs({ schema: undefined as never }, wss, KEEP_ALIVE_MS);
-  opened.push({ server, dispose: () => ws.dispose() });
+  deferCleanup(async () => {
+    await ws.dispose();
+    await new Promise((resolve) => server.close(resolve));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `ws://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
 }
