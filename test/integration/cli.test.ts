@@ -1,11 +1,13 @@
 // The `sluice` command line, run as a real child process against the real server and a local site.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startSite, type Site } from '../fixtures/site.ts';
-import { CANCEL, START_CRAWL, startTestApp, type TestApp } from '../helpers/app.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Site } from '../fixtures/site.ts';
+import { appForTest, CANCEL, START_CRAWL, type TestApp } from '../helpers/app.ts';
+import { startTcpProxy } from '../chaos/pg-proxy.ts';
+import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = 'cli/sluice.js';
@@ -20,17 +22,11 @@ interface Run {
   line(pattern: RegExp): Promise<string>;
 }
 
-const runs: Run[] = [];
+// The current test's app and site (each test starts its own; the cleanup registry closes them).
 let app: TestApp | undefined;
 let site: Site | undefined;
-let proxy: Proxy | undefined;
-
-afterEach(async () => {
-  for (const run of runs.splice(0)) if (run.child.exitCode === null) run.child.kill('SIGKILL');
-  await proxy?.close();
-  await app?.stop();
-  await site?.close();
-  app = site = proxy = undefined;
+beforeEach(() => {
+  app = site = undefined;
 });
 
 /** Runs `sluice <args>` against the test server (or `env.SLUICE_URL`). */
@@ -70,49 +66,23 @@ function sluice(args: string[], env: Record<string, string> = {}): Run {
         void exited.then(() => reject(new Error(`exited before printing ${pattern}:\n${out}\n${err}`)));
       }),
   };
-  runs.push(run);
+  deferCleanup(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   return run;
 }
 
-interface Proxy {
-  url: string;
-  /** Cuts every connection open now (new ones still get through). */
-  dropAll(): void;
-  close(): Promise<void>;
-}
-
-/** A TCP proxy in front of the test server, to cut the CLI's connections. */
-async function startProxy(target: string): Promise<Proxy> {
+/** A TCP proxy in front of the test server, to cut the CLI's connections; closed after the test. */
+async function startProxy(target: string): Promise<{ url: string; dropAll(): void }> {
   const { hostname, port } = new URL(target);
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(port), hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const dropAll = () => sockets.forEach((socket) => socket.destroy());
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    dropAll,
-    close: () =>
-      new Promise<void>((resolve) => {
-        dropAll();
-        server.close(() => resolve());
-      }),
-  };
+  const proxy = await startTcpProxy(hostname, Number(port));
+  deferCleanup(() => proxy.close());
+  return { url: `http://127.0.0.1:${proxy.port}`, dropAll: () => void proxy.dropAll() };
 }
 
 /** Starts a crawl of a site whose pages never answer in time, and waits until it is fetching. */
 async function startStuckCrawl(sessionId?: string): Promise<string> {
-  site ??= await startSite({ pages: 5, delayMs: 60_000 });
+  site ??= await siteForTest({ pages: 5, delayMs: 60_000 });
   const started = await app!.gql(START_CRAWL, { input: { url: site.url, sessionId } });
   const id = started.data!.startCrawl.id as string;
   await site.waitFor(() => site!.inFlight() > 0);
@@ -121,8 +91,8 @@ async function startStuckCrawl(sessionId?: string): Promise<string> {
 
 describe('sluice CLI', () => {
   it('crawl --follow streams the events and exits 0 with the final counts', async () => {
-    site = await startSite({ pages: 13 });
-    app = await startTestApp();
+    site = await siteForTest({ pages: 13 });
+    app = await appForTest();
     const run = sluice(['crawl', site.url, '--follow', '--depth', '2', '--max-pages', '50']);
     expect(await run.exited).toBe(0);
     expect(run.stdout()).toMatch(/^Crawl \S+ started: http:\/\/127\.0\.0\.1/m);
@@ -131,8 +101,8 @@ describe('sluice CLI', () => {
   });
 
   it('crawl --json prints the new execution with its id', async () => {
-    site = await startSite({ pages: 3 });
-    app = await startTestApp();
+    site = await siteForTest({ pages: 3 });
+    app = await appForTest();
     const run = sluice(['crawl', site.url, '--json', '--include', `${site.url}/**`, '--no-robots', '--session', 'cli-s']);
     expect(await run.exited).toBe(0);
     const printed = JSON.parse(run.stdout()) as { id: string; kind: string; sessionId: string };
@@ -142,7 +112,7 @@ describe('sluice CLI', () => {
   });
 
   it('ls lists a running crawl as a table and as JSON', async () => {
-    app = await startTestApp();
+    app = await appForTest();
     const id = await startStuckCrawl();
     const table = sluice(['ls']);
     expect(await table.exited).toBe(0);
@@ -158,7 +128,7 @@ describe('sluice CLI', () => {
   });
 
   it('cancel of a running crawl makes a concurrent watch exit 3', async () => {
-    app = await startTestApp();
+    app = await appForTest();
     const id = await startStuckCrawl();
     const watching = sluice(['watch', id]);
     await watching.line(/^#\d+ STATUS\s+RUNNING/); // subscribed and replayed up to now
@@ -184,8 +154,8 @@ describe('sluice CLI', () => {
   });
 
   it('watch reconnects after the connection drops and misses no event', async () => {
-    app = await startTestApp();
-    proxy = await startProxy(app.url);
+    app = await appForTest();
+    const proxy = await startProxy(app.url);
     const id = await startStuckCrawl();
     const run = sluice(['watch', id], { SLUICE_URL: proxy.url });
     await run.line(/^#\d+ STATUS\s+RUNNING/);
@@ -203,7 +173,7 @@ describe('sluice CLI', () => {
   });
 
   it('cancel --session cancels every active execution of the session', async () => {
-    app = await startTestApp();
+    app = await appForTest();
     const first = await startStuckCrawl('batch-1');
     const second = await startStuckCrawl('batch-1');
     const run = sluice(['cancel', '--session', 'batch-1', '--kind', 'crawl']);
@@ -214,7 +184,7 @@ describe('sluice CLI', () => {
   });
 
   it('pause stops a running crawl with its checkpoint; resume queues it again; a chat answer is refused with exit 2', async () => {
-    app = await startTestApp();
+    app = await appForTest();
     const id = await startStuckCrawl();
     const paused = sluice(['pause', id, '--reason', 'from the CLI test']);
     expect(await paused.exited).toBe(0);
@@ -236,7 +206,7 @@ describe('sluice CLI', () => {
   });
 
   it('pause --session and resume with several ids act on every match', async () => {
-    app = await startTestApp();
+    app = await appForTest();
     const first = await startStuckCrawl('batch-2');
     const second = await startStuckCrawl('batch-2');
     const paused = sluice(['pause', '--session', 'batch-2']);
@@ -252,7 +222,7 @@ describe('sluice CLI', () => {
   });
 
   it('an unknown id exits 6 and says how to find one', async () => {
-    app = await startTestApp();
+    app = await appForTest();
     const cancel = sluice(['cancel', 'no-such-id']);
     expect(await cancel.exited).toBe(6);
     expect(cancel.stderr()).toContain('no execution has id "no-such-id" (NOT_FOUND)');
@@ -281,16 +251,13 @@ describe('sluice CLI', () => {
       res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
     await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
-    try {
-      const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
-      const run = sluice(['ls'], { SLUICE_URL: url, SLUICE_TOKEN: 'wrong-token' });
-      expect(await run.exited).toBe(5);
-      expect(seen).toEqual(['Bearer wrong-token']);
-      expect(run.stderr()).toContain('a valid API token is required (UNAUTHENTICATED)');
-      expect(run.stderr()).toContain('Set SLUICE_TOKEN');
-    } finally {
-      await new Promise<void>((resolve) => refusing.close(() => resolve()));
-    }
+    deferCleanup(() => new Promise<void>((resolve) => refusing.close(() => resolve())));
+    const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+    const run = sluice(['ls'], { SLUICE_URL: url, SLUICE_TOKEN: 'wrong-token' });
+    expect(await run.exited).toBe(5);
+    expect(seen).toEqual(['Bearer wrong-token']);
+    expect(run.stderr()).toContain('a valid API token is required (UNAUTHENTICATED)');
+    expect(run.stderr()).toContain('Set SLUICE_TOKEN');
   });
 
   it('bad usage exits 2 with the usage', async () => {
