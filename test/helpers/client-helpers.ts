@@ -8,6 +8,7 @@ import { useExecutionsStore } from '../../client/stores/executions.ts';
 import { useToastsStore } from '../../client/stores/toasts.ts';
 import type { Execution, Progress } from '../../client/graphql/documents.ts';
 import type { TestApp } from './app.ts';
+import { deferCleanup } from './cleanup.ts';
 
 /** A fresh Pinia connected to the server, as main.ts does in the browser. */
 export function freshStores(server: Pick<TestApp, 'url'>) {
@@ -26,6 +27,13 @@ export function freshStores(server: Pick<TestApp, 'url'>) {
       await connection.disconnect();
     },
   };
+}
+
+/** freshStores, disposed of after the current test by the cleanup registry. */
+export function storesForTest(server: Pick<TestApp, 'url'>): ReturnType<typeof freshStores> {
+  const stores = freshStores(server);
+  deferCleanup(() => stores.dispose());
+  return stores;
 }
 
 /** Resolves once `predicate` holds (checked now and on every reactive change), or fails after `ms`. */

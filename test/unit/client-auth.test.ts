@@ -1,18 +1,20 @@
 // The client's API tokens against the real server with SLUICE_API_TOKENS configured: the auth store
 // (sessionStorage), the connection store's sign-in (checked with the server, then a new socket), and
 // the executions store starting over with the token.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPinia, setActivePinia } from 'pinia';
-import { startSite, type Site } from '../fixtures/site.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import type { Site } from '../fixtures/site.ts';
+import type { TestApp } from '../helpers/app.ts';
 import { TOKEN_STORAGE_KEY, useAuthStore } from '../../client/stores/auth.ts';
 import { useCrawlStore } from '../../client/stores/crawl.ts';
-import { freshStores, until } from '../helpers/client-helpers.ts';
+import { deferCleanup } from '../helpers/cleanup.ts';
+import { storesForTest, until } from '../helpers/client-helpers.ts';
+import { suiteResources } from '../helpers/suite-resources.ts';
 
 const UI = { name: 'ui', token: 'ui-token-0123456789abcdef', scopes: ['admin' as const] };
 const VIEWER = { name: 'viewer', token: 'viewer-token-0123456789ab', scopes: ['read' as const] };
 
-/** A sessionStorage for Node, as the browser's (one per test). */
+/** A sessionStorage for Node, as the browser's, removed after the current test. */
 function installSessionStorage(): Map<string, string> {
   const data = new Map<string, string>();
   const storage = {
@@ -26,12 +28,9 @@ function installSessionStorage(): Map<string, string> {
     },
   };
   (globalThis as { sessionStorage?: unknown }).sessionStorage = storage;
+  deferCleanup(() => delete (globalThis as { sessionStorage?: unknown }).sessionStorage);
   return data;
 }
-
-afterEach(() => {
-  delete (globalThis as { sessionStorage?: unknown }).sessionStorage;
-});
 
 describe('auth store', () => {
   beforeEach(() => setActivePinia(createPinia()));
@@ -78,26 +77,19 @@ describe('auth store', () => {
 });
 
 describe('with SLUICE_API_TOKENS', () => {
+  const resources = suiteResources();
   let server: TestApp;
   let site: Site;
-  let stores: ReturnType<typeof freshStores>;
+  let stores: ReturnType<typeof storesForTest>;
 
   beforeAll(async () => {
-    [server, site] = await Promise.all([startTestApp({ apiTokens: [UI, VIEWER] }), startSite({ pages: 40, delayMs: 250 })]);
-  });
-
-  afterAll(async () => {
-    await server?.stop();
-    await site?.close();
+    site = await resources.site({ pages: 40, delayMs: 250 });
+    server = await resources.app({ apiTokens: [UI, VIEWER] });
   });
 
   beforeEach(() => {
     installSessionStorage();
-    stores = freshStores(server);
-  });
-
-  afterEach(async () => {
-    await stores.dispose();
+    stores = storesForTest(server);
   });
 
   it('asks for a token, refuses a wrong one, and starts over with the right one', async () => {

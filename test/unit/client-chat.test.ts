@@ -1,32 +1,26 @@
 // The chat store against the real server: opening conversations quickly never shows one under the
 // other's address, nor sends into the wrong one.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Client } from '@urql/core';
 import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import type { TestApp } from '../helpers/app.ts';
 import { useChatStore } from '../../client/stores/chat.ts';
-import { freshStores, until } from '../helpers/client-helpers.ts';
+import { storesForTest, until } from '../helpers/client-helpers.ts';
+import { suiteResources } from '../helpers/suite-resources.ts';
 
+const resources = suiteResources();
 let server: TestApp;
 let llm: SlowLlm;
-let stores: ReturnType<typeof freshStores>;
+let stores: ReturnType<typeof storesForTest>;
 
 beforeAll(async () => {
   llm = await startSlowLlm({ tokens: wordTokens(3), delayMs: 1 });
-  server = await startTestApp({ llmBaseUrl: llm.url, llmModel: 'test-model' });
-});
-
-afterAll(async () => {
-  await server?.stop();
-  await llm?.close();
+  resources.defer(() => llm.close());
+  server = await resources.app({ llmBaseUrl: llm.url, llmModel: 'test-model' });
 });
 
 beforeEach(() => {
-  stores = freshStores(server);
-});
-
-afterEach(async () => {
-  await stores.dispose();
+  stores = storesForTest(server);
 });
 
 async function newSession(text: string): Promise<string> {

@@ -1,31 +1,25 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { watch } from 'vue';
-import { startSite, type Site } from '../fixtures/site.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import type { Site } from '../fixtures/site.ts';
+import type { TestApp } from '../helpers/app.ts';
 import { useCrawlStore } from '../../client/stores/crawl.ts';
 import { displayStatus, type ExecutionEntry } from '../../client/lib/reconcile.ts';
 import type { ExecutionEvent, Progress } from '../../client/graphql/documents.ts';
-import { fakeExecution, freshStores, until } from '../helpers/client-helpers.ts';
+import { fakeExecution, storesForTest, until } from '../helpers/client-helpers.ts';
+import { suiteResources } from '../helpers/suite-resources.ts';
 
+const resources = suiteResources();
 let server: TestApp;
 let site: Site;
-let stores: ReturnType<typeof freshStores>;
+let stores: ReturnType<typeof storesForTest>;
 
 beforeAll(async () => {
-  [server, site] = await Promise.all([startTestApp(), startSite({ pages: 60, delayMs: 250 })]);
-});
-
-afterAll(async () => {
-  await server?.stop();
-  await site?.close();
+  site = await resources.site({ pages: 60, delayMs: 250 });
+  server = await resources.app();
 });
 
 beforeEach(() => {
-  stores = freshStores(server);
-});
-
-afterEach(async () => {
-  await stores.dispose();
+  stores = storesForTest(server);
 });
 
 /** Starts a crawl of the slow site through the crawl store and waits until it runs. */
@@ -174,7 +168,7 @@ describe('what is running comes from the server', () => {
     await until(() => stores.executions.get(stopped.execution.id)?.execution.status === 'CANCELLED', 10_000, 'CANCELLED');
     await stores.dispose();
 
-    stores = freshStores(server); // a reload: nothing carried over
+    stores = storesForTest(server); // a reload: nothing carried over
     await stores.executions.start();
     const activeIds = stores.executions.activeEntries.map((entry) => entry.execution.id);
     expect(activeIds).toContain(running.execution.id);
