@@ -1,4 +1,4 @@
-import type { CombinedError } from '@urql/core';
+import { CombinedError } from '@urql/core';
 
 /** The codes the server puts in `extensions.code` of errors meant for users. */
 export type ErrorCode =
@@ -21,7 +21,7 @@ const KNOWN_CODES = new Set<string>(['BAD_USER_INPUT', 'NOT_FOUND', 'FORBIDDEN',
 
 /** Turns an urql CombinedError (or anything thrown) into the one error the UI shows. */
 export function toAppError(error: unknown): AppError {
-  if (isCombinedError(error)) {
+  if (error instanceof CombinedError) {
     const first = error.graphQLErrors[0];
     if (first) {
       const code = String(first.extensions?.code ?? '');
@@ -38,8 +38,4 @@ export function toAppError(error: unknown): AppError {
   }
   if (error instanceof Error) return { code: 'UNKNOWN', message: error.message };
   return { code: 'UNKNOWN', message: String(error) };
-}
-
-function isCombinedError(error: unknown): error is CombinedError {
-  return error instanceof Error && error.name === 'CombinedError';
 }
