@@ -5,7 +5,6 @@ import {
   ExecutionChangedSubscription,
   ExecutionHistoryQuery,
   ExecutionQuery,
-  JobProgressSubscription,
   type Execution,
   type ExecutionEvent,
   type ExecutionKind,
@@ -20,19 +19,18 @@ import {
   capEndedCards,
   displayStatus,
   evictable,
-  firstCursor,
   newEntry,
   settleEnd,
   sortNewestFirst,
   type ExecutionEntry,
 } from '../lib/reconcile.ts';
-import { refCounter } from '../lib/ref-count.ts';
 import { readSettings } from '../lib/settings.ts';
 import { isActive, isTerminal } from '../lib/status.ts';
 import { useAuthStore } from './auth.ts';
 import { useClockStore } from './clock.ts';
 import { useConnectionStore } from './connection.ts';
 import { useNotificationsStore } from './notifications.ts';
+import { followActions } from './executions-follow.ts';
 import { stopActions } from './executions-stop.ts';
 import { pauseActions } from './executions-pause.ts';
 import { historyActions } from './executions-history.ts';
@@ -44,8 +42,6 @@ export interface ExecutionFilter {
   limit?: number;
 }
 
-/** How many events a first subscription to a crawl replays (each carries the whole progress). */
-const LOG_REPLAY = 30;
 const HISTORY_LIMIT = 50;
 /** Executions kept in memory; finished ones nothing shows are forgotten beyond it (the server has them). */
 const MAX_ENTRIES = 300;
@@ -54,9 +50,9 @@ const MAX_ENDED_CARDS = 10;
 
 /**
  * The executions of the system, live. Owns the activeExecutions and history queries, the one
- * executionChanged subscription, one jobProgress subscription per active execution (kept here,
- * keyed by id, so a route change never tears one down) and the Stop mutations. How a snapshot or
- * an event changes an entry is decided in lib/reconcile.ts; this store only wires it.
+ * executionChanged subscription, one jobProgress subscription per watched execution
+ * (executions-follow.ts) and the Stop, Pause and Resume mutations. How a snapshot or an event
+ * changes an entry is decided in lib/reconcile.ts; this store only wires it.
  */
 export const useExecutionsStore = defineStore('executions', () => {
   const connection = useConnectionStore();
@@ -70,12 +66,11 @@ export const useExecutionsStore = defineStore('executions', () => {
   const history = ref<AsyncState>(idleState());
   /** Why executionChanged ended (an error from the server): the header says so and offers a retry. */
   const liveError = ref<string | null>(null);
-  /** jobProgress subscriptions by execution id, with the seq each started after; not state, only handles to close. */
-  const following = new Map<string, { unsubscribe(): void; afterSeq: number }>();
-  /** Who reads every event of an execution's one subscription (its page's whole log), by id. */
-  const logListeners = new Map<string, Set<(event: ExecutionEvent) => void>>();
-  /** The views that show each execution's live progress (a card, a detail page, a chat answer). */
-  const watchers = refCounter(follow, unfollow);
+  const { watchers, follow, ended, watchLog, retryFollow, unfollowAll, refollowAll } = followActions({
+    entries,
+    client: () => connection.client(),
+    applyEvent,
+  });
   let changes: { unsubscribe(): void } | null = null;
 
   const activeEntries = computed(() => sortNewestFirst([...entries.values()].filter((entry) => isActive(entry.execution.status))));
@@ -125,8 +120,7 @@ export const useExecutionsStore = defineStore('executions', () => {
   function afterStatusChange(entry: ExecutionEntry): void {
     const { execution } = entry;
     if (!isTerminal(execution.status)) return;
-    // A whole-log reader (the execution's page) still wants the terminal event: the stream ends with it.
-    if (!logListeners.has(execution.id)) unfollow(execution.id);
+    ended(execution.id);
     if (!settleEnd(entry)) return;
     capEndedCards(entries.values(), MAX_ENDED_CARDS);
     if (!entry.mine) return;
@@ -135,83 +129,6 @@ export const useExecutionsStore = defineStore('executions', () => {
     const tone = execution.status === 'SUCCEEDED' ? 'success' : execution.status === 'FAILED' ? 'error' : 'info';
     toasts.push({ tone, title, message, link: `/executions/${execution.id}` });
     notifications.notify(title, message);
-  }
-
-  /**
-   * Subscribes to jobProgress of an execution, from the last seq seen (or `fromSeq`, when a log
-   * reader wants older events: the store drops what it applied already); one subscription per id.
-   */
-  function follow(id: string, fromSeq?: number): void {
-    const entry = entries.get(id);
-    if (!entry || following.has(id) || isTerminal(entry.execution.status)) return;
-    if (entry.eventSeq === 0) {
-      entry.eventSeq = firstCursor(entry.execution, LOG_REPLAY);
-      entry.answerComplete = entry.eventSeq === 0;
-    }
-    const variables = { executionId: id, afterSeq: Math.min(fromSeq ?? entry.eventSeq, entry.eventSeq) };
-    entry.liveError = null;
-    const subscription = connection
-      .client()
-      .subscription(JobProgressSubscription, variables)
-      .subscribe((result) => {
-        const event = result.data?.jobProgress;
-        if (event) {
-          applyEvent(event);
-          for (const listener of logListeners.get(id) ?? []) listener(event);
-          if (isTerminal(event.status) && event.type === 'STATUS') unfollow(id);
-        }
-        // NOT_FOUND or a broken stream: stop following and say so on the card (it offers a retry).
-        if (result.error) {
-          unfollow(id);
-          entry.liveError = toAppError(result.error).message;
-        }
-      });
-    // A synchronous replay may already have delivered the terminal event.
-    if (isTerminal(entry.execution.status)) subscription.unsubscribe();
-    else following.set(id, { unsubscribe: () => subscription.unsubscribe(), afterSeq: variables.afterSeq });
-  }
-
-  /**
-   * Every event of an execution after `afterSeq` to `listener`, then live, through the store's one
-   * jobProgress subscription of it (restarted from `afterSeq` if it began later), so a page that
-   * shows the whole log adds no second subscription; an execution that ended gets a replay of its
-   * own, which completes. Returns the release.
-   */
-  function watchLog(id: string, afterSeq: number, listener: (event: ExecutionEvent) => void, onError: (message: string) => void): () => void {
-    const entry = entries.get(id);
-    if (!entry || isTerminal(entry.execution.status)) {
-      const replay = connection
-        .client()
-        .subscription(JobProgressSubscription, { executionId: id, afterSeq })
-        .subscribe((result) => {
-          if (result.data?.jobProgress) listener(result.data.jobProgress);
-          if (result.error) onError(toAppError(result.error).message);
-        });
-      return () => replay.unsubscribe();
-    }
-    let listeners = logListeners.get(id);
-    if (!listeners) logListeners.set(id, (listeners = new Set()));
-    listeners.add(listener);
-    const current = following.get(id);
-    if (current && current.afterSeq > afterSeq) unfollow(id);
-    if (!following.has(id)) follow(id, afterSeq);
-    const release = watchers.hold(id);
-    return () => {
-      listeners.delete(listener);
-      if (listeners.size === 0) logListeners.delete(id);
-      release();
-    };
-  }
-
-  function unfollow(id: string): void {
-    following.get(id)?.unsubscribe();
-    following.delete(id);
-  }
-
-  /** Follows an execution's live progress again after its stream failed (the card's Retry). */
-  function retryFollow(id: string): void {
-    unfollow(id);
-    follow(id);
   }
 
   /**
@@ -239,7 +156,7 @@ export const useExecutionsStore = defineStore('executions', () => {
   function stop(): void {
     changes?.unsubscribe();
     changes = null;
-    for (const id of [...following.keys()]) unfollow(id);
+    unfollowAll();
   }
 
   /** Asks the server what is active; what we thought active but is not gets its true status. */
@@ -283,9 +200,7 @@ export const useExecutionsStore = defineStore('executions', () => {
 
   /** After a reconnect: resubscribe from the last seq seen and ask again what is active. */
   async function catchUp(): Promise<void> {
-    const ids = [...following.keys()];
-    for (const id of ids) unfollow(id);
-    for (const id of ids) follow(id);
+    refollowAll();
     await loadActive();
   }
 
