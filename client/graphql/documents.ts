@@ -166,8 +166,8 @@ export const DeleteKnowledgeSourceMutation = graphql(`
 `);
 
 export const ChatSessionsQuery = graphql(`
-  query ChatSessions($limit: Int) {
-    chatSessions(limit: $limit) { id title }
+  query ChatSessions($after: String, $limit: Int) {
+    chatSessionHistory(after: $after, limit: $limit) { sessions { id title } nextCursor totalCount }
   }
 `);
 
@@ -210,6 +210,6 @@ export type KnowledgeSource = ResultOf<typeof KnowledgeSourcesQuery>['knowledgeS
 export type KnowledgeHit = ResultOf<typeof SearchKnowledgeQuery>['searchKnowledge'][number];
 export type ExecutionDetail = NonNullable<ResultOf<typeof ExecutionDetailQuery>['execution']>;
 export type StoredPage = ResultOf<typeof ExecutionPagesQuery>['executionPages']['pages'][number];
-export type ChatSessionSummary = ResultOf<typeof ChatSessionsQuery>['chatSessions'][number];
+export type ChatSessionSummary = ResultOf<typeof ChatSessionsQuery>['chatSessionHistory']['sessions'][number];
 export type ChatSession = NonNullable<ResultOf<typeof ChatSessionQuery>['chatSession']>;
 export type ChatMessage = ChatSession['messages'][number];

@@ -19,9 +19,8 @@ export interface ChatBubble {
   createdAt: string;
 }
 
-/** Conversations listed at first; "Show more" asks for this many more (the server allows 100). */
+/** Conversations per page of the list ("Load more" asks the server for the next, by its cursor). */
 const SESSION_PAGE = 30;
-const SESSION_MAX = 100;
 
 const NOT_SENT_DELETING = 'This conversation is being deleted, so your question was not sent. Start a new conversation to ask it.';
 const NOT_SENT_DELETED = 'This conversation was deleted, so your question was not sent. Start a new conversation to ask it.';
@@ -39,9 +38,17 @@ export const useChatStore = defineStore('chat', () => {
   const sending = ref<AsyncState>(idleState());
   /** Renaming or deleting the open conversation. */
   const editing = ref<AsyncState>(idleState());
-  const sessionLimit = ref(SESSION_PAGE);
-  /** The server may hold more conversations than listed (a full page came back). */
-  const moreSessions = computed(() => sessions.value.length >= sessionLimit.value && sessionLimit.value < SESSION_MAX);
+  /** The cursor of the next page of conversations (null: the last page is in). */
+  const sessionsNext = ref<string | null>(null);
+  /** How many conversations the server has in all. */
+  const sessionsTotal = ref(0);
+  /** Loading the next page of conversations. */
+  const sessionsMore = ref<AsyncState>(idleState());
+  /** A page past the first is in: a reload of the first keeps them (and their cursor) below it. */
+  let pagedPastFirst = false;
+  const moreSessions = computed(() => sessionsNext.value !== null);
+  /** Conversations the server has that are not listed yet. */
+  const sessionsNotShown = computed(() => Math.max(0, sessionsTotal.value - sessions.value.length));
   /** The text being sent, shown at once as the user's message until the server has it. */
   const pendingText = ref<string | null>(null);
   /** The conversation whose Delete is in flight: nothing is sent into it meanwhile. */
@@ -108,15 +115,43 @@ export const useChatStore = defineStore('chat', () => {
     sessionExecutions.value.find((entry) => !isTerminal(entry.execution.status)) ?? null,
   );
 
-  async function loadSessions(): Promise<void> {
-    const request = connection.client().query(ChatSessionsQuery, { limit: sessionLimit.value }, { requestPolicy: 'network-only' }).toPromise();
-    await intoState(sessionsState, request, (data) => (sessions.value = data.chatSessions), { quiet: true });
+  function sessionsPage(after: string | null) {
+    return connection.client().query(ChatSessionsQuery, { after, limit: SESSION_PAGE }, { requestPolicy: 'network-only' }).toPromise();
   }
 
-  /** Lists more conversations (up to the server's limit). */
-  function showMoreSessions(): Promise<void> {
-    sessionLimit.value = Math.min(SESSION_MAX, sessionLimit.value + SESSION_PAGE);
-    return loadSessions();
+  /**
+   * Reads the first page of conversations again (the most recently active first). Pages loaded
+   * past it stay below it, minus those that moved up into it, and the next cursor stays theirs.
+   */
+  async function loadSessions(): Promise<void> {
+    await intoState(
+      sessionsState,
+      sessionsPage(null),
+      ({ chatSessionHistory: page }) => {
+        sessionsTotal.value = page.totalCount;
+        if (!pagedPastFirst) {
+          sessions.value = page.sessions;
+          sessionsNext.value = page.nextCursor;
+          return;
+        }
+        const top = new Set(page.sessions.map((item) => item.id));
+        sessions.value = [...page.sessions, ...sessions.value.filter((item) => !top.has(item.id))];
+      },
+      { quiet: true },
+    );
+  }
+
+  /** Lists the next page of conversations, by the server's cursor. */
+  async function loadMoreSessions(): Promise<void> {
+    const after = sessionsNext.value;
+    if (after === null || sessionsMore.value.status === 'loading') return;
+    await intoState(sessionsMore, sessionsPage(after), ({ chatSessionHistory: page }) => {
+      const listed = new Set(sessions.value.map((item) => item.id));
+      sessions.value = [...sessions.value, ...page.sessions.filter((item) => !listed.has(item.id))];
+      sessionsNext.value = page.nextCursor;
+      sessionsTotal.value = page.totalCount;
+      pagedPastFirst = true;
+    });
   }
 
   /** Renames a conversation; true when the server took the new title. */
@@ -135,7 +170,9 @@ export const useChatStore = defineStore('chat', () => {
     deleting.value = id;
     const request = connection.client().mutation(DeleteChatSessionMutation, { id }).toPromise();
     const data = await intoState(editing, request, () => {
+      const before = sessions.value.length;
       sessions.value = sessions.value.filter((item) => item.id !== id);
+      if (sessions.value.length < before) sessionsTotal.value = Math.max(0, sessionsTotal.value - 1);
       if (session.value?.id === id) session.value = null;
     });
     if (deleting.value === id) deleting.value = null;
@@ -208,6 +245,10 @@ export const useChatStore = defineStore('chat', () => {
       if (auth.signedIn) return;
       sessions.value = [];
       sessionsState.value = idleState();
+      sessionsNext.value = null;
+      sessionsTotal.value = 0;
+      sessionsMore.value = idleState();
+      pagedPastFirst = false;
       session.value = null;
       sessionState.value = idleState();
     },
@@ -221,6 +262,8 @@ export const useChatStore = defineStore('chat', () => {
     sending,
     editing,
     moreSessions,
+    sessionsMore,
+    sessionsNotShown,
     bubbles,
     activeAnswer,
     loadSessions,
@@ -229,7 +272,7 @@ export const useChatStore = defineStore('chat', () => {
     stopAnswer,
     rename,
     remove,
-    showMoreSessions,
+    loadMoreSessions,
   };
 });
 
