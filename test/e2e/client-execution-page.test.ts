@@ -122,4 +122,26 @@ describe.skipIf(!hasChromium)('the execution page in a browser', () => {
     await page.goto(`${suite.server.url}/executions/no-such-execution`);
     await expect.poll(() => page.getByRole('alert').innerText()).toContain('No execution has the id');
   });
+
+  it('the toast of a crawl that ended links to its page: Open lands there, the heading focused', { timeout: 90_000 }, async () => {
+    const small = await siteForTest({ pages: 3 });
+    const page = await suite.newPage();
+    await page.goto(`${suite.server.url}/crawl`);
+    await page.getByLabel('URL').fill(`${small.url}/`);
+    await page.getByRole('button', { name: 'Start crawl' }).click();
+    // The crawl this tab started ends: a toast says so, with an Open link named after it.
+    const toast = page.getByRole('region', { name: 'Notifications' }).locator('li').filter({ hasText: `${small.url}/` });
+    await toast.locator('strong', { hasText: 'Crawl succeeded' }).waitFor();
+    const open = toast.getByRole('link', { name: 'Open Crawl succeeded' });
+    const href = await open.getAttribute('href');
+    expect(href).toMatch(/^\/executions\/[^/]+$/);
+    await open.click();
+    await page.waitForURL(`${suite.server.url}${href}`);
+    const id = idFrom(page.url());
+    const res = await suite.server.gql<{ execution: { title: string; status: string } }>('query($id: ID!) { execution(id: $id) { title status } }', { id });
+    expect(res.data!.execution).toEqual({ title: `${small.url}/`, status: 'SUCCEEDED' });
+    await expect.poll(() => page.getByTestId('execution-title').innerText()).toBe(`Crawl of ${small.url}/`);
+    await expect.poll(() => page.getByTestId('execution-actions').innerText()).toContain('Succeeded');
+    expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
+  });
 });
