@@ -4,8 +4,11 @@
 // Runtime.getHeapUsage) and the time of a route change (a click on a nav link until the new view's
 // heading is in the DOM, timed in the page). Baseline, in the same run: the same figures in the same
 // tab before the 1,000 executions. Targets: heap ≤ 40 MB and a route change ≤ 100 ms after them.
+// Then the same figures with --active crawls (default 200) active at once (crawls of a site that
+// never answers, stopped after), each with its card on /executions: the cards in the DOM are those
+// near the viewport (a virtual list), not one per active execution.
 //
-//   npm run bench:client [-- --executions=1000]     (BENCH_PROFILE=1: also the top self-time functions of the route changes)
+//   npm run bench:client [-- --executions=1000 --active=200]     (BENCH_PROFILE=1: also the top self-time functions of the route changes)
 import type { CDPSession, Page } from 'playwright-core';
 import { startSite } from '../test/fixtures/site.ts';
 import { startTestApp, START_CRAWL } from '../test/helpers/app.ts';
@@ -14,6 +17,7 @@ import { ensureClientBuilt } from '../test/e2e/build-client.ts';
 import { intOption, machine, mib, ms } from './lib.ts';
 
 const EXECUTIONS = intOption('executions', 1000);
+const ACTIVE = intOption('active', 200);
 const HEAP_TARGET = 40 * 1024 * 1024;
 const ROUTE_TARGET_MS = 100;
 const BATCH = 50;
@@ -61,7 +65,9 @@ async function main(): Promise<void> {
   if (!hasChromium) throw new Error('bench:client needs Chromium at /usr/bin/chromium');
   const clientDir = await ensureClientBuilt();
   const site = await startSite({ pages: 1 });
-  const server = await startTestApp({ clientDir, startRateLimitPerMinute: 0 });
+  // Its pages are answered after an hour: a crawl of it stays active until it is stopped.
+  const silent = await startSite({ pages: 1, delayMs: 3_600_000 });
+  const server = await startTestApp({ clientDir, startRateLimitPerMinute: 0, crawlTimeoutMs: 120_000 });
   const browser = await launchBrowser();
   try {
     const context = await browser.newContext(DESKTOP);
@@ -116,6 +122,26 @@ async function main(): Promise<void> {
       console.log([...self].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${v.toFixed(1)} ms  ${k}`).join('\n'));
     }
 
+    // Many active at once: every one has a card on /executions.
+    let activeFigures: Figures | null = null;
+    if (ACTIVE > 0) {
+      for (let done = 0; done < ACTIVE; done += BATCH) {
+        const batch = Array.from({ length: Math.min(BATCH, ACTIVE - done) }, (_, i) =>
+          server.gql<{ startCrawl: { id: string } }>(START_CRAWL, { input: { url: `${silent.url}/?a=${done + i}`, maxDepth: 0 } }),
+        );
+        const failed = (await Promise.all(batch)).find((answer) => !answer.data);
+        if (failed) throw new Error(`startCrawl failed: ${JSON.stringify(failed.errors)}`);
+      }
+      await page.waitForFunction(`document.querySelector('#active-title + .count')?.textContent.trim() === ${JSON.stringify(String(ACTIVE))}`, undefined, { timeout: 600_000 });
+      await page.evaluate(`new Promise((resolve) => {
+        let timer = setTimeout(resolve, 1000);
+        new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(resolve, 1000); })
+          .observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+      })`);
+      activeFigures = await measure(page, cdp);
+      await server.gql('mutation { cancelExecutions(kind: CRAWL) { cancelled } }');
+    }
+
     const worst = (figures: Figures) => Math.max(...figures.routeMs);
     const median = (figures: Figures) => [...figures.routeMs].sort((a, b) => a - b)[Math.floor(figures.routeMs.length / 2)]!;
     console.log(`bench:client — ${machine()}`);
@@ -124,15 +150,23 @@ async function main(): Promise<void> {
     console.log('                         JS heap    route change (median / worst of 6)   cards on /executions');
     console.log(`baseline (before)     ${mib(baseline.heapUsed).padStart(10)}    ${ms(median(baseline)).padStart(8)} / ${ms(worst(baseline)).padStart(8)}               ${baseline.cards}`);
     console.log(`after ${EXECUTIONS} executions ${mib(after.heapUsed).padStart(10)}    ${ms(median(after)).padStart(8)} / ${ms(worst(after)).padStart(8)}               ${after.cards}`);
+    if (activeFigures) {
+      console.log(`with ${ACTIVE} active        ${mib(activeFigures.heapUsed).padStart(10)}    ${ms(median(activeFigures)).padStart(8)} / ${ms(worst(activeFigures)).padStart(8)}               ${activeFigures.cards} (of ${ACTIVE})`);
+    }
     console.log('');
     const heapOk = after.heapUsed <= HEAP_TARGET;
     const routeOk = worst(after) <= ROUTE_TARGET_MS;
     console.log(`target: heap ≤ ${mib(HEAP_TARGET)}: ${heapOk ? 'met' : 'MISSED'}; route change ≤ ${ROUTE_TARGET_MS} ms: ${routeOk ? 'met' : 'MISSED'}`);
+    if (activeFigures) {
+      const met = (ok: boolean) => (ok ? 'met' : 'MISSED');
+      console.log(`with ${ACTIVE} active: heap ≤ ${mib(HEAP_TARGET)}: ${met(activeFigures.heapUsed <= HEAP_TARGET)}; route change ≤ ${ROUTE_TARGET_MS} ms: ${met(worst(activeFigures) <= ROUTE_TARGET_MS)}`);
+    }
     await context.close();
   } finally {
     await browser.close();
     await server.stop();
     await site.close();
+    await silent.close();
   }
 }
 
