@@ -1,14 +1,14 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../server/engine/engine.ts';
-import { StoreUnavailableError, type Execution } from '../../server/executions/types.ts';
+import type { Execution } from '../../server/executions/types.ts';
 import { crawlJob } from '../../server/jobs/crawl/crawl-job.ts';
 import { DEFAULT_CRAWL_LIMITS, parseCrawlInput } from '../../server/jobs/crawl/input.ts';
 import { createSluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
 import { deferCleanup, storeForTest } from '../helpers/cleanup.ts';
+import { heldRobotsSite } from '../helpers/held-robots-site.ts';
+import { cutOff } from '../helpers/store-faults.ts';
 import { storeFixtures } from '../helpers/stores.ts';
 
 // No request reaches a site after its crawl has ended, even when neither the cancel nor the
@@ -19,51 +19,6 @@ const GRACE_MS = 200;
 const HEARTBEAT_MS = 100;
 // A request is never given up for its own timeout here: only an abort ends the held one.
 const LIMITS = { ...DEFAULT_CRAWL_LIMITS, requestTimeoutMs: 600_000 };
-
-/** A real site whose /robots.txt is held until the test lets it answer; every other path is a small page. */
-async function heldSite(): Promise<{ url: string; requests: string[]; robotsAsked: Promise<void>; robotsAbandoned: Promise<void>; answerRobots(): void }> {
-  const requests: string[] = [];
-  let asked!: () => void;
-  const robotsAsked = new Promise<void>((resolve) => (asked = resolve));
-  let abandoned!: () => void;
-  const robotsAbandoned = new Promise<void>((resolve) => (abandoned = resolve));
-  let answer!: () => void;
-  const robotsAnswered = new Promise<void>((resolve) => (answer = resolve));
-  const server = http.createServer((req, res) => {
-    requests.push(req.url ?? '');
-    if (req.url === '/robots.txt') {
-      asked();
-      res.on('close', () => {
-        if (!res.writableFinished) abandoned();
-      });
-      void robotsAnswered.then(() => {
-        if (!res.destroyed) res.end('User-agent: *\nAllow: /\n');
-      });
-      return;
-    }
-    res.setHeader('content-type', 'text/html');
-    res.end(`<html><body><h1>${req.url}</h1><p>text</p><a href="/a">a</a></body></html>`);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  deferCleanup(async () => {
-    answer();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests, robotsAsked, robotsAbandoned, answerRobots: answer };
-}
-
-/** `store` with every call failing while `down()` is true (a node cut off from its database). */
-function cutOff(store: Store, down: () => boolean): Store {
-  return new Proxy(store, {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function' || key === 'close' || key === 'migrate') return value;
-      return (...args: unknown[]) => (down() ? Promise.reject(new StoreUnavailableError(new Error('cut off'))) : value.apply(target, args));
-    },
-  });
-}
 
 /** A node running the real crawl job on `store`, with its own pub/sub (no other node's doorbell reaches it). */
 async function node(store: Store, nodeId: string, maxConcurrent: number): Promise<Engine> {
@@ -103,7 +58,7 @@ async function until<T>(read: () => Promise<T> | T, check: (value: T) => boolean
 describe.each(storeFixtures)('a node that lost its database stops its crawl before anyone may end it ($name)', (fixture) => {
   it('no discovery request reaches the site after another node ended the crawl CANCELLED', async () => {
     const store = await storeForTest(fixture);
-    const site = await heldSite();
+    const site = await heldRobotsSite();
     let aDown = false;
     // node-b only sweeps (it claims nothing); both start before the crawl, so neither start-up recovery takes it.
     const b = await node(store, 'node-b', 0);
@@ -138,7 +93,7 @@ describe.each(storeFixtures)('a node that lost its database stops its crawl befo
 
   it('a node that lost touch stops its code, and the crawl resumes from its checkpoint once the database is back', async () => {
     const store = await storeForTest(fixture);
-    const site = await heldSite();
+    const site = await heldRobotsSite();
     let down = false;
     const a = await node(cutOff(store, () => down), 'node-a', 1);
     const execution = await a.submit({

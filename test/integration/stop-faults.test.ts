@@ -7,6 +7,7 @@ import type { TransitionName } from '../../server/executions/status.ts';
 import { createSluicePubSub, type SluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
 import { deferCleanup, storeForTest } from '../helpers/cleanup.ts';
+import { cutOff } from '../helpers/store-faults.ts';
 import { postgresFixture, sqliteFixture } from '../helpers/stores.ts';
 
 // A Stop that was answered holds whatever fails at that moment: each test makes one fault happen on
@@ -46,17 +47,6 @@ function beforeTransition(store: Store, hook: (id: string, names: readonly Trans
         await hook(id, typeof names === 'string' ? [names] : names, options);
         return target.transition(id, names, options);
       };
-    },
-  });
-}
-
-/** `store` with every call failing while `down()` is true (a node cut off from its database). */
-function cutOff(store: Store, down: () => boolean): Store {
-  return new Proxy(store, {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function' || key === 'close' || key === 'migrate') return value;
-      return (...args: unknown[]) => (down() ? Promise.reject(new StoreUnavailableError(new Error('cut off'))) : value.apply(target, args));
     },
   });
 }
