@@ -145,6 +145,8 @@ export class Engine {
    */
   private readonly unsure = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** When the lease renewal and the sweep now in flight began (performance.now()); see `beat`. */
+  private readonly beating = new Map<'renew' | 'sweep', number>();
   private stopListening: () => void = () => {};
   private pumping: Promise<void> | null = null;
   private pumpAgain = false;
@@ -192,7 +194,7 @@ export class Engine {
     }
     this.listen();
     await this.listening();
-    this.timers.push(setInterval(() => void this.heartbeat(), this.config.heartbeatMs));
+    this.timers.push(setInterval(() => this.heartbeat(), this.config.heartbeatMs));
     this.kick();
   }
 
@@ -632,7 +634,7 @@ export class Engine {
    * resumes from its checkpoint (attempt + 1), or ends INTERRUPTED if its kind cannot resume — a
    * chat answer restarted from scratch would repeat the TOKEN events it already wrote.
    */
-  private release(execution: Execution, why: string, options: { ifLeaseExpired?: boolean } = {}): Promise<Change | null> {
+  private release(execution: Execution, why: string, options: Pick<TransitionOptions, 'ifLeaseExpired' | 'skipLocked'> = {}): Promise<Change | null> {
     const resumable = this.jobs.get(execution.kind)?.resumable ?? false;
     return this.move(execution.id, resumable ? 'requeue' : 'interrupt', {
       ...options,
@@ -641,8 +643,32 @@ export class Engine {
     });
   }
 
+  /**
+   * One heartbeat: the lease renewal (with the re-read of each running execution) and the sweep
+   * (lost answers rung again, orphans recovered, overdue cancels ended, queued work polled), each
+   * on its own so a slow sweep never holds up a renewal. Neither starts while its previous run is
+   * still going: on a loaded database, beats that overlapped piled up (30 and more in flight on one
+   * node), each holding a pooled connection while it waited, until the node's pool was all in that
+   * queue and its renewals and cancels waited with them. A run in flight longer than a lease is
+   * taken for hung, and the next beat starts another beside it.
+   */
+  private heartbeat(): void {
+    this.beat('renew', () => this.renew());
+    this.beat('sweep', () => this.sweep());
+  }
+
+  private beat(kind: 'renew' | 'sweep', run: () => Promise<void>): void {
+    const since = this.beating.get(kind);
+    if (since !== undefined && performance.now() - since < this.config.leaseMs) return;
+    const started = performance.now();
+    this.beating.set(kind, started);
+    void run().finally(() => {
+      if (this.beating.get(kind) === started) this.beating.delete(kind);
+    });
+  }
+
   /** Lease renewal plus a re-read of each running execution: a lost cancel message costs one beat. */
-  private async heartbeat(): Promise<void> {
+  private async renew(): Promise<void> {
     try {
       // Code this node was told it no longer owns is not renewed: its lease runs out, so a survivor
       // (or this node's own sweep) can end the row even if that code never returns.
@@ -669,13 +695,21 @@ export class Engine {
             this.abortLocal(r, 'lost', 'another node took this execution over');
         }
       }
+    } catch (error) {
+      this.log.warn({ err: error }, 'renewing leases failed; retrying on the next beat');
+    }
+  }
+
+  /** What every node sweeps on each beat, whichever node the rows belong to. */
+  private async sweep(): Promise<void> {
+    try {
       await this.ringUnsure();
       // On one SQLite node too: a row whose claim or final write was lost on its way has no worker.
       await this.recoverOrphans(false);
       await this.finishOverdueCancels();
       this.kick();
     } catch (error) {
-      this.log.warn({ err: error }, 'heartbeat failed; retrying on the next beat');
+      this.log.warn({ err: error }, 'heartbeat sweep failed; retrying on the next beat');
     }
   }
 
@@ -687,14 +721,16 @@ export class Engine {
     const orphans = await this.store.listOrphans(all);
     // Taken over only if the lease has still run out when the move is decided (under the row's lock,
     // by the database's clock): a node that renewed since the list was read keeps its execution.
+    // A row whose lock another transaction holds is left to the next beat (see skipLocked).
     const ifLeaseExpired = !all;
+    const skipLocked = true;
     for (const row of orphans) {
       if (this.running.has(row.id)) continue;
       let change: Change | null;
       if (row.status === 'CANCELLING') {
-        change = await this.move(row.id, 'finishCancel', { reason: 'its node stopped before it did', ifLeaseExpired });
+        change = await this.move(row.id, 'finishCancel', { reason: 'its node stopped before it did', ifLeaseExpired, skipLocked });
       } else {
-        change = await this.release(row, `its node (${row.node ?? 'unknown'}) stopped`, { ifLeaseExpired });
+        change = await this.release(row, `its node (${row.node ?? 'unknown'}) stopped`, { ifLeaseExpired, skipLocked });
       }
       if (change) {
         const status = change.execution.status;
@@ -718,7 +754,7 @@ export class Engine {
       // Code of ours that has not heard the cancel (its answer or its message was lost) stops first.
       const mine = this.running.get(row.id);
       if (mine) this.abortLocal(mine, 'cancel', row.cancelReason ?? 'cancelled');
-      const change = await this.move(row.id, 'finishCancel', { reason: this.graceReason(), ifCancelRequestedMsAgo: this.config.cancelGraceMs });
+      const change = await this.move(row.id, 'finishCancel', { reason: this.graceReason(), ifCancelRequestedMsAgo: this.config.cancelGraceMs, skipLocked: true });
       if (!change) continue;
       const local = this.running.get(row.id);
       if (local) {

@@ -78,6 +78,14 @@ export interface TransitionOptions {
   ifLeaseExpired?: boolean;
   /** Only if the cancel was requested at least this long ago (the grace period of a CANCELLING row). */
   ifCancelRequestedMsAgo?: number;
+  /**
+   * Not applied (null) when another transaction holds the row's lock, instead of waiting for it: a
+   * sweep (recovery, overdue cancels) tries again on its next beat. Sweeps of every node waiting in
+   * line for one row each held a connection while they waited, and a node whose pool was all in
+   * that line could renew no lease and record no cancel (a lock convoy under load). PostgreSQL;
+   * SQLite's one writer never waits for a row.
+   */
+  skipLocked?: boolean;
 }
 
 /** Which executions to list. */

@@ -27,7 +27,6 @@ export function traceEngine(engine: Engine, node: string): EngineTrace {
   const e = engine as any;
   let inFlight = 0;
   let current: Beat | null = null;
-  const heartbeat = e.heartbeat.bind(e);
   const store = e.store;
   const step = (name: string, fn: (...a: any[]) => Promise<any>) => async (...args: any[]) => {
     const t0 = Date.now();
@@ -38,18 +37,23 @@ export function traceEngine(engine: Engine, node: string): EngineTrace {
       beat?.steps.push(`${name}@${t0 - beat.start}+${Date.now() - t0}`);
     }
   };
-  e.heartbeat = async () => {
-    const beat: Beat = { start: Date.now(), end: null, inFlight: ++inFlight, steps: [], error: null };
-    trace.beats.push(beat);
-    if (trace.beats.length > 400) trace.beats.shift();
-    current = beat;
-    try {
-      await heartbeat();
-    } finally {
-      inFlight--;
-      beat.end = Date.now();
-    }
-  };
+  // Each renewal and each sweep is a beat of its own (both when the engine runs them apart).
+  for (const name of ['heartbeat', 'renew', 'sweep'] as const) {
+    if (typeof e[name] !== 'function' || (name === 'heartbeat' && typeof e.renew === 'function')) continue;
+    const run = e[name].bind(e);
+    e[name] = async () => {
+      const beat: Beat = { start: Date.now(), end: null, inFlight: ++inFlight, steps: [name === 'renew' ? 'R' : name === 'sweep' ? 'S' : 'H'], error: null };
+      trace.beats.push(beat);
+      if (trace.beats.length > 400) trace.beats.shift();
+      current = beat;
+      try {
+        await run();
+      } finally {
+        inFlight--;
+        beat.end = Date.now();
+      }
+    };
+  }
   const recover = e.recoverOrphans.bind(e);
   e.recoverOrphans = step('orphans', recover);
   const overdue = e.finishOverdueCancels.bind(e);

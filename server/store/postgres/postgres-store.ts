@@ -190,13 +190,14 @@ export class PostgresStore implements Store {
   }
 
   async transition(id: string, name: TransitionName | readonly TransitionName[], options: TransitionOptions = {}): Promise<Change | null> {
+    const lock = options.skipLocked ? 'skip' : 'wait';
     return this.txLocking(id, async (c, row, now) => {
       if (!row) return null;
       const planned = planTransition(row, name, options, now);
       if (!planned) return null;
       await save(c, row, planned);
       return { execution: planned.next, events: [planned.event!] };
-    });
+    }, 1, lock);
   }
 
   async setPriority(id: string, priority: number): Promise<Change | null> {
@@ -321,18 +322,29 @@ export class PostgresStore implements Store {
    * `fn`. BEGIN and the lock go in one round trip (a simple-protocol query, the id as an escaped
    * literal): on a busy machine every round trip to the server costs a context switch.
    */
-  private async txLocking<T>(lockId: string | null, fn: (client: Client, row: Execution | null, now: number) => Promise<T>, retries = 1): Promise<T> {
+  private async txLocking<T>(
+    lockId: string | null,
+    fn: (client: Client, row: Execution | null, now: number) => Promise<T>,
+    retries = 1,
+    lock: 'wait' | 'skip' = 'wait',
+  ): Promise<T> {
     let committing = false;
     try {
-      return await this.once(lockId, fn, () => (committing = true));
+      return await this.once(lockId, fn, () => (committing = true), lock);
     } catch (error) {
       if (!isConnectionError(error)) throw error;
-      if (!committing && retries > 0) return this.txLocking(lockId, fn, retries - 1);
+      if (!committing && retries > 0) return this.txLocking(lockId, fn, retries - 1, lock);
       throw new StoreUnavailableError(error);
     }
   }
 
-  private async once<T>(lockId: string | null, fn: (client: Client, row: Execution | null, now: number) => Promise<T>, onCommit: () => void): Promise<T> {
+  /** `lock` "skip": a row another transaction has locked is handed to `fn` as null (SKIP LOCKED), not waited for. */
+  private async once<T>(
+    lockId: string | null,
+    fn: (client: Client, row: Execution | null, now: number) => Promise<T>,
+    onCommit: () => void,
+    lock: 'wait' | 'skip' = 'wait',
+  ): Promise<T> {
     const client = await this.pool.connect();
     // A checked-out client has no pool listener; its connection error is also thrown by the query.
     const ignore = (): void => {};
@@ -341,8 +353,8 @@ export class PostgresStore implements Store {
     try {
       // Times are the database's (one clock for every node), read once the row is locked: a lease
       // is compared with the time at which the decision is made, under the lock.
-      const lock = lockId === null ? '' : `SELECT * FROM executions WHERE id = ${client.escapeLiteral(lockId)} FOR UPDATE;`;
-      const results = (await client.query(`BEGIN; ${lock} SELECT ${DB_NOW}::float8 AS now`)) as unknown as pg.QueryResult[];
+      const locking = lockId === null ? '' : `SELECT * FROM executions WHERE id = ${client.escapeLiteral(lockId)} FOR UPDATE${lock === 'skip' ? ' SKIP LOCKED' : ''};`;
+      const results = (await client.query(`BEGIN; ${locking} SELECT ${DB_NOW}::float8 AS now`)) as unknown as pg.QueryResult[];
       const locked = lockId === null ? null : (results[1] as pg.QueryResult<Row>);
       const row = locked?.rows[0] ? toExecution(locked.rows[0]) : null;
       const now = Math.floor(Number((results.at(-1) as pg.QueryResult<{ now: number }>).rows[0]!.now));
