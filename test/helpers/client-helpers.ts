@@ -7,6 +7,7 @@ import { useConnectionStore } from '../../client/stores/connection.ts';
 import { useExecutionsStore } from '../../client/stores/executions.ts';
 import { useToastsStore } from '../../client/stores/toasts.ts';
 import type { Execution, Progress } from '../../client/graphql/documents.ts';
+import { initialProgress } from '../../server/executions/progress.ts';
 import type { TestApp } from './app.ts';
 import { deferCleanup } from './cleanup.ts';
 
@@ -59,18 +60,7 @@ export function until(predicate: () => boolean, ms = 15_000, what = 'condition')
 
 /** The progress of a crawl that is fetching and has counted nothing yet, with `overrides`. */
 export function fakeProgress(overrides: Partial<Progress> = {}): Progress {
-  return {
-    percent: null,
-    stage: 'fetching',
-    message: null,
-    pagesDiscovered: 0,
-    pagesFetched: 0,
-    pagesFailed: 0,
-    pagesSkipped: 0,
-    bytesFetched: 0,
-    chunksStored: 0,
-    ...overrides,
-  };
+  return { ...initialProgress(), stage: 'fetching', ...overrides };
 }
 
 /** A snapshot as the server would send it, for executions the server does not know. */
