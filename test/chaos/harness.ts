@@ -15,7 +15,7 @@ import { CANCEL, collect, JOB_PROGRESS, START_CRAWL, startTestApp, type Collecto
 import { startChildNode, TEST_REDIS_URL, type ChildNode, type PrivateRedis } from '../helpers/cluster.ts';
 import { freshDatabase, tempDir, TEST_POSTGRES_URL } from '../helpers/stores.ts';
 import { faultyStore, NO_FAULTS, type FaultyStore } from './fault-store.ts';
-import { startTcpProxy, throughProxy, type TcpProxy } from './pg-proxy.ts';
+import { startTcpProxy, throughProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
 import { createRng } from './prng.ts';
 import { watchSentRequests } from './sent-requests.ts';
 import { TIMING, type Schedule, type Step } from './schedule.ts';

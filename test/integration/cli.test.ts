@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Site } from '../fixtures/site.ts';
 import { appForTest, CANCEL, START_CRAWL, type TestApp } from '../helpers/app.ts';
-import { startTcpProxy } from '../chaos/pg-proxy.ts';
+import { startTcpProxy } from '../fixtures/tcp-proxy.ts';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

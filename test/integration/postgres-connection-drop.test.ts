@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../server/executions/types.ts';
 import { PostgresStore } from '../../server/store/postgres/postgres-store.ts';
-import { startTcpProxy, throughProxy, type TcpProxy } from '../chaos/pg-proxy.ts';
+import { startTcpProxy, throughProxy, type TcpProxy } from '../fixtures/tcp-proxy.ts';
 import { deferCleanup } from '../helpers/cleanup.ts';
 import { freshDatabase, TEST_POSTGRES_URL } from '../helpers/stores.ts';
 
