@@ -145,6 +145,14 @@ export class Engine {
    */
   private readonly unsure = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
+  /**
+   * Doorbells (cancel, or pause of an attempt) rung for executions whose code is not running here:
+   * one committed while this node's claim of the row was on its way back is applied when the claimed
+   * code is launched, so that code stops before its first request instead of a heartbeat later (a
+   * paused crawl's site got its robots.txt, llms.txt and sitemap.xml requests after PAUSED). Kept
+   * for a lease (performance.now() when rung).
+   */
+  private readonly early = new Map<string, { at: number; pause: { attempt: number } | null }>();
   /** When the lease renewal and the sweep now in flight began (performance.now()); see `beat`. */
   private readonly beating = new Map<'renew' | 'sweep', number>();
   private stopListening: () => void = () => {};
@@ -428,7 +436,7 @@ export class Engine {
   private listen(): void {
     const stopCancels = this.pubsub.listen('execution:cancel', this.config.nodeId, ({ executionId, pause }) => {
       const local = this.running.get(executionId);
-      if (!local) return;
+      if (!local) return this.remember(executionId, pause ?? null);
       if (!pause) this.abortLocal(local, 'cancel', 'cancelled');
       else if (local.execution.attempt === pause.attempt) this.abortLocal(local, 'pause', 'paused');
     });
@@ -439,6 +447,23 @@ export class Engine {
       stopCancels();
       stopQueued();
     };
+  }
+
+  /** A doorbell for code not running here (yet): see `early`. */
+  private remember(executionId: string, pause: { attempt: number } | null): void {
+    const now = performance.now();
+    for (const [id, rung] of this.early) if (now - rung.at > this.config.leaseMs) this.early.delete(id);
+    this.early.set(executionId, { at: now, pause });
+  }
+
+  /** Applies a doorbell rung before `r` was launched (see `early`): a cancel, or a pause of its attempt. */
+  private applyEarly(r: Running): void {
+    const rung = this.early.get(r.execution.id);
+    if (!rung) return;
+    this.early.delete(r.execution.id);
+    if (performance.now() - rung.at > this.config.leaseMs) return;
+    if (!rung.pause) this.abortLocal(r, 'cancel', 'cancelled');
+    else if (rung.pause.attempt === r.execution.attempt) this.abortLocal(r, 'pause', 'paused');
   }
 
   private abortLocal(r: Running, cause: StopCause, message: string): void {
@@ -558,6 +583,7 @@ export class Engine {
     };
     this.running.set(execution.id, r);
     this.armFence(r);
+    this.applyEarly(r);
     r.done = this.runJob(job, r, log).finally(() => {
       if (r.graceTimer) clearTimeout(r.graceTimer);
       if (r.fenceTimer) clearTimeout(r.fenceTimer);
