@@ -5,13 +5,14 @@
 // chunk, hash, store) with its page-processing pool at 1, 2 and <cores> workers; Crawlee's
 // CheerioCrawler extracting text only; and Crawlee + turndown (Markdown, still in memory only).
 // Options: --runs=N (best of N, default 1), --pages=N (maxPages, default 2000: the whole manual),
-// --workers=N (only that pool size instead of 1, 2 and <cores>), --turndown=0 (leave out Crawlee + turndown).
+// --workers=N (only that pool size instead of 1, 2 and <cores>), --turndown=0 (leave out Crawlee + turndown),
+// --from=sources (Sluice from the TypeScript sources through tsx instead of the build; see crawl-sluice.ts).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { CrawlerResult } from './crawl-result.ts';
-import { intOption, machine, mib, ms, runChild, startBenchSite, type SiteStats } from './lib.ts';
+import { ensureServerBuilt, intOption, machine, serverFrom, mib, ms, runChild, startBenchSite, type SiteStats } from './lib.ts';
 
 const MANUAL = '/usr/share/doc/postgresql-doc-15/html';
 const START = '/index.html';
@@ -19,6 +20,7 @@ const pages = intOption('pages', 2000);
 const runs = intOption('runs', 1);
 const onlyWorkers = intOption('workers', 0);
 const withTurndown = intOption('turndown', 1) !== 0;
+const from = serverFrom();
 const targetRatio = 3;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
@@ -41,8 +43,13 @@ interface Contender {
 
 const pagesPerSecond = (r: CrawlerResult) => (1000 * r.pages) / r.wallMs;
 
-/** Sluice's main thread (the limit once pages are built in workers): its CPU ms a page. */
-const mainBusy = (r: CrawlerResult) => (r.mainCpuMs === undefined ? '' : ` (main thread ${(r.mainCpuMs / r.pages).toFixed(2)})`);
+/** Sluice's CPU ms a page by thread: the main thread (the limit once pages are built in workers), the page workers, V8's own threads. */
+const mainBusy = (r: CrawlerResult) => {
+  const t = r.threadsCpuMs;
+  if (!t) return r.mainCpuMs === undefined ? '' : ` (main thread ${(r.mainCpuMs / r.pages).toFixed(2)})`;
+  const per = (ms: number) => (ms / r.pages).toFixed(2);
+  return ` (main ${per(t.mainMs)}, page workers ${per(t.newMs)}, GC/JIT ${per(t.otherMs)})`;
+};
 
 function line(label: string, r: CrawlerResult, site: SiteStats): string {
   return (
@@ -54,14 +61,15 @@ function line(label: string, r: CrawlerResult, site: SiteStats): string {
 
 async function main(): Promise<void> {
   ensureManual();
+  if (from === 'build') ensureServerBuilt();
   const cores = availableParallelism();
   const workerCounts = onlyWorkers ? [onlyWorkers] : [...new Set([1, 2, cores])];
   const contenders: Contender[] = [
-    ...workerCounts.map((workers) => ({ label: `sluice workers=${workers}`, file: 'crawl-sluice.ts', options: { start: START, workers } })),
+    ...workerCounts.map((workers) => ({ label: `sluice workers=${workers}`, file: 'crawl-sluice.ts', options: { start: START, workers, from } })),
     { label: 'crawlee text', file: 'crawl-crawlee.ts', options: { start: START } },
     ...(withTurndown ? [{ label: 'crawlee+turndown', file: 'crawl-crawlee.ts', options: { start: START, turndown: true } }] : []),
   ];
-  console.log(`bench:crawl-real  the PostgreSQL manual (${MANUAL}) on 127.0.0.1, maxPages ${pages}, best of ${runs} run(s) each`);
+  console.log(`bench:crawl-real  the PostgreSQL manual (${MANUAL}) on 127.0.0.1, maxPages ${pages}, best of ${runs} run(s) each; Sluice ${from === 'build' ? 'built (node dist/server/main.js)' : 'from the sources (tsx, in process)'}`);
   console.log(`machine: ${machine()}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const site = await startSiteProcess();
   const best = new Map<string, CrawlerResult>();

@@ -1,3 +1,5 @@
+import type { ThreadSplit } from './lib.ts';
+
 /** What each crawler child reports to bench:crawl. */
 export interface CrawlerResult {
   crawler: 'sluice' | 'crawlee' | 'crawlee+turndown';
@@ -17,5 +19,7 @@ export interface CrawlerResult {
   rssBefore: number;
   /** Sluice: CPU time of its main thread alone during the crawl (the page workers' is not in it). */
   mainCpuMs?: number;
+  /** Sluice: the CPU time by thread: main, the threads started during the crawl (page workers), V8's and libuv's. */
+  threadsCpuMs?: ThreadSplit;
   note: string;
 }

@@ -6,11 +6,12 @@
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { CrawlerResult } from './crawl-result.ts';
-import { intOption, machine, mib, ms, percentile, runChild, startBenchSite, type SiteStats } from './lib.ts';
+import { ensureServerBuilt, intOption, machine, serverFrom, mib, ms, percentile, runChild, startBenchSite, type SiteStats } from './lib.ts';
 
 const pages = intOption('pages', 2000);
 const runs = intOption('runs', 3);
 const targetRatio = 1.5;
+const from = serverFrom();
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 
@@ -27,7 +28,8 @@ function line(r: CrawlerResult, site: SiteStats): string {
 }
 
 async function main(): Promise<void> {
-  console.log(`bench:crawl  ${pages}-page site on 127.0.0.1, best of ${runs} runs each`);
+  if (from === 'build') ensureServerBuilt();
+  console.log(`bench:crawl  ${pages}-page site on 127.0.0.1, best of ${runs} runs each; Sluice ${from === 'build' ? 'built (node dist/server/main.js)' : 'from the sources (tsx, in process)'}`);
   console.log(`machine: ${machine()}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const site = await startSiteProcess();
   const best: Partial<Record<CrawlerResult['crawler'], CrawlerResult>> = {};
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
     for (let run = 1; run <= runs; run++) {
       const pair: Partial<Record<CrawlerResult['crawler'], CrawlerResult>> = {};
       for (const crawler of ['sluice', 'crawlee'] as const) {
-        const result = await runChild<CrawlerResult>(here(`crawl-${crawler}.ts`), [site.url, String(pages)]);
+        const result = await runChild<CrawlerResult>(here(`crawl-${crawler}.ts`), [site.url, String(pages), JSON.stringify(crawler === 'sluice' ? { from } : {})]);
         const stats = await site.stats();
         console.log(`run ${run}  ${line(result, stats)}`);
         const all = result.pages === pages && stats.distinctPages === pages && result.status === 'SUCCEEDED';

@@ -1,8 +1,10 @@
 // Small helpers shared by the benchmarks: percentiles, options, peak memory, child processes, printing.
-import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, fork } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { partState, ROOT } from '../scripts/build-state.js';
 
 /** The q-th percentile (0..100) of the values, nearest rank; NaN when empty. */
 export function percentile(values: readonly number[], q: number): number {
@@ -46,6 +48,25 @@ export function intOption(name: string, fallback: number): number {
   return value;
 }
 
+/**
+ * Where the crawl benchmarks take Sluice from (`--from=build|sources`, default build): the built
+ * server (`node dist/server/main.js`, what `npm start` and a deployment run), or the TypeScript
+ * sources through tsx, in the bench's own child process.
+ */
+export function serverFrom(): 'build' | 'sources' {
+  const flag = process.argv.find((a) => a.startsWith('--from='))?.slice('--from='.length) ?? process.env.BENCH_FROM ?? 'build';
+  if (flag !== 'build' && flag !== 'sources') throw new Error(`--from must be build or sources; it is "${flag}"`);
+  return flag;
+}
+
+/** Builds the server (`node scripts/build.js server`) when dist/ is missing or older than its sources, and says so. */
+export function ensureServerBuilt(): void {
+  const state = partState('server');
+  if (state === 'fresh') return;
+  console.log(`the server build is ${state}: node scripts/build.js server`);
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build.js'), 'server'], { stdio: 'inherit' });
+}
+
 /** Fisher-Yates shuffle, seeded so that a run can be repeated. */
 export function shuffled<T>(items: readonly T[], seed = 42): T[] {
   const out = [...items];
@@ -78,10 +99,10 @@ export function rssSampler(everyMs = 50): { peak(): number; stop(): number } {
   };
 }
 
-/** Peak resident set size from /proc/self/status (0 where there is no /proc). */
-function vmHwm(): number {
+/** Peak resident set size of a process (default: this one) from /proc (0 where there is no /proc). */
+export function vmHwm(pid: number | 'self' = 'self'): number {
   try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) * 1024 : 0;
   } catch {
     return 0;
@@ -150,13 +171,71 @@ export function closeHttp(): void {
  * process.cpuUsage() also counts worker threads. NaN where /proc is missing.
  */
 export function mainThreadCpuMs(): number {
+  return threadCpuMs(process.pid, process.pid);
+}
+
+function threadCpuMs(pid: number, tid: number): number {
   try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
     // the fields after the command name, which is in parentheses and may hold spaces
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
   } catch {
     return Number.NaN;
+  }
+}
+
+/** Where a process's CPU went between two points, by thread (Linux; NaN elsewhere). */
+export interface ThreadSplit {
+  /** The main thread. */
+  mainMs: number;
+  /** Threads started after the first point (a crawl's page workers, their start-up included). */
+  newMs: number;
+  /** The threads that were already there besides the main one: V8's (GC, compiler) and libuv's. */
+  otherMs: number;
+}
+
+/** Starts a per-thread CPU measure of process `pid` (default: this one); `stop()` gives the split since the start. */
+export function threadSplit(pid = process.pid): { stop(): ThreadSplit } {
+  const before = new Map(taskIds(pid).map((tid) => [tid, threadCpuMs(pid, tid)]));
+  return {
+    stop() {
+      const split: ThreadSplit = { mainMs: 0, newMs: 0, otherMs: 0 };
+      for (const tid of taskIds(pid)) {
+        const ms = threadCpuMs(pid, tid);
+        if (Number.isNaN(ms)) continue;
+        const from = before.get(tid);
+        if (tid === pid) split.mainMs = ms - (from ?? 0);
+        else if (from === undefined) split.newMs += ms;
+        else split.otherMs += ms - from;
+      }
+      return split;
+    },
+  };
+}
+
+function taskIds(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU time (user + system) of a whole process, all its threads, from /proc (Linux; 10 ms ticks). */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/** Resident set size of a process now, from /proc (0 where there is no /proc). */
+export function vmRss(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
   }
 }
 
