@@ -23,7 +23,7 @@ describe('the page pool (worker threads)', () => {
       [1, 2, 3, 4].map((i) => pool.build(task(`<title>T${i}</title><main><h1>Page ${i}</h1><p>Text ${i}.</p></main><a href="/b${i}">b</a>`), new AbortController().signal)),
     );
     expect(built.map((b) => b.page?.markdown)).toEqual([1, 2, 3, 4].map((i) => `# Page ${i}\n\nText ${i}.`));
-    expect(built[0]).toMatchObject({ links: ['https://example.com/b1'], page: { title: 'T1', chunks: [{ heading: 'Page 1', text: 'Text 1.' }] } });
+    expect(built[0]).toMatchObject({ links: [{ href: 'https://example.com/b1', key: 'https://example.com/b1' }], page: { title: 'T1', chunks: [{ heading: 'Page 1', text: 'Text 1.' }] } });
   });
 
   it('builds small pages on the calling thread and large ones in a worker', async () => {

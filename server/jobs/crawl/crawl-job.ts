@@ -6,7 +6,7 @@ import { discoverSeeds } from './discovery.ts';
 import { Fetcher, type FetchOutcome } from './fetcher.ts';
 import { Frontier, type FrontierEntry, type QueueItem } from './frontier.ts';
 import type { CrawlInput } from './input.ts';
-import { isPageType, type BuiltPage } from './page.ts';
+import { isPageType, type BuiltPage, type PageLink } from './page.ts';
 import { inlinePages, type PageProcessor } from './page-pool.ts';
 import { HostGate } from './politeness.ts';
 import { drain } from './pool.ts';
@@ -291,7 +291,7 @@ class CrawlRun {
       return this.settle(item, 'fail', `could not read the page: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (key !== item.key) entries[key] = this.frontier.alias(key, item.depth);
-    if (item.depth < this.input.maxDepth) for (const link of built.links) this.admit(link, item.depth + 1, entries);
+    if (item.depth < this.input.maxDepth) for (const link of built.links) this.admitLink(link, item.depth + 1, entries);
     this.counts.pagesFetched++;
     entries[item.key] = this.frontier.finish(item.key, 'done');
     const canonical = this.canonicalKey(built, key);
@@ -414,11 +414,16 @@ class CrawlRun {
 
   private admit(link: string, depth: number, entries: CheckpointEntries): void {
     const url = parseHttpUrl(link);
-    if (!url) return;
-    const key = canonicalHref(url);
+    if (url) this.admitLink({ href: url.href, key: canonicalHref(url) }, depth, entries);
+  }
+
+  /** Queues a link of a built page (its key worked out with the page, off this thread) unless known or out of scope. */
+  private admitLink({ href, key }: PageLink, depth: number, entries: CheckpointEntries): void {
+    // most links of a site's pages are to pages it already knows: one lookup, no URL parsing
+    if (this.frontier.has(key)) return;
     // the start page is fetched whatever the patterns say: it is where the user asked to begin
     if (depth > 0 && !this.scope.contains(key)) return;
-    const entry: FrontierEntry | null = this.frontier.admit(key, url.href, depth);
+    const entry: FrontierEntry | null = this.frontier.admit(key, href, depth);
     if (entry) entries[key] = entry;
   }
 

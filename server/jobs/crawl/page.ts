@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { chunkMarkdown } from './chunk.ts';
 import { decodeBody, extractHtml, extractText } from './extract.ts';
 import type { PageInput } from '../../store/knowledge-records.ts';
+import { canonicalHref, parseHttpUrl } from './urls.ts';
 
 const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
 const TEXT_TYPES = new Set(['text/plain', 'text/markdown', 'text/x-markdown']);
@@ -11,11 +12,18 @@ export function isPageType(mimeType: string): boolean {
   return HTML_TYPES.has(mimeType) || TEXT_TYPES.has(mimeType);
 }
 
+/** A link of a page: the URL to fetch and its frontier key (canonicalHref), worked out where the page is built. */
+export interface PageLink {
+  href: string;
+  key: string;
+}
+
 export interface BuiltPage {
   /** null when there is nothing to store (noindex, or no text); `reason` says which. */
   page: PageInput | null;
   reason: string | null;
-  links: string[];
+  /** One per frontier key, in page order: the main thread only looks each key up. */
+  links: PageLink[];
   /** The page's rel=canonical URL (absolute), if it names one. */
   canonical: string | null;
 }
@@ -39,7 +47,8 @@ export function buildPage(options: PageTask): BuiltPage {
   const body = Buffer.isBuffer(options.body) ? options.body : Buffer.from(options.body.buffer, options.body.byteOffset, options.body.byteLength);
   const text = decodeBody(body, options.charset, isHtml);
   const extracted = isHtml ? extractHtml(text, url) : extractText(text, options.mimeType, url);
-  const { links, canonical } = extracted;
+  const { canonical } = extracted;
+  const links = linkKeys(extracted.links);
   if (extracted.noindex) return { page: null, reason: 'the page asks not to be indexed (meta robots noindex)', links, canonical };
   if (extracted.markdown === '') return { page: null, reason: 'the page has no text content', links, canonical };
   return {
@@ -55,4 +64,16 @@ export function buildPage(options: PageTask): BuiltPage {
     links,
     canonical,
   };
+}
+
+/** The page's links with their frontier keys, one per key (the first href of a key is kept). */
+function linkKeys(hrefs: readonly string[]): PageLink[] {
+  const links = new Map<string, PageLink>();
+  for (const href of hrefs) {
+    const url = parseHttpUrl(href);
+    if (!url) continue;
+    const key = canonicalHref(url);
+    if (!links.has(key)) links.set(key, { href: url.href, key });
+  }
+  return [...links.values()];
 }
