@@ -12,8 +12,8 @@
 import type { CDPSession, Page } from 'playwright-core';
 import { startSite } from '../test/fixtures/site.ts';
 import { startTestApp, START_CRAWL } from '../test/helpers/app.ts';
-import { hasChromium, launchBrowser, DESKTOP } from '../test/e2e/browser.ts';
-import { ensureClientBuilt } from '../test/e2e/build-client.ts';
+import { hasChromium, launchBrowser, DESKTOP } from '../test/helpers/browser.ts';
+import { ensureClientBuilt } from '../test/helpers/build-client.ts';
 import { intOption, machine, mib, ms } from './lib.ts';
 
 const EXECUTIONS = intOption('executions', 1000);

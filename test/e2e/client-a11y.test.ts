@@ -6,9 +6,9 @@ import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts'
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
 import { START_CRAWL } from '../helpers/app.ts';
 import { crawlToEnd } from '../helpers/knowledge.ts';
-import { seriousViolations } from './axe.ts';
-import { hasChromium } from './browser.ts';
-import { browserSuite } from './suite.ts';
+import { seriousViolations } from '../helpers/axe.ts';
+import { hasChromium } from '../helpers/browser.ts';
+import { browserSuite } from '../helpers/browser-suite.ts';
 
 describe.skipIf(!hasChromium)('accessibility in a browser', () => {
   let llm: SlowLlm;

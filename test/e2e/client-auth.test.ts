@@ -4,9 +4,9 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { Site } from '../fixtures/site.ts';
-import { hasChromium, horizontalOverflow, PHONE, shot } from './browser.ts';
-import { seriousViolations } from './axe.ts';
-import { browserSuite } from './suite.ts';
+import { hasChromium, horizontalOverflow, PHONE, shot } from '../helpers/browser.ts';
+import { seriousViolations } from '../helpers/axe.ts';
+import { browserSuite } from '../helpers/browser-suite.ts';
 
 const UI_TOKEN = 'ui-token-0123456789abcdef';
 const VIEWER_TOKEN = 'viewer-token-0123456789ab';

@@ -3,9 +3,9 @@
 // says how many are not shown, and a conversation asked in again moves to the top, listed once.
 import { describe, expect, it } from 'vitest';
 import { collect, JOB_PROGRESS, type EventPayload } from '../helpers/app.ts';
-import { seriousViolations } from './axe.ts';
-import { hasChromium } from './browser.ts';
-import { browserSuite } from './suite.ts';
+import { seriousViolations } from '../helpers/axe.ts';
+import { hasChromium } from '../helpers/browser.ts';
+import { browserSuite } from '../helpers/browser-suite.ts';
 
 const SEND = `mutation ($input: SendChatMessageInput!) { sendChatMessage(input: $input) { id } }`;
 /** One more than the list shows at first (30), and then some. */

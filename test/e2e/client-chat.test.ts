@@ -6,9 +6,9 @@ import { startFactSite } from '../fixtures/fact-site.ts';
 import type { Site } from '../fixtures/site.ts';
 import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
 import { crawlToEnd } from '../helpers/knowledge.ts';
-import { seriousViolations } from './axe.ts';
-import { hasChromium } from './browser.ts';
-import { browserSuite } from './suite.ts';
+import { seriousViolations } from '../helpers/axe.ts';
+import { hasChromium } from '../helpers/browser.ts';
+import { browserSuite } from '../helpers/browser-suite.ts';
 
 const SLOW = { tokens: wordTokens(300, ['The gateway ', 'listens on ', 'port 7431 [1]. ']), delayMs: 60 };
 const MARKDOWN = {

@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
 import { crawlToEnd } from '../helpers/knowledge.ts';
-import { seriousViolations } from './axe.ts';
-import { hasChromium } from './browser.ts';
-import { browserSuite } from './suite.ts';
+import { seriousViolations } from '../helpers/axe.ts';
+import { hasChromium } from '../helpers/browser.ts';
+import { browserSuite } from '../helpers/browser-suite.ts';
 
 const CANCEL = 'mutation($id: ID!) { cancelExecution(id: $id) { accepted } }';
 

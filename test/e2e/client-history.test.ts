@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { defineJob } from '../../server/engine/job.ts';
 import { START_CRAWL } from '../helpers/app.ts';
-import { seriousViolations } from './axe.ts';
-import { hasChromium } from './browser.ts';
-import { browserSuite } from './suite.ts';
+import { seriousViolations } from '../helpers/axe.ts';
+import { hasChromium } from '../helpers/browser.ts';
+import { browserSuite } from '../helpers/browser-suite.ts';
 
 const instant = defineJob({ kind: 'CRAWL', resumable: true, run: async () => {} });
 const ENDED = `query ($text: String) {

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { startFactSite } from '../fixtures/fact-site.ts';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
 import { crawlToEnd } from '../helpers/knowledge.ts';
-import { hasChromium, shot } from './browser.ts';
-import { browserSuite } from './suite.ts';
+import { hasChromium, shot } from '../helpers/browser.ts';
+import { browserSuite } from '../helpers/browser-suite.ts';
 
 describe.skipIf(!hasChromium)('the Knowledge view in a browser', () => {
   const suite = browserSuite({ pageTimeoutMs: 10_000 });

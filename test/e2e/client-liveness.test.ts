@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { startNetProxy, type NetProxy } from '../fixtures/net-proxy.ts';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
 import { START_CRAWL } from '../helpers/app.ts';
-import { hasChromium, shot } from './browser.ts';
-import { browserSuite } from './suite.ts';
+import { hasChromium, shot } from '../helpers/browser.ts';
+import { browserSuite } from '../helpers/browser-suite.ts';
 
 /** Short timings so a dead socket or a hung Stop shows in a second (see client/lib/settings.ts). */
 const SETTINGS = { keepAliveMs: 400, pongTimeoutMs: 600, stopTimeoutMs: 500 };

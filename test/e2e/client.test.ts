@@ -3,8 +3,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Site } from '../fixtures/site.ts';
 import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
-import { DESKTOP, hasChromium, horizontalOverflow, PHONE, shot } from './browser.ts';
-import { browserSuite } from './suite.ts';
+import { DESKTOP, hasChromium, horizontalOverflow, PHONE, shot } from '../helpers/browser.ts';
+import { browserSuite } from '../helpers/browser-suite.ts';
 
 /** Every answer: a sentence citing [1], then word0 … word39, one token every 100 ms. */
 const ANSWER = { tokens: wordTokens(40, ['Sluice gates [1] control the flow ']), delayMs: 100 };

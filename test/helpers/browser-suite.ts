@@ -4,9 +4,9 @@
 // by the per-test registry (test/helpers/cleanup.ts) after it.
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { beforeAll } from 'vitest';
-import { deferCleanup } from '../helpers/cleanup.ts';
-import type { TestApp, TestAppOptions } from '../helpers/app.ts';
-import { suiteResources, type SuiteResources } from '../helpers/suite-resources.ts';
+import { deferCleanup } from './cleanup.ts';
+import type { TestApp, TestAppOptions } from './app.ts';
+import { suiteResources, type SuiteResources } from './suite-resources.ts';
 import { DESKTOP, launchBrowser } from './browser.ts';
 import { ensureClientBuilt } from './build-client.ts';
 
