@@ -1,11 +1,10 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../server/engine/engine.ts';
 import { defineJob } from '../../server/engine/job.ts';
 import type { TransitionName } from '../../server/executions/status.ts';
-import { createSluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
 import { deferCleanup } from '../helpers/cleanup.ts';
+import { engineForTest } from '../helpers/engine.ts';
 import { postgresFixture, sqliteFixture } from '../helpers/stores.ts';
 
 // Races between a cancel and whatever else moves the row, made to happen on purpose: a store wrapper
@@ -33,11 +32,9 @@ function withHookBeforeCancel(store: Store, hook: (id: string) => Promise<void>)
 }
 
 async function engineOn(store: Store, nodeId: string): Promise<Engine> {
-  const engine = new Engine({
+  const engine = await engineForTest({
     store,
-    pubsub: createSluicePubSub(),
     jobs: [untilAborted],
-    log: pino({ level: 'silent' }),
     nodeId,
     maxConcurrent: 4,
     cancelGraceMs: 200,
@@ -45,8 +42,6 @@ async function engineOn(store: Store, nodeId: string): Promise<Engine> {
     heartbeatMs: 60_000,
     progressIntervalMs: 50,
   });
-  await engine.start();
-  deferCleanup(() => engine.stop());
   return engine;
 }
 

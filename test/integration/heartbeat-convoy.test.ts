@@ -4,14 +4,14 @@
 // one orphan's row lock, each holding a pooled connection, until a node's whole pool was in that
 // line: its leases ran out unrecovered and cancels took seconds to be recorded.
 import pg from 'pg';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../server/engine/engine.ts';
 import { defineJob } from '../../server/engine/job.ts';
 import type { Execution } from '../../server/executions/types.ts';
-import { createSluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
 import { deferCleanup, storeForTest } from '../helpers/cleanup.ts';
+import { engineForTest } from '../helpers/engine.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import { postgresFixture, storeFixtures, TEST_POSTGRES_URL } from '../helpers/stores.ts';
 
 const HEARTBEAT_MS = 50;
@@ -24,11 +24,9 @@ const untilAborted = defineJob({
 });
 
 async function node(store: Store, nodeId: string, options: { maxConcurrent: number; cancelGraceMs?: number }): Promise<Engine> {
-  const engine = new Engine({
+  const engine = await engineForTest({
     store,
-    pubsub: createSluicePubSub(),
     jobs: [untilAborted],
-    log: pino({ level: 'silent' }),
     nodeId,
     maxConcurrent: options.maxConcurrent,
     cancelGraceMs: options.cancelGraceMs ?? 60_000,
@@ -36,21 +34,10 @@ async function node(store: Store, nodeId: string, options: { maxConcurrent: numb
     heartbeatMs: HEARTBEAT_MS,
     progressIntervalMs: 20,
   });
-  await engine.start();
-  deferCleanup(() => engine.stop());
   return engine;
 }
 
 const submit = (store: Store) => store.createExecution({ kind: 'CRAWL', title: 't', sessionId: null, input: {}, createdBy: null });
-
-async function until<T>(read: () => Promise<T> | T, check: (value: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe.each(storeFixtures)('heartbeats on a slow database ($name)', (fixture) => {
   it('a sweep held up does not hold up the lease renewals, and no second sweep starts beside it', async () => {
@@ -88,17 +75,17 @@ describe.each(storeFixtures)('heartbeats on a slow database ($name)', (fixture) 
     });
     const engine = await node(store, 'node-a', { maxConcurrent: 1 });
     const { execution } = await submit(store);
-    await until(() => engine.runningIds(), (ids) => ids.includes(execution.id));
+    await pollUntil(() => engine.runningIds(), (ids) => ids.includes(execution.id));
 
     hold = true;
-    await until(() => held, (h) => h !== null);
+    await pollUntil(() => held, (h) => h !== null);
     // While the sweep waits, the lease goes on being renewed, beat after beat.
     const before = renewals;
-    const after = await until(() => renewals, (n) => n >= before + 5);
+    const after = await pollUntil(() => renewals, (n) => n >= before + 5);
     expect(after).toBeGreaterThanOrEqual(before + 5);
     expect(mostSweeps).toBe(1);
     held!();
-    await until(() => renewals, (n) => n >= after + 2);
+    await pollUntil(() => renewals, (n) => n >= after + 2);
     expect(mostSweeps).toBe(1);
     expect((await base.getExecution(execution.id))?.status).toBe('RUNNING');
   });
@@ -127,10 +114,10 @@ describe.each([postgresFixture])('sweeps and row locks ($name)', (fixture) => {
     // A node that runs nothing sweeps (cancel grace 10 ms: the CANCELLING rows are overdue).
     await node(store, 'sweeper', { maxConcurrent: 0, cancelGraceMs: 10 });
     const statuses = () => Promise.all([...dead, ...stuck].map((e) => store.getExecution(e.id).then((r) => (r as Execution).status)));
-    const swept = await until(statuses, (s) => s[1] === 'QUEUED' && s[3] === 'CANCELLED');
+    const swept = await pollUntil(statuses, (s) => s[1] === 'QUEUED' && s[3] === 'CANCELLED');
     expect(swept).toEqual(['RUNNING', 'QUEUED', 'CANCELLING', 'CANCELLED']);
 
     await locker.query('COMMIT');
-    expect(await until(statuses, (s) => s[0] === 'QUEUED' && s[2] === 'CANCELLED')).toEqual(['QUEUED', 'QUEUED', 'CANCELLED', 'CANCELLED']);
+    expect(await pollUntil(statuses, (s) => s[0] === 'QUEUED' && s[2] === 'CANCELLED')).toEqual(['QUEUED', 'QUEUED', 'CANCELLED', 'CANCELLED']);
   });
 });

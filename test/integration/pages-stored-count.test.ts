@@ -5,16 +5,16 @@
 // to it in each stored page's transaction.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../server/engine/engine.ts';
 import type { Execution, Fence } from '../../server/executions/types.ts';
 import { DEFAULT_CRAWL_LIMITS, parseCrawlInput } from '../../server/jobs/crawl/input.ts';
 import { inlinePages, type PageProcessor } from '../../server/jobs/crawl/page-pool.ts';
 import { defaultJobs } from '../../server/jobs/default-jobs.ts';
-import { createSluicePubSub } from '../../server/pubsub.ts';
 import type { Store, StoreWrite } from '../../server/store/store.ts';
 import { deferCleanup, storeForTest } from '../helpers/cleanup.ts';
+import { engineForTest } from '../helpers/engine.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import { storeFixtures } from '../helpers/stores.ts';
 
 /**
@@ -95,14 +95,6 @@ function watchBuilds(path: string): { pages: PageProcessor; next(): Promise<void
   };
 }
 
-async function until<T>(read: () => Promise<T>, check: (value: T) => boolean): Promise<T> {
-  for (;;) {
-    const value = await read();
-    if (check(value)) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe.each(storeFixtures)('pages stored by a crawl ($name)', (fixture) => {
   it('two page writes in flight, the first unchanged: the checkpointed count is what the store holds', async () => {
     const base = await storeForTest(fixture);
@@ -111,11 +103,9 @@ describe.each(storeFixtures)('pages stored by a crawl ($name)', (fixture) => {
     // Paused once /b's write has committed: the resumed attempt counts from the checkpoint.
     const hold = holdFirstPage(base, async (fence) => void (await node.engine!.pause(fence.executionId, 'counted')));
     const watch = watchBuilds('/b');
-    const engine = new Engine({
+    const engine = await engineForTest({
       store: hold.store,
-      pubsub: createSluicePubSub(),
       jobs: defaultJobs(hold.store, { allowPrivateNetworks: true, pages: watch.pages }),
-      log: pino({ level: 'silent' }),
       nodeId: 'node-a',
       maxConcurrent: 2,
       cancelGraceMs: 5000,
@@ -124,8 +114,6 @@ describe.each(storeFixtures)('pages stored by a crawl ($name)', (fixture) => {
       progressIntervalMs: 20,
     });
     node.engine = engine;
-    await engine.start();
-    deferCleanup(() => engine.stop());
     const crawl = () =>
       engine.submit({
         kind: 'CRAWL',
@@ -134,7 +122,7 @@ describe.each(storeFixtures)('pages stored by a crawl ($name)', (fixture) => {
         input: parseCrawlInput({ url: site.url, maxPages: 10, maxDepth: 2, respectRobotsTxt: false }, DEFAULT_CRAWL_LIMITS),
         createdBy: null,
       });
-    const ended = (id: string) => until(() => base.getExecution(id), (row) => row?.status === 'SUCCEEDED' || row?.status === 'FAILED') as Promise<Execution>;
+    const ended = (id: string) => pollUntil(() => base.getExecution(id), (row) => row?.status === 'SUCCEEDED' || row?.status === 'FAILED') as Promise<Execution>;
 
     // The first crawl stores both pages.
     const first = await ended((await crawl()).id);
@@ -150,9 +138,9 @@ describe.each(storeFixtures)('pages stored by a crawl ($name)', (fixture) => {
     await hold.held;
     await bBuilt;
     hold.release();
-    const paused = await until(() => base.getExecution(second.id), (r) => r?.status === 'PAUSED');
+    const paused = await pollUntil(() => base.getExecution(second.id), (r) => r?.status === 'PAUSED');
     expect(paused).toMatchObject({ status: 'PAUSED', attempt: 1 });
-    await until(async () => engine.runningIds(), (ids) => ids.length === 0);
+    await pollUntil(async () => engine.runningIds(), (ids) => ids.length === 0);
     await engine.resume(second.id);
     const row = await ended(second.id);
 

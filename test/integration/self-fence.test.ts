@@ -1,12 +1,12 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../server/engine/engine.ts';
 import type { Execution } from '../../server/executions/types.ts';
 import { crawlJob } from '../../server/jobs/crawl/crawl-job.ts';
 import { DEFAULT_CRAWL_LIMITS, parseCrawlInput } from '../../server/jobs/crawl/input.ts';
-import { createSluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
-import { deferCleanup, storeForTest } from '../helpers/cleanup.ts';
+import { storeForTest } from '../helpers/cleanup.ts';
+import { engineForTest } from '../helpers/engine.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import { heldRobotsSite } from '../helpers/held-robots-site.ts';
 import { cutOff } from '../helpers/store-faults.ts';
 import { storeFixtures } from '../helpers/stores.ts';
@@ -28,11 +28,9 @@ async function node(store: Store, nodeId: string, maxConcurrent: number): Promis
       return pageStored !== false;
     },
   }));
-  const engine = new Engine({
+  const engine = await engineForTest({
     store,
-    pubsub: createSluicePubSub(),
     jobs: [crawl],
-    log: pino({ level: 'silent' }),
     nodeId,
     maxConcurrent,
     cancelGraceMs: GRACE_MS,
@@ -41,18 +39,7 @@ async function node(store: Store, nodeId: string, maxConcurrent: number): Promis
     heartbeatMs: HEARTBEAT_MS,
     progressIntervalMs: 20,
   });
-  await engine.start();
-  deferCleanup(() => engine.stop());
   return engine;
-}
-
-async function until<T>(read: () => Promise<T> | T, check: (value: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe.each(storeFixtures)('a node that lost its database stops its crawl before anyone may end it ($name)', (fixture) => {
@@ -75,13 +62,13 @@ describe.each(storeFixtures)('a node that lost its database stops its crawl befo
     await site.robotsAsked;
     aDown = true;
     expect(await b.cancel(execution.id, 'user pressed Stop', null)).toMatchObject({ accepted: true, execution: { status: 'CANCELLING' } });
-    const ended = await until(() => store.getExecution(execution.id), (row) => row?.status === 'CANCELLED');
+    const ended = await pollUntil(() => store.getExecution(execution.id), (row) => row?.status === 'CANCELLED');
     expect(ended?.status).toBe('CANCELLED');
 
     // Only now may robots.txt answer: code still running on node-a would go on to /llms.txt and /sitemap.xml.
     const before = site.requests.length;
     site.answerRobots();
-    const stillRunning = await until(() => a.runningIds(), (ids) => !ids.includes(execution.id));
+    const stillRunning = await pollUntil(() => a.runningIds(), (ids) => !ids.includes(execution.id));
     expect(stillRunning).not.toContain(execution.id);
     expect(site.requests.slice(before)).toEqual([]);
     expect(site.requests).toEqual(['/robots.txt']);
@@ -109,7 +96,7 @@ describe.each(storeFixtures)('a node that lost its database stops its crawl befo
     await site.robotsAbandoned;
     site.answerRobots();
     down = false;
-    const row = await until(() => store.getExecution(execution.id), (r) => r?.status === 'SUCCEEDED', 15_000);
+    const row = await pollUntil(() => store.getExecution(execution.id), (r) => r?.status === 'SUCCEEDED', 15_000);
     expect(row).toMatchObject({ status: 'SUCCEEDED' });
     expect(row!.attempt).toBeGreaterThan(1);
   });

@@ -3,16 +3,16 @@
 // until a heartbeat re-read the row or a write was refused, and a paused crawl's site got its
 // robots.txt, llms.txt and sitemap.xml requests after PAUSED (PostgreSQL fault schedules, seq 3).
 // A store wrapper makes the stop land exactly there: after the claim committed, before the engine hears of it.
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../server/engine/engine.ts';
 import type { Change } from '../../server/executions/types.ts';
 import { parseCrawlInput, DEFAULT_CRAWL_LIMITS } from '../../server/jobs/crawl/input.ts';
 import { inlinePages } from '../../server/jobs/crawl/page-pool.ts';
 import { defaultJobs } from '../../server/jobs/default-jobs.ts';
-import { createSluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
-import { deferCleanup, siteForTest, storeForTest } from '../helpers/cleanup.ts';
+import { siteForTest, storeForTest } from '../helpers/cleanup.ts';
+import { engineForTest } from '../helpers/engine.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import { storeFixtures } from '../helpers/stores.ts';
 
 /** `store` whose claims run `between(id)` for each execution claimed, after the claim committed and before the engine gets its answer. */
@@ -29,15 +29,6 @@ function stopBetweenClaimAndLaunch(store: Store, between: (id: string) => Promis
   });
 }
 
-async function until<T>(read: () => Promise<T> | T, check: (value: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe.each(storeFixtures)('a stop that lands between a claim and its launch ($name)', (fixture) => {
   for (const stop of ['pause', 'cancel'] as const) {
     it(`a ${stop}: the claimed code stops before its first request`, async () => {
@@ -48,11 +39,9 @@ describe.each(storeFixtures)('a stop that lands between a claim and its launch (
         if (stop === 'pause') await node.engine!.pause(id, 'at once');
         else await node.engine!.cancel(id, 'at once', null);
       });
-      const engine = new Engine({
+      const engine = await engineForTest({
         store,
-        pubsub: createSluicePubSub(),
         jobs: defaultJobs(store, { allowPrivateNetworks: true, pages: inlinePages() }),
-        log: pino({ level: 'silent' }),
         nodeId: 'node-a',
         maxConcurrent: 1,
         cancelGraceMs: 5000,
@@ -62,8 +51,6 @@ describe.each(storeFixtures)('a stop that lands between a claim and its launch (
         progressIntervalMs: 20,
       });
       node.engine = engine;
-      await engine.start();
-      deferCleanup(() => engine.stop());
 
       const { id } = await engine.submit({
         kind: 'CRAWL',
@@ -73,10 +60,10 @@ describe.each(storeFixtures)('a stop that lands between a claim and its launch (
         createdBy: null,
       });
       const ended = stop === 'pause' ? 'PAUSED' : 'CANCELLED';
-      const row = await until(() => base.getExecution(id), (r) => r?.status === ended);
+      const row = await pollUntil(() => base.getExecution(id), (r) => r?.status === ended);
       expect(row?.status).toBe(ended);
       // the claimed code ran and returned (the attempt's slot is free again)...
-      await until(() => engine.runningIds(), (ids) => !ids.includes(id));
+      await pollUntil(() => engine.runningIds(), (ids) => !ids.includes(id));
       expect(engine.runningIds()).not.toContain(id);
       // ...without sending the site anything
       expect(site.requests).toEqual([]);

@@ -1,4 +1,3 @@
-import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { Engine } from '../../server/engine/engine.ts';
 import { defineJob } from '../../server/engine/job.ts';
@@ -7,6 +6,7 @@ import type { TransitionName } from '../../server/executions/status.ts';
 import { createSluicePubSub, type SluicePubSub } from '../../server/pubsub.ts';
 import type { Store } from '../../server/store/store.ts';
 import { deferCleanup, storeForTest } from '../helpers/cleanup.ts';
+import { engineForTest } from '../helpers/engine.ts';
 import { cutOff } from '../helpers/store-faults.ts';
 import { postgresFixture, sqliteFixture } from '../helpers/stores.ts';
 
@@ -52,11 +52,10 @@ function beforeTransition(store: Store, hook: (id: string, names: readonly Trans
 }
 
 async function engineOn(store: Store, nodeId: string, job: ReturnType<typeof defineJob>, options: { pubsub?: SluicePubSub; leaseMs?: number; graceMs?: number; heartbeatMs?: number } = {}): Promise<Engine> {
-  const engine = new Engine({
+  const engine = await engineForTest({
     store,
-    pubsub: options.pubsub ?? createSluicePubSub(),
+    pubsub: options.pubsub,
     jobs: [job],
-    log: pino({ level: 'silent' }),
     nodeId,
     maxConcurrent: 4,
     cancelGraceMs: options.graceMs ?? GRACE_MS,
@@ -64,8 +63,6 @@ async function engineOn(store: Store, nodeId: string, job: ReturnType<typeof def
     heartbeatMs: options.heartbeatMs ?? HEARTBEAT_MS,
     progressIntervalMs: 20,
   });
-  await engine.start();
-  deferCleanup(() => engine.stop());
   return engine;
 }
 
