@@ -12,6 +12,8 @@ export interface Beat {
 
 export interface EngineTrace {
   node: string;
+  /** Calls of the engine's stop machinery: [Date.now(), what, execution id]. */
+  calls: [number, string, string][];
   beats: Beat[];
   orphans: { at: number; ids: string[]; outcome: string[] }[];
 }
@@ -22,9 +24,20 @@ if (DIAG) lag.enable();
 
 /** Instruments `engine` (its private methods, replaced on the instance) and returns its trace. */
 export function traceEngine(engine: Engine, node: string): EngineTrace {
-  const trace: EngineTrace = { node, beats: [], orphans: [] };
+  const trace: EngineTrace = { node, beats: [], orphans: [], calls: [] };
   if (!DIAG) return trace;
   const e = engine as any;
+  const idOf = (x: any): string => (typeof x === 'string' ? x : (x?.execution?.id ?? x?.id ?? '?'));
+  for (const name of ['launch', 'abortLocal', 'remember', 'applyEarly', 'deliverPause', 'deliverCancel'] as const) {
+    if (typeof e[name] !== 'function') continue;
+    const fn = e[name].bind(e);
+    e[name] = (...args: any[]) => {
+      const extra = name === 'abortLocal' ? `:${args[1]}:cause=${args[0]?.cause}` : name === 'launch' ? `:a${args[0]?.attempt}` : name === 'remember' ? `:${JSON.stringify(args[1])}` : '';
+      trace.calls.push([Date.now(), `${name}${extra}`, idOf(args[0])]);
+      if (trace.calls.length > 2000) trace.calls.shift();
+      return fn(...args);
+    };
+  }
   let inFlight = 0;
   let current: Beat | null = null;
   const store = e.store;
@@ -99,7 +112,8 @@ export function describeTrace(trace: EngineTrace, engine: Engine | null, id: str
     : 'not held';
   const beats = trace.beats.filter((b) => b.start > now - ms).map((b) => `[${b.start - now}${b.end ? `..${b.end - now}` : '..'} f${b.inFlight} ${b.steps.join(' ')}]`);
   const orphans = trace.orphans.filter((o) => o.at > now - ms && o.ids.some((x) => x.startsWith(id.slice(0, 8)))).map((o) => `${o.at - now}:${o.ids.filter((x) => x.startsWith(id.slice(0, 8))).join(',')}`);
-  return `${trace.node} (${held}) beats ${beats.join(' ')} orphans-listing-it ${orphans.join(' ') || 'none'}`;
+  const calls = trace.calls.filter(([, , x]) => x === id).map(([at, what]) => `${what}@${at - now}`).join(' ');
+  return `${trace.node} (${held}) calls ${calls} beats ${beats.join(' ')} orphans-listing-it ${orphans.join(' ') || 'none'}`;
 }
 
 /** Event-loop delay of this process (ms): p50, p99, max, since the last reset. */

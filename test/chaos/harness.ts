@@ -200,7 +200,33 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
         wrapStore: (store) => (n.faults = faultyStore(store, schedule.seed, `${nodeIdOf(n)}`)).store,
       });
       traces.push({ engine: n.app.app.engine, store: n.app.app.store, trace: traceEngine(n.app.app.engine, config.nodeId) });
+      recordStops(n.app.app.engine);
     };
+    // When the code of each execution was told to stop (its signal fired: a cancel, a pause, a lost
+    // row, a self-fence, a shutdown), on in-process nodes. A stop commits first and reaches the code
+    // after (over Redis when another node made it, or through a heartbeat's re-read when that
+    // message is lost): a request the code sent between the two was sent before it could know.
+    const fired = new Map<string, number[]>();
+    const recordStops = (engine: Engine): void => {
+      const e = engine as unknown as { abortLocal(r: { execution: Execution; cause: string | null }, cause: string, message: string): void };
+      const abortLocal = e.abortLocal.bind(engine);
+      e.abortLocal = (r, cause, message) => {
+        if (!r.cause) fired.set(r.execution.id, [...(fired.get(r.execution.id) ?? []), Date.now()]);
+        abortLocal(r, cause, message);
+      };
+    };
+    /**
+     * From when requests to the site of `id` break "nothing after its stop" (a PAUSED, an end), the
+     * stop's event being at `stopAt` in a log whose last RUNNING before it was at `runningAt`: once
+     * the code's signal fired, if it fired within the design's bound (the doorbell, or the re-read of
+     * the next heartbeat, which may itself come a heartbeat late as a renewal may), else from the stop.
+     */
+    const stoppedFrom = (id: string, runningAt: number, stopAt: number, allowed: number): number => {
+      const signal = (fired.get(id) ?? []).find((t) => t >= runningAt);
+      return signal !== undefined && signal <= stopAt + 2 * TIMING.heartbeatMs + allowed ? Math.max(signal, stopAt) : stopAt + allowed;
+    };
+    const runningBefore = (events: readonly ExecutionEvent[], at: number): number =>
+      events.filter((x) => x.type === 'STATUS' && x.status === 'RUNNING' && x.at <= at).at(-1)?.at ?? at;
     const traces: { engine: Engine; store: Store; trace: EngineTrace }[] = [];
     let backends: ReturnType<typeof sampleBackends> | null = null;
     const diag = (id: string, at: number): string =>
@@ -482,11 +508,7 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
     const now = Date.now();
     const runningRows = await reader.listExecutions({ statuses: ['RUNNING'], limit: 1000 });
     const runningHere = () => new Set(liveNodes().flatMap((n) => n.app?.app.engine.runningIds() ?? []));
-    // A row claimed as it was listed (one resumed after a release) may not have reached its node's
-    // code yet: one without code is still so, at the same attempt, a heartbeat later.
     const noCode = runningRows.filter((row) => !runningHere().has(row.id));
-    if (noCode.length) await sleep(TIMING.heartbeatMs);
-    const here = runningHere();
     for (const row of runningRows) {
       // A renewal may come up to a heartbeat late on a loaded machine; later than that, nobody renews it.
       const ok = (row.leaseUntil ?? 0) > now - TIMING.heartbeatMs;
@@ -494,10 +516,21 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
       check(ok, () => `${row.id} is RUNNING on ${row.node} with a lease that ran out ${now - (row.leaseUntil ?? 0)} ms ago (${story})${diag(row.id, now)}`);
     }
     if (schedule.family === 'engine') {
-      for (const row of runningRows) {
-        const later = noCode.includes(row) ? await reader.getExecution(row.id) : null;
-        const stuck = later?.status === 'RUNNING' && later.attempt === row.attempt && !here.has(row.id);
-        check(!stuck, () => `${row.id} is RUNNING on ${row.node}, and no live node runs its code (a heartbeat later too)`);
+      // A row claimed as it was listed (one resumed after a release) has no code until its node has
+      // read the claim's answer, which a loaded event loop reads late (or never: the answer lost).
+      // What the design bounds is that row's lease: nobody renews a row no code runs, so the lease
+      // runs out and a sweep takes it within a heartbeat. Stuck: still RUNNING at that attempt with
+      // no code a heartbeat after that (as for a renewal), or renewed all the same.
+      for (const row of noCode) {
+        const deadline = (row.leaseUntil ?? now) + 2 * TIMING.heartbeatMs;
+        let later: Execution | null = row;
+        while (later?.status === 'RUNNING' && later.attempt === row.attempt && !runningHere().has(row.id) && Date.now() < deadline) {
+          await sleep(20);
+          later = await reader.getExecution(row.id);
+        }
+        const stuck = later?.status === 'RUNNING' && later.attempt === row.attempt && !runningHere().has(row.id);
+        const story = stuck ? statusStory(await reader.listEvents(row.id, 0, 100_000), Date.now()) : '';
+        check(!stuck, () => `${row.id} is RUNNING on ${row.node}, and no live node runs its code, its lease ran out ${Date.now() - (later?.leaseUntil ?? 0)} ms ago (${story})${diag(row.id, Date.now())}`);
       }
     }
 
@@ -570,9 +603,10 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
         const inProcess = schedule.family === 'engine';
         const allowed = (inProcess ? 0 : REQUEST_SLACK_MS) + (faulted ? TIMING.leaseMs + TIMING.heartbeatMs : 0);
         const requests = inProcess ? sends.sent[crawl]! : arrivals[crawl]!.map((at, k) => ({ at, path: sites[crawl]!.requests[k] }));
-        const during = requests.filter((a) => a.at > e.at + allowed && a.at < until);
+        const from = inProcess ? stoppedFrom(row.id, runningBefore(events, e.at), e.at, allowed) : e.at + allowed;
+        const during = requests.filter((a) => a.at > from && a.at < until);
         const verb = inProcess ? 'sent' : 'to its site';
-        check(during.length === 0, () => `${row.id}: ${during.length} request(s) ${verb} while PAUSED (seq ${e.seq}${faulted ? ', a fault overlapping' : ''}): ${during.map((a) => `${a.path} +${a.at - e.at} ms`).join(' ')}`);
+        check(during.length === 0, () => `${row.id}: ${during.length} request(s) ${verb} while PAUSED (seq ${e.seq}${faulted ? ', a fault overlapping' : ''}): ${during.map((a) => `${a.path} +${a.at - e.at} ms`).join(' ')} (${statusStory(events, e.at)})${diag(row.id, e.at)}`);
       });
     }
     // A pause answered PAUSED is in the log.
@@ -599,9 +633,11 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
     for (const [crawl, same] of bySite) {
       if (crawl < 0 || !same.every((r) => isTerminal(r.status))) continue;
       const endedAt = Math.max(...same.map((r) => logs.get(r.id)?.at(-1)?.at ?? Infinity));
+      const only = same.length === 1 ? same[0]! : null;
+      const from = only ? stoppedFrom(only.id, runningBefore(logs.get(only.id) ?? [], endedAt), endedAt, 0) : endedAt;
       const late =
         schedule.family === 'engine'
-          ? sends.sent[crawl]!.filter((a) => a.at > endedAt)
+          ? sends.sent[crawl]!.filter((a) => a.at > from)
           : arrivals[crawl]!.map((at, i) => ({ at, path: sites[crawl]!.requests[i] })).filter((a) => a.at > endedAt + REQUEST_SLACK_MS);
       const verb = schedule.family === 'engine' ? 'was sent' : 'got';
       check(late.length === 0, () => `site of ${same.map((r) => r.id).join(',')} (${same.map((r) => r.status).join(',')}) ${verb} ${late.length} request(s) after its crawl ended: ${late.map((a) => `${a.path} +${a.at - endedAt} ms`).join(' ')}`);
