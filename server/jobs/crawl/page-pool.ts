@@ -41,14 +41,11 @@ export function inlinePages(): PageProcessor {
 const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './page-worker.ts' : './page-worker.js', import.meta.url).href;
 
 /**
- * Pages smaller than this are built on the calling thread: handing a page to a worker costs the
- * process more CPU in all (the message, the wake-up, the answer's copy) than building a small page
- * (bench:crawl's 3.4 KB pages: 1.5 ms of CPU a page inline, 2.1-2.6 ms through the pool), and a
- * small page cannot hold up a heartbeat. It was 8 KiB; but 58% of the PostgreSQL manual's pages are
- * 4-8 KiB, and there the main thread is the limit: at 4 KiB its CPU a page went 2.17 -> 2.03 ms
- * (mean of three alternating bench:crawl-real runs at load 7).
+ * Pages smaller than this are built on the calling thread: handing a page to a worker costs about
+ * half a millisecond of the main thread (the message and its wake-up), more than building a small
+ * page takes (bench:crawl's 3 KB pages), and a small page cannot hold up a heartbeat.
  */
-export const INLINE_BELOW_BYTES = 4 * 1024;
+export const INLINE_BELOW_BYTES = 8 * 1024;
 
 /** A pool of `workers` threads (0: inline). Threads start on the first page and stop when idle. */
 export function createPagePool(workers: number, options: { inlineBelowBytes?: number } = {}): PageProcessor {
