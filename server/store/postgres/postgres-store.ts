@@ -245,25 +245,35 @@ export class PostgresStore implements Store {
 
   async writeMany(fence: Fence, writes: readonly StoreWrite[]): Promise<{ change: Change | null; pagesStored: (boolean | null)[] }> {
     if (writes.length === 0) return { change: null, pagesStored: [] };
-    return this.txLocking(fence.executionId, async (c, row, now) => {
-      const events: ExecutionEvent[] = [];
+    // The pages first, the execution's row locked last, just before its own writes and the commit:
+    // a group's page writes take many round trips, and while they held the row's lock the node's
+    // lease renewal (and any cancel, pause or recovery of the row) waited behind them; under load the
+    // renewal came too late and the node fenced its own code. The fence is still decided under the
+    // lock, before anything commits: a group refused there is rolled back whole, its pages with it.
+    return this.tx(async (c, pagesNow) => {
       const pagesStored: (boolean | null)[] = [];
+      for (const write of writes) pagesStored.push(write.page ? await upsertPage(c, write.page, fence.executionId, pagesNow) : null);
+      const results = (await c.query(
+        `SELECT * FROM executions WHERE id = ${c.escapeLiteral(fence.executionId)} FOR UPDATE; SELECT ${DB_NOW}::float8 AS now`,
+      )) as unknown as pg.QueryResult[];
+      const locked = (results[0] as pg.QueryResult<Row>).rows[0];
+      let row = locked ? toExecution(locked) : null;
+      const now = Math.floor(Number((results[1] as pg.QueryResult<{ now: number }>).rows[0]!.now));
+      const events: ExecutionEvent[] = [];
       // the group's checkpoint entries in one statement at the end, a later write's value of a key winning
       const checkpoint: Record<string, unknown> = {};
       // pages stored per counting key (whenStored.countIn), added after the entries
       const counted: Record<string, number> = {};
-      for (let write of writes) {
-        planWrite(row, fence, write, now); // fenced before anything is written
-        const pageStored = write.page ? await upsertPage(c, write.page, fence.executionId, now) : null;
-        write = writeAsStored(write, pageStored, row?.progress ?? null);
-        const planned = planWrite(row, fence, write, now);
+      for (const [i, original] of writes.entries()) {
+        const pageStored = pagesStored[i]!;
+        const write = writeAsStored(original, pageStored, row?.progress ?? null);
+        const planned = planWrite(row, fence, write, now); // throws FencedError: the whole group rolls back
         if (write.message) await writeChatMessageText(c, write.message);
         Object.assign(checkpoint, write.checkpoint);
         const countIn = pageStored ? write.whenStored?.countIn : undefined;
         if (countIn) counted[countIn] = (counted[countIn] ?? 0) + 1;
         await save(c, row!, planned);
         if (planned.event) events.push(planned.event);
-        pagesStored.push(pageStored);
         row = planned.next;
       }
       await writeCheckpoint(c, fence.executionId, checkpoint);
