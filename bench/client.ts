@@ -126,13 +126,20 @@ async function main(): Promise<void> {
     let activeFigures: Figures | null = null;
     if (ACTIVE > 0) {
       for (let done = 0; done < ACTIVE; done += BATCH) {
-        const batch = Array.from({ length: Math.min(BATCH, ACTIVE - done) }, (_, i) =>
-          server.gql<{ startCrawl: { id: string } }>(START_CRAWL, { input: { url: `${silent.url}/?a=${done + i}`, maxDepth: 0 } }),
+        const batch = Array.from({ length: Math.min(BATCH, ACTIVE - done) }, () =>
+          server.gql<{ startCrawl: { id: string } }>(START_CRAWL, { input: { url: `${silent.url}/`, maxDepth: 0 } }),
         );
         const failed = (await Promise.all(batch)).find((answer) => !answer.data);
         if (failed) throw new Error(`startCrawl failed: ${JSON.stringify(failed.errors)}`);
       }
-      await page.waitForFunction(`document.querySelector('#active-title + .count')?.textContent.trim() === ${JSON.stringify(String(ACTIVE))}`, undefined, { timeout: 600_000 });
+      await page
+        .waitForFunction(`document.querySelector('#active-title + .count')?.textContent.trim() === ${JSON.stringify(String(ACTIVE))}`, undefined, { timeout: 120_000 })
+        .catch(async (error: unknown) => {
+          const shown = await page.evaluate(`document.querySelector('#active-title + .count')?.textContent`);
+          const onServer = await server.gql<{ activeExecutions: { status: string }[] }>('{ activeExecutions { status } }');
+          const statuses = (onServer.data?.activeExecutions ?? []).map((e) => e.status);
+          throw new Error(`the tab shows ${String(shown)} active, the server has ${statuses.length} (${[...new Set(statuses)].join(', ')})`, { cause: error });
+        });
       await page.evaluate(`new Promise((resolve) => {
         let timer = setTimeout(resolve, 1000);
         new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(resolve, 1000); })
