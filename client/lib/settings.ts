@@ -9,9 +9,13 @@ export interface Settings {
   pongTimeoutMs: number;
   /** A Stop request without an answer for this long is sent once more, then reported. */
   stopTimeoutMs: number;
+  /** How long a toast stays (its clock stops while the toasts are hovered or focused). */
+  toastMs: number;
+  /** How long an error toast stays. */
+  errorToastMs: number;
 }
 
-const DEFAULTS: Settings = { keepAliveMs: 10_000, pongTimeoutMs: 5_000, stopTimeoutMs: 10_000 };
+const DEFAULTS: Settings = { keepAliveMs: 10_000, pongTimeoutMs: 5_000, stopTimeoutMs: 10_000, toastMs: 6_000, errorToastMs: 10_000 };
 
 /** The defaults, with any positive numbers from `globalThis.sluiceSettings` in their place. */
 export function readSettings(source: unknown = (globalThis as { sluiceSettings?: unknown }).sluiceSettings): Settings {
@@ -20,5 +24,11 @@ export function readSettings(source: unknown = (globalThis as { sluiceSettings?:
     const value = given[key];
     return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : DEFAULTS[key];
   };
-  return { keepAliveMs: pick('keepAliveMs'), pongTimeoutMs: pick('pongTimeoutMs'), stopTimeoutMs: pick('stopTimeoutMs') };
+  return {
+    keepAliveMs: pick('keepAliveMs'),
+    pongTimeoutMs: pick('pongTimeoutMs'),
+    stopTimeoutMs: pick('stopTimeoutMs'),
+    toastMs: pick('toastMs'),
+    errorToastMs: pick('errorToastMs'),
+  };
 }

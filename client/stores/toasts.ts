@@ -1,5 +1,6 @@
 import { acceptHMRUpdate, defineStore } from 'pinia';
 import { ref } from 'vue';
+import { readSettings } from '../lib/settings.ts';
 
 export type ToastTone = 'info' | 'success' | 'warning' | 'error';
 
@@ -12,8 +13,6 @@ export interface Toast {
   link?: string;
 }
 
-const DEFAULT_TIMEOUT_MS = 6_000;
-const ERROR_TIMEOUT_MS = 10_000;
 const MAX_TOASTS = 5;
 
 /** Short messages in the corner: finished, failed and cancelled work, and errors of actions. */
@@ -34,7 +33,8 @@ export const useToastsStore = defineStore('toasts', () => {
   function push(toast: Omit<Toast, 'id'>, timeoutMs?: number): number {
     const id = nextId++;
     toasts.value = [...toasts.value, { ...toast, id }].slice(-MAX_TOASTS);
-    const timeout = timeoutMs ?? (toast.tone === 'error' ? ERROR_TIMEOUT_MS : DEFAULT_TIMEOUT_MS);
+    const settings = readSettings();
+    const timeout = timeoutMs ?? (toast.tone === 'error' ? settings.errorToastMs : settings.toastMs);
     if (timeout > 0) {
       timers.set(id, { left: timeout, since: Date.now(), timer: null });
       run(id);
