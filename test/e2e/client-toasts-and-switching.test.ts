@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { collect, JOB_PROGRESS, type EventPayload } from '../helpers/app.ts';
 import { siteForTest } from '../helpers/cleanup.ts';
-import { hasChromium } from './browser.ts';
-import { browserSuite } from './suite.ts';
+import { hasChromium } from '../helpers/browser.ts';
+import { browserSuite } from '../helpers/browser-suite.ts';
 
 /** Toasts stay 4 s here (6 s by default): long enough to reach one on a loaded machine. */
 const TOAST_MS = 4_000;
