@@ -177,6 +177,8 @@ interface CancelRound {
  */
 async function sluiceProduction(target: Child, llm: Child, plan: Plan): Promise<number> {
   await startChats(target, llm, plan.streams, 0);
+  const profiled = Boolean(process.env.BENCH_CPU_PROFILE);
+  if (profiled) await target.call({ cmd: 'watch', label: `producing-${plan.scenario}` });
   const cpu0 = await target.call<NodeJS.CpuUsage>({ cmd: 'cpu' });
   await llm.call({ cmd: 'release', count: plan.events, intervalMs, chars: 48 });
   for (;;) {
@@ -185,6 +187,7 @@ async function sluiceProduction(target: Child, llm: Child, plan: Plan): Promise<
     await sleep(20);
   }
   const cpu1 = await target.call<NodeJS.CpuUsage>({ cmd: 'cpu' });
+  if (profiled) await target.call({ cmd: 'unwatch' });
   return (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000;
 }
 
@@ -265,11 +268,19 @@ async function measure(system: Result['system'], plan: Plan, site: Site, llm: Ch
     const idleN = timed ? await cancelLatencies(target, llm, plan.streams + cancels, `idle${subs}`) : null;
 
     await fleet.call({ cmd: 'stream' });
+    // BENCH_CPU_PROFILE: Sluice's streaming window profiled too (the profiler's own cost is in its figures then).
+    const profiled = system === 'sluice' && Boolean(process.env.BENCH_CPU_PROFILE);
+    if (profiled) await target.call({ cmd: 'watch', label: `stream-${plan.scenario}-${sockets.length}` });
     const cpu0 = await target.call<NodeJS.CpuUsage>({ cmd: 'cpu' });
     const schedule: Schedule = { count: plan.events, intervalMs, chars: 48 };
     void (system === 'sluice' ? llm.call({ cmd: 'release', ...schedule }) : target.call({ cmd: 'publish', topics: ids, ...schedule }));
     const stats = await fleet.call<ClientStats>({ cmd: 'done', timeoutMs: 600_000, extra: plan.scenario === 'tabs' ? 1000 : 0 });
     const cpu1 = await target.call<NodeJS.CpuUsage>({ cmd: 'cpu' });
+    if (profiled) await target.call({ cmd: 'unwatch' });
+    // Producing is measured with no subscriber left (the tabs' executionChanged would still get the
+    // new executions' status changes otherwise).
+    await fleet.call({ cmd: 'close' });
+    await fleet.stop();
     const productionMs = system === 'sluice' ? await sluiceProduction(target, llm, plan) : 0;
     problems.push(...stats.errors);
     if (stats.counts.length > 1) problems.push(`subscribers received different numbers of events: ${stats.counts.join(', ')}`);
@@ -291,7 +302,7 @@ async function measure(system: Result['system'], plan: Plan, site: Site, llm: Ch
       problems,
     };
   } finally {
-    await fleet.call({ cmd: 'close' }).catch(() => undefined);
+    if (fleet.process.connected) await fleet.call({ cmd: 'close' }).catch(() => undefined);
     await fleet.stop();
     await target.stop();
   }

@@ -1,11 +1,12 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { authenticateConnection, connectionPrincipal, type Authenticator } from './auth.ts';
 import { refusal } from './request-guard.ts';
-import { serveGraphqlWs } from './ws-transport.ts';
+import { serveGraphqlWs, type WsExtra } from './ws-transport.ts';
 import { Fanout, type FanoutRequest } from '../streams/fanout.ts';
+import { SocketSink } from '../streams/socket-sink.ts';
 
 type Enveloped = { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown };
 /** rootValue of an operation: Yoga's enveloped execute/subscribe, or the fan-out's request. */
@@ -26,6 +27,13 @@ export function attachGraphqlWs(
   maxPayload: number,
   fanout: Fanout,
 ): (timeoutMs: number) => Promise<void> {
+  // One sink per connection, shared by its fan-out subscriptions.
+  const sinks = new WeakMap<WebSocket, SocketSink>();
+  const sinkOf = (extra: WsExtra): SocketSink => {
+    let sink = sinks.get(extra.socket);
+    if (!sink) sinks.set(extra.socket, (sink = new SocketSink(extra.socket, extra.tcp)));
+    return sink;
+  };
   const wss = new WebSocketServer({
     server,
     path: '/graphql',
@@ -66,7 +74,7 @@ export function attachGraphqlWs(
         const field = Fanout.fieldOf(document, params.operationName);
         if (field) {
           // No per-subscriber GraphQL context: the fan-out resolves events once per group.
-          const request: FanoutRequest = { field, sink: ctx.extra.socket, subscriptionId: id, principal };
+          const request: FanoutRequest = { field, sink: sinkOf(ctx.extra), subscriptionId: id, principal };
           return { schema, operationName: params.operationName, document, variableValues: params.variables, rootValue: { fanout: request } satisfies Root };
         }
         const args: ExecutionArgs = {

@@ -3,6 +3,7 @@
 // for all sockets instead of an interval and closures per socket, shared listeners, and the upgrade
 // request is not kept for the socket's lifetime (only its headers and remote address are).
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 
@@ -19,6 +20,8 @@ export interface WsExtra {
   socket: WebSocket;
   /** The upgrade request's headers and remote address (the request itself is let go). */
   request: IncomingMessage;
+  /** The connection's TCP socket (the fan-out corks it to batch the frames of one turn). */
+  tcp: Socket;
 }
 
 /** Serves graphql-transport-ws on `wss`; `dispose()` closes every socket with 1001 Going Away and waits for the clients. */
@@ -91,7 +94,7 @@ export function serveGraphqlWs(options: ServerOptions<Record<string, unknown> | 
             handle(String(data)).catch(() => socket.close(CloseCode.InternalServerError, 'Internal server error'));
           }),
       },
-      { socket, request: light },
+      { socket, request: light, tcp: request.socket },
     );
     socket.once('close', (code, reason) => {
       closed(slot, socket);
