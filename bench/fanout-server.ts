@@ -62,6 +62,10 @@ export interface Watch {
 const tokenText = (i: number, chars: number): string => `token ${i} `.padEnd(chars, '~');
 
 const role = process.argv[2] as Role;
+// tsx maps every stack trace to the TypeScript sources; a deployed server (node dist/server/main.js)
+// does not, and Node formats stacks that nobody prints (a stream destroyed with an error reads
+// err.stack: each aborted model fetch does). Measured as deployed.
+process.setSourceMapsEnabled(false);
 const gc = (globalThis as { gc?: () => void }).gc;
 
 function reply(id: number, value: unknown): void {

@@ -344,8 +344,8 @@ function printCancels(s: Result): boolean {
   const server = (w: Watch) =>
     `server: ${w.gcCount} GC pauses ${w.gcMs.toFixed(0)} ms (max ${w.gcMaxMs.toFixed(1)} ms; ${w.majorCount} mark-compact ${w.majorMs.toFixed(0)} ms), event-loop delay p99 ${w.loopP99.toFixed(1)} ms max ${w.loopMax.toFixed(1)} ms`;
   console.log(
-    `     cancelExecution round trip (${cancels} cancels of running executions): no subscriber p50 ${percentile(idle0.times, 50).toFixed(1)} ms p99 ${percentile(idle0.times, 99).toFixed(1)} ms; ` +
-      `with ${s.subs} idle subscribers p50 ${percentile(idleN.times, 50).toFixed(1)} ms p99 ${p99.toFixed(1)} ms (target p99 <= ${targetCancelP99} ms) -> ${cancelOk ? 'met' : 'NOT met'}`,
+    `     cancelExecution round trip (${cancels} cancels of running executions): no subscriber p50 ${percentile(idle0.times, 50).toFixed(1)} ms p99 ${percentile(idle0.times, 99).toFixed(1)} ms max ${Math.max(...idle0.times).toFixed(1)} ms; ` +
+      `with ${s.subs} idle subscribers p50 ${percentile(idleN.times, 50).toFixed(1)} ms p99 ${p99.toFixed(1)} ms max ${Math.max(...idleN.times).toFixed(1)} ms (target p99 <= ${targetCancelP99} ms) -> ${cancelOk ? 'met' : 'NOT met'}`,
   );
   console.log(`       no subscriber ${server(idle0.server)}`);
   console.log(`       ${s.subs} idle    ${server(idleN.server)}`);

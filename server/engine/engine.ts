@@ -106,7 +106,12 @@ export interface CancelOutcome {
 class StopSignal extends Error {
   override readonly name = 'AbortError';
   constructor(readonly stopCause: StopCause, message: string) {
+    // A signal, not a failure: its stack would only name abortLocal, yet every stream it destroys
+    // formats it (Node reads err.stack on destroy), once per cancel. No frames: nothing to format.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
   }
 }
 
