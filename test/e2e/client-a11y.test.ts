@@ -1,6 +1,6 @@
 // Accessibility of every view in a real Chromium: axe-core finds no serious or critical violation,
 // each Stop and Dismiss names what it acts on, focus follows route changes and disappearing
-// controls. (Error toasts as alerts: client-liveness.test.ts; toasts pausing: unit/client-toasts.test.ts.)
+// controls. (Error toasts as alerts: client-liveness.test.ts; toasts pausing while hovered or focused: client-toasts-and-switching.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
 import { deferCleanup, siteForTest } from '../helpers/cleanup.ts';
