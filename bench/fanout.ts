@@ -165,6 +165,16 @@ async function cancelLatencies(target: Child, llm: Child, held: number, label: s
   return { times, server: await target.call<Watch>({ cmd: 'unwatch' }) };
 }
 
+/** The streamed executions that did not end SUCCEEDED, with their status and error (a subscriber then gets fewer events). */
+async function endedOtherwise(target: Child, ids: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const id of ids) {
+    const row = (await postGraphql<{ execution: { status: string; error: string | null } }>(target.url, 'query ($id: ID!) { execution(id: $id) { status error } }', { id })).data?.execution;
+    if (row?.status !== 'SUCCEEDED') out.push(`execution ${id} ended ${row?.status ?? 'unknown'}${row?.error ? `: ${row.error}` : ''}`);
+  }
+  return out.length > 3 ? [...out.slice(0, 3), `and ${out.length - 3} more executions not SUCCEEDED`] : out;
+}
+
 interface CancelRound {
   times: number[];
   server: Watch;
@@ -283,6 +293,7 @@ async function measure(system: Result['system'], plan: Plan, site: Site, llm: Ch
     await fleet.stop();
     const productionMs = system === 'sluice' ? await sluiceProduction(target, llm, plan) : 0;
     problems.push(...stats.errors);
+    if (system === 'sluice') problems.push(...(await endedOtherwise(target, ids)));
     if (stats.counts.length > 1) problems.push(`subscribers received different numbers of events: ${stats.counts.join(', ')}`);
     const serverCpuMs = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000;
     return {
