@@ -1,5 +1,5 @@
 // The app in a real Chromium behind a proxy that misbehaves as networks do (test/fixtures/net-proxy.ts):
-// a socket that goes silent, a reconnect waiting on its backoff when the network comes back, a close
+// a socket that goes silent, a reconnect waiting on its backoff when the network comes back or the tab is shown again, a close
 // the client must not retry, a progress stream that fails, a connection slow to open, a Stop that hangs.
 import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -83,6 +83,32 @@ describe.skipIf(!hasChromium)('a live connection in a browser, on a bad network'
     // What the browser does when the network comes back (Chromium's offline emulation holds new
     // sockets back for a moment after it, which would blur what this test looks at).
     await page.evaluate(() => window.dispatchEvent(new Event('online')));
+    await page.getByRole('status').filter({ hasText: 'Reconnecting…' }).waitFor({ state: 'detached', timeout: 3_000 });
+    const now = await fetched(page, title);
+    await fetchedAbove(page, title, now);
+  });
+
+  it('reconnects at once when the tab is shown again (after a sleep), not after the backoff', { timeout: 60_000 }, async () => {
+    const { proxy, page, title } = await setUp();
+    await page.goto(`${proxy.url}/executions`);
+    await fetchedAbove(page, title, 0);
+
+    /** What the browser does when a tab is hidden (a laptop lid closed) and shown again. */
+    const setVisibility = (state: 'hidden' | 'visible') =>
+      page.evaluate((state) => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => state === 'hidden' });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, state);
+    await setVisibility('hidden');
+    proxy.refuseSockets();
+    const attempts = proxy.wsAttempts();
+    proxy.closeSockets(1012, 'service restart'); // retried by graphql-ws
+    await page.getByRole('status').filter({ hasText: 'Reconnecting…' }).waitFor();
+    // Six refusals in a row: the next try waits 7.5 to 15 s (client/graphql/client.ts, createBackoff).
+    await proxy.waitFor(() => proxy.wsAttempts() >= attempts + 6);
+    proxy.acceptSockets();
+    await setVisibility('visible');
     await page.getByRole('status').filter({ hasText: 'Reconnecting…' }).waitFor({ state: 'detached', timeout: 3_000 });
     const now = await fetched(page, title);
     await fetchedAbove(page, title, now);
