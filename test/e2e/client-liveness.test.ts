@@ -68,11 +68,16 @@ describe.skipIf(!hasChromium)('a live connection in a browser, on a bad network'
     await shot(page, 'liveness-caught-up');
   });
 
-  it('reconnects at once when the browser goes online, not after the backoff', { timeout: 60_000 }, async () => {
+  /**
+   * Sockets refused until the reconnect waits on a long backoff, then accepted again: `comeBack` (what
+   * the browser does when the network or the tab returns) must reconnect at once, not after the wait.
+   */
+  async function reconnectsAtOnce(before: (page: Page) => Promise<unknown>, comeBack: (page: Page) => Promise<unknown>): Promise<void> {
     const { proxy, page, title } = await setUp();
     await page.goto(`${proxy.url}/executions`);
     await fetchedAbove(page, title, 0);
 
+    await before(page);
     proxy.refuseSockets();
     const attempts = proxy.wsAttempts();
     proxy.closeSockets(1012, 'service restart'); // retried by graphql-ws
@@ -80,39 +85,30 @@ describe.skipIf(!hasChromium)('a live connection in a browser, on a bad network'
     // Six refusals in a row: the next try waits 7.5 to 15 s (client/graphql/client.ts, createBackoff).
     await proxy.waitFor(() => proxy.wsAttempts() >= attempts + 6);
     proxy.acceptSockets();
-    // What the browser does when the network comes back (Chromium's offline emulation holds new
-    // sockets back for a moment after it, which would blur what this test looks at).
-    await page.evaluate(() => window.dispatchEvent(new Event('online')));
+    await comeBack(page);
     await page.getByRole('status').filter({ hasText: 'Reconnecting…' }).waitFor({ state: 'detached', timeout: 3_000 });
     const now = await fetched(page, title);
     await fetchedAbove(page, title, now);
-  });
+  }
 
-  it('reconnects at once when the tab is shown again (after a sleep), not after the backoff', { timeout: 60_000 }, async () => {
-    const { proxy, page, title } = await setUp();
-    await page.goto(`${proxy.url}/executions`);
-    await fetchedAbove(page, title, 0);
+  /** What the browser does when a tab is hidden (a laptop lid closed) or shown again. */
+  const setVisibility = (state: 'hidden' | 'visible') => (page: Page) =>
+    page.evaluate((state) => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => state === 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, state);
 
-    /** What the browser does when a tab is hidden (a laptop lid closed) and shown again. */
-    const setVisibility = (state: 'hidden' | 'visible') =>
-      page.evaluate((state) => {
-        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => state });
-        Object.defineProperty(document, 'hidden', { configurable: true, get: () => state === 'hidden' });
-        document.dispatchEvent(new Event('visibilitychange'));
-      }, state);
-    await setVisibility('hidden');
-    proxy.refuseSockets();
-    const attempts = proxy.wsAttempts();
-    proxy.closeSockets(1012, 'service restart'); // retried by graphql-ws
-    await page.getByRole('status').filter({ hasText: 'Reconnecting…' }).waitFor();
-    // Six refusals in a row: the next try waits 7.5 to 15 s (client/graphql/client.ts, createBackoff).
-    await proxy.waitFor(() => proxy.wsAttempts() >= attempts + 6);
-    proxy.acceptSockets();
-    await setVisibility('visible');
-    await page.getByRole('status').filter({ hasText: 'Reconnecting…' }).waitFor({ state: 'detached', timeout: 3_000 });
-    const now = await fetched(page, title);
-    await fetchedAbove(page, title, now);
-  });
+  it('reconnects at once when the browser goes online, not after the backoff', { timeout: 60_000 }, () =>
+    reconnectsAtOnce(
+      async () => {},
+      // What the browser does when the network comes back (Chromium's offline emulation holds new
+      // sockets back for a moment after it, which would blur what this test looks at).
+      (page) => page.evaluate(() => window.dispatchEvent(new Event('online'))),
+    ));
+
+  it('reconnects at once when the tab is shown again (after a sleep), not after the backoff', { timeout: 60_000 }, () =>
+    reconnectsAtOnce(setVisibility('hidden'), setVisibility('visible')));
 
   it('a close the client must not retry says "Connection lost" and Reconnect brings it back', { timeout: 60_000 }, async () => {
     const { proxy, page, title } = await setUp();
