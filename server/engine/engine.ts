@@ -706,9 +706,7 @@ export class Engine {
       // Code stopped because its lease went unconfirmed is still this node's to release when it
       // returns, so its lease is renewed meanwhile, for a grace period at most (code that ignores its
       // signal must not hold the row for ever).
-      const now = performance.now();
-      const renewable = (r: Running) => r.cause !== 'lost' && !(r.fencedAt !== null && now - r.fencedAt > this.config.cancelGraceMs);
-      const ids = [...this.running.values()].filter(renewable).map((r) => r.execution.id);
+      const ids = [...this.running.values()].filter((r) => this.renewable(r)).map((r) => r.execution.id);
       if (ids.length > 0) {
         const sentAt = performance.now();
         const rows = await this.store.renewLeases(this.config.nodeId, ids, this.config.leaseMs);
@@ -729,6 +727,14 @@ export class Engine {
     } catch (error) {
       this.log.warn({ err: error }, 'renewing leases failed; retrying on the next beat');
     }
+  }
+
+  /**
+   * Whether this node renews the lease of `r`: not once it was told it no longer owns the row, nor
+   * once code it stopped itself (self-fence) has ignored its signal for a grace period.
+   */
+  private renewable(r: Running): boolean {
+    return r.cause !== 'lost' && !(r.fencedAt !== null && performance.now() - r.fencedAt > this.config.cancelGraceMs);
   }
 
   /** What every node sweeps on each beat, whichever node the rows belong to. */
@@ -756,7 +762,11 @@ export class Engine {
     const ifLeaseExpired = !all;
     const skipLocked = true;
     for (const row of orphans) {
-      if (this.running.has(row.id)) continue;
+      // Code of ours whose lease we no longer renew is no reason to leave the row: on one SQLite
+      // node, this node is the only one that can take it (the code stays fenced off, and its slot is
+      // given back once the row has moved on).
+      const mine = this.running.get(row.id);
+      if (mine && this.renewable(mine)) continue;
       let change: Change | null;
       if (row.status === 'CANCELLING') {
         change = await this.move(row.id, 'finishCancel', { reason: 'its node stopped before it did', ifLeaseExpired, skipLocked });
@@ -764,6 +774,7 @@ export class Engine {
         change = await this.release(row, `its node (${row.node ?? 'unknown'}) stopped`, { ifLeaseExpired, skipLocked });
       }
       if (change) {
+        if (mine && this.running.get(row.id) === mine) this.running.delete(row.id);
         const status = change.execution.status;
         this.observer.onRecovered(status === 'QUEUED' ? 'resumed' : status === 'CANCELLED' ? 'cancelled' : 'interrupted');
         this.log.info({ executionId: row.id, status }, 'recovered an orphaned execution');
