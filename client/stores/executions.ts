@@ -100,8 +100,12 @@ export const useExecutionsStore = defineStore('executions', () => {
       entry = entries.get(snapshot.id) as ExecutionEntry;
       if (entries.size > MAX_ENTRIES + 50) for (const id of evictable(entries, MAX_ENTRIES, (id) => watchers.has(id))) entries.delete(id);
     } else {
+      // Ended before this tab's start request was answered (a short crawl: executionChanged told of its
+      // end first, when it was not known as this tab's): its end is announced now, once.
+      const endedUnclaimed = options.mine === true && !entry.mine && isTerminal(entry.execution.status);
       if (options.mine) entry.mine = true;
       if (applySnapshot(entry, snapshot, Date.now())) afterStatusChange(entry);
+      if (endedUnclaimed) announceEnd(entry.execution);
     }
     if (!isTerminal(entry.execution.status) && watchers.has(snapshot.id)) follow(snapshot.id);
     return entry;
@@ -123,7 +127,11 @@ export const useExecutionsStore = defineStore('executions', () => {
     ended(execution.id);
     if (!settleEnd(entry)) return;
     capEndedCards(entries.values(), MAX_ENDED_CARDS);
-    if (!entry.mine) return;
+    if (entry.mine) announceEnd(execution);
+  }
+
+  /** A toast (and a notification when the tab is hidden) saying how an execution this tab started ended. */
+  function announceEnd(execution: Execution): void {
     const title = `${kindWord(execution.kind)} ${statusWord(execution.status).toLowerCase()}`;
     const message = execution.error ? `${execution.title}: ${execution.error}` : execution.title;
     const tone = execution.status === 'SUCCEEDED' ? 'success' : execution.status === 'FAILED' ? 'error' : 'info';

@@ -98,6 +98,39 @@ const event = (executionId: string, seq: number, overrides: Partial<ExecutionEve
   ...overrides,
 });
 
+describe('the end of work this tab started', () => {
+  const succeeded = () => stores.toasts.toasts.filter((toast) => toast.title === 'Crawl succeeded');
+
+  it('is announced when executionChanged told of the end before the start request was answered', () => {
+    const id = '22222222-2222-2222-2222-222222222222';
+    // executionChanged first: running, then ended, while the tab does not yet know the crawl as its own.
+    stores.executions.ingest(fakeExecution(id, { lastSeq: 2 }));
+    stores.executions.ingest(fakeExecution(id, { status: 'SUCCEEDED', lastSeq: 5, finishedAt: new Date().toISOString() }));
+    expect(succeeded()).toHaveLength(0);
+    // Then the startCrawl answer, with the crawl as it was when it was queued.
+    stores.executions.ingest(fakeExecution(id, { status: 'QUEUED', lastSeq: 1, startedAt: null }), { mine: true });
+    expect(succeeded()).toHaveLength(1);
+    expect(succeeded()[0]!.link).toBe(`/executions/${id}`);
+    // Once: a later snapshot of it says nothing new.
+    stores.executions.ingest(fakeExecution(id, { status: 'SUCCEEDED', lastSeq: 5 }), { mine: true });
+    expect(succeeded()).toHaveLength(1);
+  });
+
+  it('is announced when its end is the first the tab hears of it', () => {
+    const id = '33333333-3333-3333-3333-333333333333';
+    stores.executions.ingest(fakeExecution(id, { status: 'SUCCEEDED', lastSeq: 4 }));
+    stores.executions.ingest(fakeExecution(id, { status: 'QUEUED', lastSeq: 1, startedAt: null }), { mine: true });
+    expect(succeeded()).toHaveLength(1);
+  });
+
+  it('of work another tab started, is not announced here', () => {
+    const id = '44444444-4444-4444-4444-444444444444';
+    stores.executions.ingest(fakeExecution(id, { lastSeq: 2 }));
+    stores.executions.ingest(fakeExecution(id, { status: 'SUCCEEDED', lastSeq: 5 }));
+    expect(succeeded()).toHaveLength(0);
+  });
+});
+
 describe('merging events by seq', () => {
   it('drops duplicates and never lets progress go down', () => {
     const id = '22222222-2222-2222-2222-222222222222';
