@@ -106,9 +106,14 @@ describe.skipIf(!hasChromium)('the execution page in a browser', () => {
     await page.goto(`${suite.server.url}/executions/${id}`);
     const rows = page.getByTestId('stored-pages').locator('tbody tr');
     await expect.poll(() => rows.count()).toBe(25);
-    await page.getByRole('button', { name: 'Load more pages' }).click();
+    // From the keyboard: once the last page is in, the button goes and focus moves to the last page's link.
+    await page.getByRole('button', { name: 'Load more pages' }).focus();
+    await page.keyboard.press('Enter');
     await expect.poll(() => rows.count()).toBe(30);
     expect(await page.getByRole('button', { name: 'Load more pages' }).count()).toBe(0);
+    await expect
+      .poll(() => page.evaluate(() => document.activeElement === document.querySelector('[data-testid="stored-pages"] tbody tr:last-child a')))
+      .toBe(true);
     await expect.poll(() => page.getByTestId('execution-actions').innerText()).toContain('Succeeded');
     expect(await page.getByTestId('event-log').locator('li').count()).toBeGreaterThan(30);
     expect(await seriousViolations(page)).toEqual([]);
