@@ -27,8 +27,8 @@ export function defaultJobs(store: Store, settings: { allowPrivateNetworks: bool
   const chat = chatJob({ llm: settings.llm }, (attempt) => ({
     searchKnowledge: (query, limit, options) => store.knowledge.search(query, limit, options),
     recentMessages: (sessionId, n) => store.chat.listMessages(sessionId, n),
-    writeAnswer: async (messageId, text, write) => {
-      await attempt.write(write, (fence, w) => store.write(fence, { ...w, message: { id: messageId, text } }));
+    writeAnswer: async (messageId, write, text) => {
+      await attempt.write(write, (fence, w) => store.write(fence, text === null ? w : { ...w, message: { id: messageId, text } }));
     },
   }));
   return [crawl, chat];

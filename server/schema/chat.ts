@@ -45,7 +45,7 @@ const ChatSessionRef = builder.objectRef<ChatSession>('ChatSession').implement({
     id: t.exposeID('id'),
     title: t.exposeString('title', { description: 'The first question, shortened' }),
     createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', description: 'When a message was last added or written', resolve: (s) => s.updatedAt }),
+    updatedAt: t.field({ type: 'DateTime', description: 'When a message was last added or an answer completed', resolve: (s) => s.updatedAt }),
     messages: t.field({
       type: [ChatMessageRef],
       description: 'Oldest first',

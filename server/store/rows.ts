@@ -141,5 +141,14 @@ export const toMessage = (r: MessageRow): ChatMessage => ({
 });
 
 // The status is read from the execution row, so a cancelled answer reads as stopped without the engine knowing of chat.
-export const MESSAGE_SELECT = `SELECT m.id, m.session_id, m.ord, m.role, m.text, m.execution_id, m.created_at, e.status
+// An answer's text is written once, when it is complete (completeChatMessage); until then (still
+// streaming, or cut short by a cancel, a failure or a crash) it is the concatenation of its TOKEN
+// events, so a message always shows exactly what was emitted. A complete answer's text is never
+// empty (an answer that finds nothing says so). Same SQL in SQLite (3.44+) and PostgreSQL.
+export const MESSAGE_SELECT = `SELECT m.id, m.session_id, m.ord, m.role,
+    CASE WHEN m.text = '' AND m.execution_id IS NOT NULL
+      THEN coalesce((SELECT string_agg(t.message, '' ORDER BY t.seq) FROM execution_events t
+                     WHERE t.execution_id = m.execution_id AND t.type = 'TOKEN'), '')
+      ELSE m.text END AS text,
+    m.execution_id, m.created_at, e.status
   FROM chat_messages m LEFT JOIN executions e ON e.id = m.execution_id`;

@@ -54,7 +54,10 @@ export interface StoreWrite extends ExecutionWrite {
      */
     countIn?: string;
   };
-  /** A chat answer's message and its full text so far (written with its TOKEN event). */
+  /**
+   * A complete chat answer's message and its full text, written with the answer's last write (and
+   * the session touched). Until then the message reads as its TOKEN events (see listMessages).
+   */
   message?: { id: string; text: string };
 }
 
@@ -115,7 +118,7 @@ export interface Store {
 
   /** The knowledge base: pages and chunks are written by jobs, through `write` with `page`. */
   readonly knowledge: KnowledgeStore;
-  /** Chat sessions and messages: an answer's text is written by its job, through `write` with `message`. */
+  /** Chat sessions and messages: an answer's events and text are written by its job, through `write` (with `message` once complete). */
   readonly chat: ChatStore;
 }
 
@@ -153,7 +156,11 @@ export interface ChatStore {
   addMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]>;
   /** Links an assistant message to the execution that writes it; false when the message is gone (its session was deleted). */
   setMessageExecution(messageId: string, executionId: string): Promise<boolean>;
-  /** Oldest first; with `last`, only the newest `last` messages. Status joined from the execution row. */
+  /**
+   * Oldest first; with `last`, only the newest `last` messages. Status joined from the execution row.
+   * An answer not complete (streaming, or ended by a cancel, a failure or a crash) reads as the
+   * concatenation of its execution's TOKEN events in seq order: exactly what was emitted.
+   */
   listMessages(sessionId: string, last?: number): Promise<ChatMessage[]>;
   /** Sets a session's title (updatedAt unchanged); null when unknown. */
   renameSession(id: string, title: string): Promise<ChatSession | null>;

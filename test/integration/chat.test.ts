@@ -1,9 +1,13 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FACTS, startFactSite } from '../fixtures/fact-site.ts';
 import type { Site } from '../fixtures/site.ts';
 import { startSlowLlm, wordTokens, type SlowLlm } from '../fixtures/slow-llm.ts';
 import { appForTest, collect, JOB_PROGRESS, type EventPayload, type TestApp } from '../helpers/app.ts';
+import { deferCleanup } from '../helpers/cleanup.ts';
 import { codeOf, crawlToEnd } from '../helpers/knowledge.ts';
+import { tempDir } from '../helpers/stores.ts';
 import { suiteResources } from '../helpers/suite-resources.ts';
 
 const SEND = /* GraphQL */ `
@@ -292,6 +296,53 @@ describe('chat answered by a language model (OpenAI-compatible, streaming)', () 
     expect(events.items.at(-1)).toMatchObject({ status: 'FAILED' });
     const execution = await broken.app.store.getExecution(sent.id);
     expect(execution!.error).toMatch(/HTTP 404/);
+  });
+
+  it('kill -9 mid-answer: after a restart the history shows exactly the tokens its log holds, all that was emitted', async () => {
+    slow();
+    const dir = tempDir();
+    deferCleanup(() => dir.remove());
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      env: {
+        ...process.env,
+        PORT: '0',
+        SLUICE_DATA_DIR: dir.path,
+        SLUICE_ALLOW_PRIVATE_NETWORKS: 'true',
+        SLUICE_LLM_BASE_URL: llm.url,
+        SLUICE_LLM_MODEL: 'test-model',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    deferCleanup(() => void (child.exitCode === null && child.kill('SIGKILL')));
+    let url = '';
+    for await (const line of createInterface({ input: child.stdout! })) {
+      url = /listening on (http:\/\/[\d.:]+)/.exec(line)?.[1] ?? '';
+      if (url) break;
+    }
+    const gql = async <T,>(query: string, variables: Record<string, unknown>): Promise<T> => {
+      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+      return ((await res.json()) as { data: T }).data;
+    };
+    const crawl = await gql<{ startCrawl: { id: string } }>('mutation ($input: StartCrawlInput!) { startCrawl(input: $input) { id } }', { input: { url: site.url, maxDepth: 2 } });
+    while ((await gql<{ execution: { status: string } }>(EXECUTION, { id: crawl.startCrawl.id })).execution.status !== 'SUCCEEDED') await new Promise((r) => setTimeout(r, 20));
+    const sent = (await gql<{ sendChatMessage: Sent }>(SEND, { input: { text: 'Which port does the gateway listen on?' } })).sendChatMessage;
+    // What a client saw of the answer before the crash: several tokens in.
+    let seen = '';
+    while (seen.length < 60) seen = (await gql<{ chatSession: Session }>(SESSION, { id: sent.sessionId })).chatSession.messages[1]!.text;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+
+    const second = await appForTest({ dataDir: dir.path, llmBaseUrl: llm.url, llmModel: 'test-model' });
+    const chat2 = chatClient(second);
+    const events = chat2.follow(sent.id);
+    await events.done;
+    expect(events.items.at(-1)).toMatchObject({ type: 'STATUS', status: 'INTERRUPTED' });
+    const answer = (await chat2.session(sent.sessionId)).messages[1]!;
+    expect(answer.status).toBe('INTERRUPTED');
+    expect(answer.text).toBe(chat2.tokens(events.items));
+    expect(answer.text.startsWith(seen)).toBe(true);
   });
 
   it('a graceful stop mid-answer ends it INTERRUPTED with its text kept; the next start does not re-answer', async () => {

@@ -309,6 +309,19 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
     });
   });
 
+  it.runIf(fixture.name === 'sqlite')('a call made after a write, without waiting for it, applies after it (SQLite group commit)', async () => {
+    const e = await running();
+    const fence = { executionId: e.id, attempt: e.attempt };
+    const written = store.write(fence, { event: { type: 'LOG', message: 'first' } });
+    // The write is queued for the end of this turn; the transition commits it first, so it is not refused.
+    const cancelled = await store.transition(e.id, 'requestCancel', { reason: 'stop' });
+    await expect(written).resolves.toMatchObject({ change: { events: [{ seq: 3, message: 'first' }] } });
+    expect(cancelled!.events[0]).toMatchObject({ seq: 4, status: 'CANCELLING' });
+    const late = store.write(fence, { event: { type: 'LOG', message: 'late' } });
+    expect((await store.listEvents(e.id, 0)).map((x) => x.seq)).toEqual([1, 2, 3, 4]);
+    await expect(late).rejects.toBeInstanceOf(FencedError);
+  });
+
   describe('chat', () => {
     it('keeps sessions and their messages in order, newest session first', async () => {
       // Activity is ordered by time: give each step its own millisecond, as real use does.
@@ -334,15 +347,22 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
       expect((await store.chat.listSessions(1)).length).toBe(1);
     });
 
-    it('writes an answer with its TOKEN event, fenced, and reads its status from the execution', async () => {
+    it('an answer reads as its TOKEN events until complete, is fenced, and reads its status from the execution', async () => {
+      vi.useFakeTimers({ toFake: ['Date'], now: 1_000 });
+      onTestFinished(() => void vi.useRealTimers());
       const session = await store.chat.createSession('s');
       const e = await running();
       await store.chat.addMessages(session.id, [{ id: 'm1', role: 'assistant', text: '', executionId: null }]);
       await store.chat.setMessageExecution('m1', e.id);
+      const touched = (await store.chat.getSession(session.id))!.updatedAt;
       const fence = { executionId: e.id, attempt: e.attempt };
-      await store.write(fence, { event: { type: 'TOKEN', message: 'Hello ' }, message: { id: 'm1', text: 'Hello ' } });
-      await store.write(fence, { event: { type: 'TOKEN', message: 'world' }, message: { id: 'm1', text: 'Hello world' } });
+      vi.setSystemTime(2_000);
+      await store.write(fence, { event: { type: 'TOKEN', message: 'Hello ' } });
+      await store.write(fence, { event: { type: 'LOG', message: 'not part of the answer' } });
+      await store.write(fence, { event: { type: 'TOKEN', message: 'world' } });
       expect((await store.chat.listMessages(session.id))[0]).toMatchObject({ text: 'Hello world', executionId: e.id, status: 'RUNNING' });
+      // A token is an event row: the session is touched when the question was added and when the answer completes, not per token.
+      expect((await store.chat.getSession(session.id))!.updatedAt).toBe(touched);
 
       await store.transition(e.id, 'requestCancel', { reason: 'stop' });
       await expect(store.write(fence, { event: { type: 'TOKEN', message: '!' }, message: { id: 'm1', text: 'Hello world!' } }))
@@ -352,6 +372,25 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
       expect(message).toMatchObject({ text: 'Hello world', status: 'CANCELLED' });
       const tokens = (await store.listEvents(e.id, 0)).filter((x) => x.type === 'TOKEN').map((x) => x.message).join('');
       expect(tokens).toBe(message!.text);
+      expect((await store.chat.getSession(session.id))!.updatedAt).toBe(touched);
+    });
+
+    it('a complete answer: its last write stores the full text and touches the session', async () => {
+      vi.useFakeTimers({ toFake: ['Date'], now: 1_000 });
+      onTestFinished(() => void vi.useRealTimers());
+      const session = await store.chat.createSession('s');
+      const [empty] = await store.chat.addMessages(session.id, [{ role: 'assistant', text: '' }]);
+      const e = await running();
+      await store.chat.addMessages(session.id, [{ id: 'm2', role: 'assistant', text: '', executionId: e.id }]);
+      const fence = { executionId: e.id, attempt: e.attempt };
+      await store.write(fence, { event: { type: 'TOKEN', message: 'Port ' } });
+      vi.setSystemTime(5_000);
+      await store.write(fence, { event: { type: 'TOKEN', message: '7431.' }, message: { id: 'm2', text: 'Port 7431.' } });
+      await store.transition(e.id, 'succeed', { result: {} });
+      const messages = await store.chat.listMessages(session.id);
+      expect(messages.map((m) => [m.text, m.status])).toEqual([['', null], ['Port 7431.', 'SUCCEEDED']]);
+      expect(messages[0]!.id).toBe(empty!.id);
+      expect((await store.chat.getSession(session.id))!.updatedAt).toBe(5_000);
     });
   });
 });

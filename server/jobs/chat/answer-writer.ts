@@ -2,8 +2,11 @@ import type { Logger } from 'pino';
 import type { ProgressPatch } from '../../executions/progress.ts';
 import type { ExecutionWrite } from '../../executions/types.ts';
 
-/** Writes the answer's full text so far, in one fenced write with `write` (its TOKEN event). */
-export type WriteAnswer = (text: string, write: ExecutionWrite) => Promise<void>;
+/**
+ * Makes one fenced write of the answer (`write`: its TOKEN event, if any); `text` is the answer's
+ * full text on its last write (the answer is complete), null on the others.
+ */
+export type WriteAnswer = (write: ExecutionWrite, text: string | null) => Promise<void>;
 
 export interface AnswerWriterOptions {
   /** Flush once this many characters are pending... */
@@ -16,8 +19,10 @@ const DEFAULTS: AnswerWriterOptions = { maxChars: 40, intervalMs: 80 };
 
 /**
  * Streams an answer into its message: tokens are coalesced (a long answer writes tens of rows, not
- * thousands), and each flush is one fenced write of a TOKEN event (the new text) together with the
- * message's full text so far, so the stored text always equals the concatenated TOKEN events.
+ * thousands), and each flush is one fenced write of a TOKEN event (the new text). The message's text
+ * is written once, with the last write (finish): until then the store reads it as the concatenated
+ * TOKEN events (ChatStore.listMessages), so a token costs one event row, not a rewrite of the whole
+ * text so far, and what the message shows is what was emitted, however the answer ends.
  */
 export class AnswerWriter {
   private written = '';
@@ -53,9 +58,21 @@ export class AnswerWriter {
 
   /** Writes what is pending; resolves when every write so far is committed. */
   flush(): Promise<void> {
+    return this.write(false);
+  }
+
+  /**
+   * Writes what is pending together with the full text: the answer is complete. Resolves when every
+   * write is committed; nothing may be pushed after it.
+   */
+  finish(): Promise<void> {
+    return this.write(true);
+  }
+
+  private write(complete: boolean): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (!this.pending) return this.chain;
+    if (!this.pending && !complete) return this.chain;
     const piece = this.pending;
     const text = this.written + piece;
     const progress = this.progress;
@@ -63,9 +80,8 @@ export class AnswerWriter {
     this.pending = '';
     this.progress = {};
     this.lastFlush = Date.now();
-    this.chain = this.chain.then(async () => {
-      await this.writeAnswer(text, { event: { type: 'TOKEN', message: piece }, progress });
-    });
+    const write: ExecutionWrite = piece ? { event: { type: 'TOKEN', message: piece }, progress } : { progress };
+    this.chain = this.chain.then(() => this.writeAnswer(write, complete ? text : null));
     return this.chain;
   }
 

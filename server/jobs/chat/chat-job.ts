@@ -33,8 +33,11 @@ export interface ChatCapabilities {
   searchKnowledge(query: string, limit: number, options?: KnowledgeSearchOptions): Promise<KnowledgeHit[]>;
   /** The newest `n` messages of a chat session, oldest first. */
   recentMessages(sessionId: string, n: number): Promise<ChatMessage[]>;
-  /** Writes the answer's full text so far in the same fenced write as `write` (its TOKEN event). */
-  writeAnswer(messageId: string, text: string, write: ExecutionWrite): Promise<void>;
+  /**
+   * One fenced write of the answer (`write`, its TOKEN event); with `text`, the answer is complete
+   * and its message's full text is written in the same transaction.
+   */
+  writeAnswer(messageId: string, write: ExecutionWrite, text: string | null): Promise<void>;
 }
 
 /** What a chat answer needs from the server config. */
@@ -64,14 +67,14 @@ async function answer(input: ChatInput, ctx: JobContext<ChatInput>, caps: ChatCa
   ctx.signal.throwIfAborted();
   const retrieval = await retrieve(caps, input.question, previousQuestion(history, input.messageId));
   ctx.signal.throwIfAborted();
-  const writer = new AnswerWriter(ctx.log, (text, write) => caps.writeAnswer(input.messageId, text, write));
+  const writer = new AnswerWriter(ctx.log, (write, text) => caps.writeAnswer(input.messageId, write, text));
   try {
     const llm = settings.llm;
     const { answerer, citations } =
       llm && retrieval.passages.length > 0
         ? { answerer: 'llm' as const, citations: await answerWithModel(llm, retrieval, earlierTurns(history, input.messageId), writer, ctx.signal) }
         : { answerer: 'retrieval' as const, citations: await answerFromPassages(retrieval, writer, ctx.signal) };
-    await writer.flush();
+    await writer.finish();
     return { messageId: input.messageId, answerer, sources: citations.map((c) => c.url), chars: writer.text.length };
   } finally {
     writer.close();

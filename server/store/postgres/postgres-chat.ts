@@ -8,8 +8,12 @@ import { text } from './rows.ts';
 
 type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
 
-/** Sets the text so far of an answer, inside the transaction of the job's fenced write (with its TOKEN event). */
-export async function writeChatMessageText(db: Queryable, message: { id: string; text: string }): Promise<void> {
+/**
+ * Writes a complete answer's full text and touches its session, inside the transaction of the
+ * answer's last fenced write: the text is its TOKEN events', and until it is written the message
+ * reads as those events (MESSAGE_SELECT).
+ */
+export async function completeChatMessage(db: Queryable, message: { id: string; text: string }): Promise<void> {
   await db.query(
     `WITH m AS (UPDATE chat_messages SET text = $1 WHERE id = $2 RETURNING session_id)
      UPDATE chat_sessions SET updated_at = $3 WHERE id IN (SELECT session_id FROM m)`,

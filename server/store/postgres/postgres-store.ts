@@ -6,7 +6,7 @@ import { StoreUnavailableError, type Execution, type ExecutionEvent, type Fence,
 import { firstEvent, planPriority, planTransition, planWrite, type Planned } from '../../executions/plan.ts';
 import { writeAsStored, type Store, type StoreWrite } from '../store.ts';
 import { migrate } from './migrations.ts';
-import { PostgresChat, writeChatMessageText } from './postgres-chat.ts';
+import { PostgresChat, completeChatMessage } from './postgres-chat.ts';
 import { PostgresKnowledge, upsertPage } from './postgres-knowledge.ts';
 import { toEvent as eventOf, toExecution as executionOf, type Row } from '../rows.ts';
 import { isConnectionError, json, pgTypes, text } from './rows.ts';
@@ -268,7 +268,7 @@ export class PostgresStore implements Store {
         const pageStored = pagesStored[i]!;
         const write = writeAsStored(original, pageStored, row?.progress ?? null);
         const planned = planWrite(row, fence, write, now); // throws FencedError: the whole group rolls back
-        if (write.message) await writeChatMessageText(c, write.message);
+        if (write.message) await completeChatMessage(c, write.message);
         Object.assign(checkpoint, write.checkpoint);
         const countIn = pageStored ? write.whenStored?.countIn : undefined;
         if (countIn) counted[countIn] = (counted[countIn] ?? 0) + 1;

@@ -5,7 +5,7 @@ import type { KnowledgeStore } from '../store.ts';
 import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
 import { RERANK_POOL, rerank } from '../rerank.ts';
 import { searchTerms } from '../search-terms.ts';
-import { statement } from './statements.ts';
+import { statement, transaction } from './statements.ts';
 
 /** bm25 weights of the chunks_fts columns (heading, text): a match in a heading counts more. */
 const HEADING_WEIGHT = 4.0;
@@ -61,10 +61,15 @@ export function upsertPage(db: Database.Database, page: PageInput, executionId: 
 
 /** The knowledge slice of the SQLite store. */
 export class SqliteKnowledge implements KnowledgeStore {
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    /** Commits the store's queued job writes first, so calls apply in the order they were made. */
+    private readonly drain: () => void,
+  ) {}
 
   /** Ranked passages (bm25, headings weighted up), best first, at most `perPage` of one page. */
   async search(query: string, limit: number, options: KnowledgeSearchOptions = {}): Promise<KnowledgeHit[]> {
+    this.drain();
     const match = ftsQuery(query);
     if (!match) return [];
     const rows = statement(this.db, 
@@ -89,28 +94,32 @@ export class SqliteKnowledge implements KnowledgeStore {
 
   /** Every source, the most recently crawled first. */
   async listSources(): Promise<KnowledgeSource[]> {
+    this.drain();
     const rows = statement(this.db, `SELECT ${SOURCE_COLUMNS} FROM sources s ORDER BY coalesce(s.last_crawled_at, s.created_at) DESC, s.url`)
       .all() as SourceRow[];
     return rows.map(toSource);
   }
 
   async getSource(id: string): Promise<KnowledgeSource | null> {
+    this.drain();
     const row = statement(this.db, `SELECT ${SOURCE_COLUMNS} FROM sources s WHERE s.id = ?`).get(id) as SourceRow | undefined;
     return row ? toSource(row) : null;
   }
 
   /** Deletes a source with its pages and chunks (the triggers drop them from the index); false when unknown. */
   async deleteSource(id: string): Promise<boolean> {
-    return this.db.transaction(() => {
+    this.drain();
+    return transaction(this.db, () => {
       // Chunks first, explicitly, so the FTS delete trigger runs for each of them.
       statement(this.db, 'DELETE FROM chunks WHERE page_id IN (SELECT id FROM pages WHERE source_id = ?)').run(id);
       statement(this.db, 'DELETE FROM pages WHERE source_id = ?').run(id);
       return statement(this.db, 'DELETE FROM sources WHERE id = ?').run(id).changes === 1;
-    })();
+    });
   }
 
   /** The pages an execution stored after `afterId`, by id, with their chunk counts. */
   async listExecutionPages(executionId: string, afterId: number, limit: number): Promise<StoredPage[]> {
+    this.drain();
     return statement(
       this.db,
       `SELECT p.id, p.url, p.title, p.fetched_at AS storedAt, (SELECT count(*) FROM chunks c WHERE c.page_id = p.id) AS chunks

@@ -9,8 +9,8 @@ import { firstEvent, planPriority, planTransition, planWrite, type Planned } fro
 import { writeAsStored, type Store, type StoreWrite } from '../store.ts';
 import { toEvent, toExecution, type Row } from '../rows.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
-import { statement } from './statements.ts';
-import { SqliteChat, writeChatMessageText } from './sqlite-chat.ts';
+import { statement, transaction } from './statements.ts';
+import { SqliteChat, completeChatMessage } from './sqlite-chat.ts';
 import { SqliteKnowledge, upsertPage } from './sqlite-knowledge.ts';
 
 const json = (value: unknown): string => JSON.stringify(value ?? null);
@@ -34,6 +34,10 @@ const SQL = {
       attempt = @attempt, last_seq = @lastSeq, node = @node, lease_until = @leaseUntil,
       progress = @progress, cancelled_by = @cancelledBy, priority = @priority
     WHERE id = @id AND status = @expectStatus AND attempt = @expectAttempt`,
+  // A job write changes only these (planWrite): no indexed column in the SET list, so SQLite leaves
+  // the indexes of the row alone (it rewrites an index entry for any SET column in it, changed or not).
+  updateWritten: `UPDATE executions SET last_seq = @lastSeq, progress = @progress
+    WHERE id = @id AND status = 'RUNNING' AND attempt = @attempt`,
   insertEvent: `INSERT INTO execution_events (execution_id, seq, at, type, status, progress, message)
     VALUES (@executionId, @seq, @at, @type, @status, @progress, @message)`,
   listEvents: 'SELECT * FROM execution_events WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?',
@@ -48,6 +52,13 @@ const SQL = {
     ON CONFLICT (execution_id, key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)`,
 } as const;
 
+interface QueuedWrite {
+  fence: Fence;
+  writes: readonly StoreWrite[];
+  resolve(result: { change: Change; pagesStored: (boolean | null)[] }): void;
+  reject(error: unknown): void;
+}
+
 /** The embedded store: one SQLite file (WAL) under the data folder; no server to install. */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
@@ -55,6 +66,7 @@ export class SqliteStore implements Store {
   readonly db: Database.Database;
   readonly knowledge: SqliteKnowledge;
   readonly chat: SqliteChat;
+  private queued: QueuedWrite[] = [];
 
   constructor(readonly file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -64,37 +76,41 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrateSync();
-    this.knowledge = new SqliteKnowledge(this.db);
-    this.chat = new SqliteChat(this.db);
+    this.knowledge = new SqliteKnowledge(this.db, () => this.drain());
+    this.chat = new SqliteChat(this.db, () => this.drain());
   }
 
   private migrateSync(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     const pending = SQLITE_MIGRATIONS.slice(version);
-    this.db.transaction(() => {
+    transaction(this.db, () => {
       pending.forEach((sql, i) => {
         this.db.exec(sql);
         this.db.pragma(`user_version = ${version + i + 1}`);
       });
-    })();
+    });
   }
 
   async migrate(): Promise<void> {
+    this.drain();
     this.migrateSync();
   }
 
   async close(): Promise<void> {
+    this.drain();
     if (this.db.open) this.db.close();
   }
 
   async ping(): Promise<void> {
+    this.drain();
     statement(this.db, 'SELECT 1').get();
   }
 
   async createExecution(input: NewExecution): Promise<Change> {
+    this.drain();
     const id = randomUUID();
     const now = Date.now();
-    return this.db.transaction(() => {
+    return transaction(this.db, () => {
       statement(this.db, SQL.insertExecution).run({
         id,
         kind: input.kind,
@@ -111,14 +127,16 @@ export class SqliteStore implements Store {
       const event = firstEvent(execution, now);
       this.save(row, { next: execution, event });
       return { execution, events: [event] };
-    })();
+    });
   }
 
   async getExecution(id: string): Promise<Execution | null> {
+    this.drain();
     return this.read(id);
   }
 
   async listExecutions(filter: ExecutionFilter): Promise<Execution[]> {
+    this.drain();
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.statuses?.length) {
@@ -140,6 +158,7 @@ export class SqliteStore implements Store {
   }
 
   async historyPage(query: HistoryQuery): Promise<HistoryPage> {
+    this.drain();
     const where: string[] = [];
     const params: unknown[] = [];
     if (query.statuses?.length) {
@@ -160,21 +179,23 @@ export class SqliteStore implements Store {
       params.push(query.titleContains);
     }
     const matching = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    return this.db.transaction(() => {
+    return transaction(this.db, () => {
       const { total } = statement(this.db, `SELECT count(*) AS total FROM executions ${matching}`).get(...params) as { total: number };
       const before = query.beforeOrd == null ? '' : `${matching ? 'AND' : 'WHERE'} ord < ?`;
       const pageParams = query.beforeOrd == null ? [...params, query.limit] : [...params, query.beforeOrd, query.limit];
       const rows = statement(this.db, `SELECT * FROM executions ${matching} ${before} ORDER BY ord DESC LIMIT ?`).all(...pageParams) as Row[];
       return { total, rows: rows.map((row) => ({ execution: execution(row), ord: row.ord as number })) };
-    })();
+    });
   }
 
   async listEvents(executionId: string, afterSeq: number, limit = -1): Promise<ExecutionEvent[]> {
+    this.drain();
     return (statement(this.db, SQL.listEvents).all(executionId, afterSeq, limit) as Row[]).map(event);
   }
 
   async transition(id: string, name: TransitionName | readonly TransitionName[], options: TransitionOptions = {}): Promise<Change | null> {
-    return this.db.transaction(() => this.transitionSync(id, name, options))();
+    this.drain();
+    return transaction(this.db, () => this.transitionSync(id, name, options));
   }
 
   private transitionSync(id: string, name: TransitionName | readonly TransitionName[], options: TransitionOptions): Change | null {
@@ -187,42 +208,93 @@ export class SqliteStore implements Store {
   }
 
   async setPriority(id: string, priority: number): Promise<Change | null> {
-    return this.db.transaction(() => {
+    this.drain();
+    return transaction(this.db, () => {
       const row = this.read(id);
       const planned = row && planPriority(row, priority, Date.now());
       if (!row || !planned) return null;
       this.save(row, planned);
       return { execution: planned.next, events: [planned.event!] };
-    })();
+    });
   }
 
   async queuePosition(id: string): Promise<number | null> {
+    this.drain();
     const row = statement(this.db, SQL.queuePosition).get(id) as { position: number } | undefined;
     return row ? row.position : null;
   }
 
   async claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]> {
+    this.drain();
     if (limit <= 0) return [];
-    return this.db.transaction(() => {
+    return transaction(this.db, () => {
       const rows = (statement(this.db, SQL.queued).all(limit) as Row[]).map(execution);
       return rows
         .map((row) => this.transitionSync(row.id, 'claim', { nodeId, leaseMs }))
         .filter((c): c is Change => c !== null);
-    })();
+    });
   }
 
   async write(fence: Fence, write: StoreWrite): Promise<{ change: Change | null; pageStored: boolean | null }> {
-    const { change, pagesStored } = this.writeManySync(fence, [write]);
+    const { change, pagesStored } = await this.queueWrites(fence, [write]);
     return { change, pageStored: pagesStored[0]! };
   }
 
   async writeMany(fence: Fence, writes: readonly StoreWrite[]): Promise<{ change: Change | null; pagesStored: (boolean | null)[] }> {
     if (writes.length === 0) return { change: null, pagesStored: [] };
-    return this.writeManySync(fence, writes);
+    return this.queueWrites(fence, writes);
+  }
+
+  /**
+   * Group commit: the job writes made in one turn of the event loop (a hundred chat answers each
+   * receiving a token from their model in the same poll) are committed in one transaction at the
+   * end of that turn (setImmediate), each in its own savepoint, so one refused or failed write
+   * refuses only itself. A commit costs far more than a write's rows (the WAL frames of every page
+   * it touched), and the pages of a turn's writes are mostly the same ones.
+   *
+   * Each write's promise settles after the commit that holds it, so publish-after-commit holds.
+   * Every other call of the store first commits what is queued (drain), so calls apply in the
+   * order they were made, as they did when each write committed on its own.
+   */
+  private queueWrites(fence: Fence, writes: readonly StoreWrite[]): Promise<{ change: Change; pagesStored: (boolean | null)[] }> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ fence, writes, resolve, reject });
+      if (this.queued.length === 1) setImmediate(() => this.drain());
+    });
+  }
+
+  /** Commits the queued writes (see queueWrites); a no-op when none is queued. */
+  drain(): void {
+    if (this.queued.length === 0) return;
+    const batch = this.queued;
+    this.queued = [];
+    const outcomes: ({ ok: ReturnType<SqliteStore['writeManySync']> } | { error: unknown })[] = [];
+    try {
+      transaction(this.db, () => {
+        for (const item of batch) {
+          try {
+            outcomes.push({ ok: this.writeManySync(item.fence, item.writes) });
+          } catch (error) {
+            // SQLite rolls the whole transaction back on some errors (a full disk, I/O): then no write
+            // of the batch holds, and the ones after this must not run outside a transaction.
+            if (!this.db.inTransaction) throw error;
+            outcomes.push({ error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if ('ok' in outcome) item.resolve(outcome.ok);
+      else item.reject(outcome.error);
+    });
   }
 
   private writeManySync(fence: Fence, writes: readonly StoreWrite[]): { change: Change; pagesStored: (boolean | null)[] } {
-    return this.db.transaction(() => {
+    return transaction(this.db, () => {
       let row = this.read(fence.executionId);
       const now = Date.now();
       const events: ExecutionEvent[] = [];
@@ -231,38 +303,41 @@ export class SqliteStore implements Store {
         const pageStored = write.page ? upsertPage(this.db, write.page, fence.executionId, now) : null;
         write = writeAsStored(write, pageStored, row?.progress ?? null);
         const planned = planWrite(row, fence, write, now);
-        if (write.message) writeChatMessageText(this.db, write.message);
+        if (write.message) completeChatMessage(this.db, write.message);
         for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
           if (value === null) statement(this.db, SQL.deleteCheckpoint).run(fence.executionId, key);
           else statement(this.db, SQL.putCheckpoint).run(fence.executionId, key, json(value));
         }
         if (pageStored && write.whenStored?.countIn) statement(this.db, SQL.countCheckpoint).run(fence.executionId, write.whenStored.countIn);
-        this.save(row!, planned);
+        this.saveWritten(planned);
         if (planned.event) events.push(planned.event);
         row = planned.next;
         return pageStored;
       });
       return { change: { execution: row!, events }, pagesStored };
-    })();
+    });
   }
 
   async loadCheckpoint(executionId: string): Promise<Map<string, unknown>> {
+    this.drain();
     const rows = statement(this.db, SQL.checkpoint).all(executionId) as { key: string; value: string }[];
     return new Map(rows.map((r) => [r.key, parse(r.value)]));
   }
 
   async renewLeases(nodeId: string, ids: readonly string[], leaseMs: number): Promise<Execution[]> {
+    this.drain();
     const until = Date.now() + leaseMs;
-    return this.db.transaction(() =>
+    return transaction(this.db, () =>
       ids.flatMap((id) => {
         statement(this.db, SQL.renewLease).run(until, id, nodeId);
         const row = this.read(id);
         return row ? [row] : [];
       }),
-    )();
+    );
   }
 
   async listOrphans(all: boolean): Promise<Execution[]> {
+    this.drain();
     // One process holds the data folder (see data-folder-lock.ts): its clock is the database's.
     return (statement(this.db, SQL.orphans).all(all ? 1 : 0, Date.now()) as Row[]).map(execution);
   }
@@ -270,6 +345,15 @@ export class SqliteStore implements Store {
   private read(id: string): Execution | null {
     const row = statement(this.db, SQL.getExecution).get(id) as Row | undefined;
     return row ? execution(row) : null;
+  }
+
+  /** Writes what a job write planned (planWrite: progress and last seq), conditional on the fence. */
+  private saveWritten({ next, event }: Planned): void {
+    const progress = json(next.progress);
+    const result = statement(this.db, SQL.updateWritten).run({ id: next.id, attempt: next.attempt, lastSeq: next.lastSeq, progress });
+    if (result.changes !== 1) throw new Error(`execution ${next.id} changed underneath a transaction`);
+    // The event's progress is the row's (planWrite): encoded once.
+    if (event) statement(this.db, SQL.insertEvent).run({ ...event, progress: event.progress === next.progress ? progress : json(event.progress) });
   }
 
   /** Writes a planned row, conditional on the row still being what the plan was made from. */

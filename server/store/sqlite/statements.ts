@@ -10,3 +10,15 @@ export function statement(db: Database.Database, sql: string): Database.Statemen
   if (!prepared) cache.set(sql, (prepared = db.prepare(sql)));
   return prepared;
 }
+
+const runners = new WeakMap<Database.Database, (fn: () => unknown) => unknown>();
+
+/**
+ * Runs `fn` in a transaction (a savepoint when one is open), rolled back if it throws. One wrapper
+ * per database: db.transaction() builds four wrapped functions each time it is called.
+ */
+export function transaction<T>(db: Database.Database, fn: () => T): T {
+  let run = runners.get(db);
+  if (!run) runners.set(db, (run = db.transaction((body: () => unknown) => body())));
+  return run(fn) as T;
+}
