@@ -158,6 +158,8 @@ export class Engine {
    * for a lease (performance.now() when rung).
    */
   private readonly early = new Map<string, { at: number; pause: { attempt: number } | null }>();
+  /** Executions whose lease a renewal of their own is renewing, waiting for their row's lock (see `renewHeld`). */
+  private readonly renewingHeld = new Set<string>();
   /** When the lease renewal and the sweep now in flight began (performance.now()); see `beat`. */
   private readonly beating = new Map<'renew' | 'sweep', number>();
   private stopListening: () => void = () => {};
@@ -706,26 +708,57 @@ export class Engine {
       // Code stopped because its lease went unconfirmed is still this node's to release when it
       // returns, so its lease is renewed meanwhile, for a grace period at most (code that ignores its
       // signal must not hold the row for ever).
-      const ids = [...this.running.values()].filter((r) => this.renewable(r)).map((r) => r.execution.id);
+      const sent = [...this.running.values()].filter((r) => this.renewable(r));
+      const ids = sent.map((r) => r.execution.id);
       if (ids.length > 0) {
+        // Rows another transaction holds locked (on PostgreSQL) are skipped, not waited for: while
+        // the renewal waited for one row's lock, every other execution of the node went unrenewed,
+        // and the next beats skipped their renewal as this one was still in flight (CHAOS_DIAG: a
+        // renewal 653 ms behind one write idle in transaction; the node fenced its own code and a
+        // lease ran out). Each skipped row is renewed on its own, waiting for its lock, beside the beats.
         const sentAt = performance.now();
-        const rows = await this.store.renewLeases(this.config.nodeId, ids, this.config.leaseMs);
-        for (const row of rows) {
-          const r = this.running.get(row.id);
-          if (!r) continue;
-          const ours = row.node === this.config.nodeId && row.attempt === r.execution.attempt;
-          if (ours && (row.status === 'RUNNING' || row.status === 'CANCELLING') && sentAt > r.confirmedAt) {
-            r.confirmedAt = sentAt;
-            if (!r.cause) this.armFence(r);
-          }
-          if (row.status === 'CANCELLING') this.abortLocal(r, 'cancel', row.cancelReason ?? 'cancelled');
-          else if (row.status === 'PAUSED' && row.attempt === r.execution.attempt) this.abortLocal(r, 'pause', 'paused');
-          else if (row.status !== 'RUNNING' || row.attempt !== r.execution.attempt || row.node !== this.config.nodeId)
-            this.abortLocal(r, 'lost', 'another node took this execution over');
-        }
+        const rows = await this.store.renewLeases(this.config.nodeId, ids, this.config.leaseMs, { skipLocked: true });
+        this.confirm(rows, sentAt, sent);
+        const answered = new Set(rows.map((row) => row.id));
+        const held = sent.filter((r) => !answered.has(r.execution.id) && !this.renewingHeld.has(r.execution.id));
+        if (held.length > 0) this.renewHeld(held);
       }
     } catch (error) {
       this.log.warn({ err: error }, 'renewing leases failed; retrying on the next beat');
+    }
+  }
+
+  /** Renews rows a renewal skipped (locked by another transaction), waiting for their locks, one call for them all. */
+  private renewHeld(sent: readonly Running[]): void {
+    const ids = sent.map((r) => r.execution.id);
+    for (const id of ids) this.renewingHeld.add(id);
+    const sentAt = performance.now();
+    const renewal = this.store
+      .renewLeases(this.config.nodeId, ids, this.config.leaseMs)
+      .then((rows) => this.confirm(rows, sentAt, sent))
+      .finally(() => ids.forEach((id) => this.renewingHeld.delete(id)));
+    this.inBackground(renewal, 'renewing a lease held up by a lock');
+  }
+
+  /**
+   * What a renewal sent at `sentAt` for the code in `sent` answered: leases confirmed, and cancels,
+   * pauses and lost rows heard. An answer is only about the code it was sent for: code launched
+   * since (a later attempt, claimed here while the renewal was on its way) is not judged by it.
+   */
+  private confirm(rows: readonly Execution[], sentAt: number, sent: readonly Running[]): void {
+    const asked = new Map(sent.map((r) => [r.execution.id, r]));
+    for (const row of rows) {
+      const r = this.running.get(row.id);
+      if (!r || asked.get(row.id) !== r) continue;
+      const ours = row.node === this.config.nodeId && row.attempt === r.execution.attempt;
+      if (ours && (row.status === 'RUNNING' || row.status === 'CANCELLING') && sentAt > r.confirmedAt) {
+        r.confirmedAt = sentAt;
+        if (!r.cause) this.armFence(r);
+      }
+      if (row.status === 'CANCELLING') this.abortLocal(r, 'cancel', row.cancelReason ?? 'cancelled');
+      else if (row.status === 'PAUSED' && row.attempt === r.execution.attempt) this.abortLocal(r, 'pause', 'paused');
+      else if (row.status !== 'RUNNING' || row.attempt !== r.execution.attempt || row.node !== this.config.nodeId)
+        this.abortLocal(r, 'lost', 'another node took this execution over');
     }
   }
 

@@ -108,8 +108,12 @@ export interface Store {
    */
   writeMany(fence: Fence, writes: readonly StoreWrite[]): Promise<{ change: Change | null; pagesStored: (boolean | null)[] }>;
   loadCheckpoint(executionId: string): Promise<Map<string, unknown>>;
-  /** Extends the leases of this node's executions; returns the current rows of the given ids. */
-  renewLeases(nodeId: string, ids: readonly string[], leaseMs: number): Promise<Execution[]>;
+  /**
+   * Extends the leases of this node's executions; returns the current rows of the given ids. A row
+   * of this node's that another transaction holds locked is waited for; with `skipLocked` it is left
+   * out instead (neither renewed nor returned), so one row's open transaction holds up no other.
+   */
+  renewLeases(nodeId: string, ids: readonly string[], leaseMs: number, options?: { skipLocked?: boolean }): Promise<Execution[]>;
   /**
    * RUNNING or CANCELLING executions whose lease has run out by the database's clock (or all of
    * them, with `all`). Lease times are the database's too (claim, renewLeases): no node's clock counts.

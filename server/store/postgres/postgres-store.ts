@@ -290,19 +290,30 @@ export class PostgresStore implements Store {
     return new Map(rows.map((r) => [r.key, r.value]));
   }
 
-  async renewLeases(nodeId: string, ids: readonly string[], leaseMs: number): Promise<Execution[]> {
+  async renewLeases(nodeId: string, ids: readonly string[], leaseMs: number, options: { skipLocked?: boolean } = {}): Promise<Execution[]> {
     if (ids.length === 0) return [];
-    // One statement: renew what is still ours, and read every given row as it is now (the re-read
-    // through which a cancel whose message was lost reaches its node).
+    // One statement: renew what is still ours, and read every other given row as it is now (the
+    // re-read through which a cancel whose message was lost reaches its node). With skipLocked, a
+    // row of ours that another transaction holds locked (a write of its own code, a cancel, a
+    // sweep's takeover) is neither waited for, nor renewed, nor answered. A row of ours as the
+    // statement's snapshot saw it, no longer ours once its lock was ours (a transaction we waited
+    // for moved it), is not answered either: read from that snapshot, it would look renewed when it
+    // had moved on. The next beat reads it as it is.
+    const lock = options.skipLocked ? 'FOR UPDATE SKIP LOCKED' : 'FOR UPDATE';
     const { rows } = await this.query<Row>(
-      `WITH renewed AS (
+      `WITH ours AS (
+         SELECT id FROM executions WHERE id = ANY($1) AND node = $2 AND status IN ('RUNNING', 'CANCELLING')
+       ), lockable AS (
+         SELECT id FROM executions WHERE id IN (SELECT id FROM ours) AND node = $2 AND status IN ('RUNNING', 'CANCELLING')
+         ${lock}
+       ), renewed AS (
          UPDATE executions SET lease_until = ${DB_NOW} + $3
-         WHERE id = ANY($1) AND node = $2 AND status IN ('RUNNING', 'CANCELLING')
+         WHERE id IN (SELECT id FROM lockable)
          RETURNING *
        )
        SELECT * FROM renewed
        UNION ALL
-       SELECT * FROM executions WHERE id = ANY($1) AND id NOT IN (SELECT id FROM renewed)`,
+       SELECT * FROM executions WHERE id = ANY($1) AND id NOT IN (SELECT id FROM ours)`,
       [ids, nodeId, leaseMs],
     );
     return rows.map(toExecution);
