@@ -116,6 +116,32 @@ export function describeTrace(trace: EngineTrace, engine: Engine | null, id: str
   return `${trace.node} (${held}) calls ${calls} beats ${beats.join(' ')} orphans-listing-it ${orphans.join(' ') || 'none'}`;
 }
 
+/**
+ * Stalls of this process's event loop: a 20 ms timer that fires late by more than STALL_MS records
+ * when and how late. Every in-process node of every schedule running at once shares this one loop,
+ * so a stall stops all of them together (no renewal, no sweep, no cancel anywhere), as no fault of
+ * one node would. Always on (one timer); violations say what stalled around them.
+ */
+const STALL_MS = 100;
+const stalls: { at: number; ms: number }[] = [];
+let tickAt = Date.now();
+setInterval(() => {
+  const now = Date.now();
+  const late = now - tickAt - 20;
+  tickAt = now;
+  if (late < STALL_MS) return;
+  stalls.push({ at: now, ms: late });
+  if (stalls.length > 2000) stalls.shift();
+}, 20).unref();
+
+/** The stalls of this process in the `ms` before `now` (and the 200 ms after): "none", or the longest and each one's end. */
+export function stallsNear(now: number, ms = 1500): string {
+  const near = stalls.filter((s) => s.at > now - ms && s.at < now + 200);
+  if (near.length === 0) return `event loop: no stall over ${STALL_MS} ms in the ${ms} ms before`;
+  const longest = Math.max(...near.map((s) => s.ms));
+  return `event loop stalled ${near.length} time(s) over ${STALL_MS} ms in the ${ms} ms before, longest ${longest} ms (${near.map((s) => `${s.ms}@${s.at - now}`).join(' ')})`;
+}
+
 /** Event-loop delay of this process (ms): p50, p99, max, since the last reset. */
 export function loopLag(): string {
   const s = `loop lag p50 ${Math.round(lag.percentile(50) / 1e6)} p99 ${Math.round(lag.percentile(99) / 1e6)} max ${Math.round(lag.max / 1e6)} ms`;

@@ -19,7 +19,7 @@ import { startTcpProxy, throughProxy, type TcpProxy } from '../fixtures/tcp-prox
 import { createRng } from './prng.ts';
 import { watchSentRequests } from './sent-requests.ts';
 import { TIMING, type Schedule, type Step } from './schedule.ts';
-import { describeTrace, DIAG, loopLag, poolOf, sampleBackends, traceEngine, type EngineTrace } from './diagnose.ts';
+import { describeTrace, DIAG, loopLag, poolOf, sampleBackends, stallsNear, traceEngine, type EngineTrace } from './diagnose.ts';
 import type { Engine } from '../../server/engine/engine.ts';
 
 /** What a runner shares between schedules: a private Redis the schedules may restart. */
@@ -229,10 +229,11 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
       events.filter((x) => x.type === 'STATUS' && x.status === 'RUNNING' && x.at <= at).at(-1)?.at ?? at;
     const traces: { engine: Engine; store: Store; trace: EngineTrace }[] = [];
     let backends: ReturnType<typeof sampleBackends> | null = null;
-    const diag = (id: string, at: number): string =>
-      DIAG
+    const diag = (id: string, at: number, windowMs = 1500): string =>
+      ` || ${stallsNear(at, windowMs)}` +
+      (DIAG
         ? ` || ${loopLag()} || ${traces.map((t) => `${describeTrace(t.trace, t.engine, id, at)} ${poolOf(t.store)}`).join(' || ')} || backends ${backends?.describe(at) ?? ''}`
-        : '';
+        : '');
     const stopNode = async (n: Node, cutOff = false): Promise<void> => {
       const { app, child, proxy, faults } = n;
       n.app = null;
@@ -624,7 +625,7 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
       const latency = Math.max(0, cancelled.at - requestedAt);
       const faulted = faultWindows.some(([a, b]) => a <= requestedAt + bound + CANCEL_SLACK_MS && b >= requestedAt - TIMING.leaseMs);
       (faulted ? report.faultedCancelLatenciesMs : report.cancelLatenciesMs).push(latency);
-      if (!faulted) check(latency <= bound + CANCEL_SLACK_MS, () => `cancel of ${id} took ${latency} ms to CANCELLED (bound ${bound} + ${CANCEL_SLACK_MS} ms; ${statusStory(logs.get(id) ?? [], requestedAt)})${diag(id, cancelled.at)}`);
+      if (!faulted) check(latency <= bound + CANCEL_SLACK_MS, () => `cancel of ${id} took ${latency} ms to CANCELLED (bound ${bound} + ${CANCEL_SLACK_MS} ms; ${statusStory(logs.get(id) ?? [], requestedAt)})${diag(id, cancelled.at, latency + 300)}`);
     }
 
     // No request to a site sent after its crawl's CANCELLED (or other end). In-process nodes: the
