@@ -12,7 +12,7 @@ export const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 export const PARTS = {
   server: {
     inputs: ['server', 'package.json', 'scripts/build.js'],
-    outputs: ['dist/server/main.js', 'dist/server/page-worker.js'],
+    outputs: ['dist/server/main.js', 'dist/server/page-worker.js', 'dist/server/sqlite-writer-thread.js'],
   },
   cli: {
     inputs: ['cli', 'package.json', 'scripts/build.js'],

@@ -120,7 +120,7 @@ async function buildClient() {
 
 const builders = {
   // The page-pool worker is a bundle of its own, beside main.js, where server/jobs/crawl/page-pool.ts looks.
-  server: () => buildBundle(['server/main.ts', { in: 'server/jobs/crawl/page-worker.ts', out: 'server/page-worker' }], SERVER_EXTERNAL),
+  server: () => buildBundle(['server/main.ts', { in: 'server/jobs/crawl/page-worker.ts', out: 'server/page-worker' }, { in: 'server/store/sqlite/sqlite-writer-thread.ts', out: 'server/sqlite-writer-thread' }], SERVER_EXTERNAL),
   // The CLI bundles all it uses (graphql-ws, ws): one file to parse instead of package trees to
   // resolve is what lets `sluice --help` answer in about 100 ms.
   // ES module builds first where packages have one (graphql's lets the bundle keep `print` and drop

@@ -83,7 +83,8 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
         onMigrateRetry: (error, tried, delayMs) =>
           log.warn({ err: error, tried, delayMs }, `postgres: the connection failed during the migrations (try ${tried}); trying again in ${delayMs} ms`),
       })
-    : new SqliteStore(join(config.dataDir, 'sluice.db'));
+    : // page writes (their full-text index) on a thread of their own
+      new SqliteStore(join(config.dataDir, 'sluice.db'), { pageWriterThread: config.sqlitePageWriter });
   const store = options.wrapStore?.(baseStore) ?? baseStore;
   const redis = config.redisUrl ? createRedisPubSub(config.redisUrl, { prefix: config.redisPrefix, log }) : null;
   const pubsub = redis?.pubsub ?? createSluicePubSub();

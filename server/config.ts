@@ -48,6 +48,8 @@ export interface Config extends CrawlCaps {
   /** OpenAI-compatible endpoint for chat answers (SLUICE_LLM_BASE_URL, e.g. https://api.openai.com/v1); null: answers are composed from passages. */
   /** Worker threads that turn fetched pages into Markdown and chunks, shared by all crawls of this node; 0: inline on the main thread. */
   crawlWorkers: number;
+  /** SQLite: job writes that store pages run on a thread of their own with a second connection (see PageWriter). */
+  sqlitePageWriter: boolean;
   llmBaseUrl: string | null;
   llmModel: string | null;
   llmApiKey: string | null;
@@ -91,6 +93,7 @@ export function defaultConfig(): Config {
     crawlMaxDurationMs: DEFAULT_CRAWL_LIMITS.maxDurationMs,
     crawlTimeoutMs: DEFAULT_CRAWL_LIMITS.requestTimeoutMs,
     crawlWorkers: availableParallelism(),
+    sqlitePageWriter: true,
     llmBaseUrl: null,
     llmModel: null,
     llmApiKey: null,
@@ -179,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: int(env, 'SLUICE_SHUTDOWN_TIMEOUT_MS', 100, 3_600_000),
     logLevel: env.LOG_LEVEL || undefined,
     crawlWorkers: int(env, 'SLUICE_CRAWL_WORKERS', 0, 64),
+    sqlitePageWriter: bool(env, 'SLUICE_SQLITE_PAGE_WRITER'),
     ...Object.fromEntries(Object.entries(CRAWL_CAPS).map(([key, [name, min, max]]) => [key, int(env, name, min, max)])),
     llmBaseUrl: env.SLUICE_LLM_BASE_URL || null,
     llmModel: env.SLUICE_LLM_MODEL || null,

@@ -4,6 +4,7 @@ import { NotFoundError } from '../../lib/errors.ts';
 import type { ChatMessage, ChatSession, NewChatMessage, SessionPage, SessionPosition } from '../knowledge-records.ts';
 import { MESSAGE_SELECT, toMessage, toSession, type MessageRow, type SessionRow } from '../rows.ts';
 import type { ChatStore } from '../store.ts';
+import type { MainTurn } from './sqlite-page-writer.ts';
 import { statement, transaction } from './statements.ts';
 
 /**
@@ -25,42 +26,52 @@ export class SqliteChat implements ChatStore {
     private readonly db: Database.Database,
     /** Commits the store's queued job writes first, so calls apply in the order they were made. */
     private readonly drain: () => void,
+    /** Runs each call when the page writer thread holds no transaction (see PageWriter.exclusive). */
+    private readonly turn: MainTurn,
   ) {}
 
   async createSession(title: string): Promise<ChatSession> {
-    this.drain();
-    const now = Date.now();
-    const row: SessionRow = { id: randomUUID(), title, created_at: now, updated_at: now };
-    statement(this.db, 'INSERT INTO chat_sessions (id, title, created_at, updated_at) VALUES (@id, @title, @created_at, @updated_at)').run(row);
-    return toSession(row);
+    return this.turn(() => {
+      this.drain();
+      const now = Date.now();
+      const row: SessionRow = { id: randomUUID(), title, created_at: now, updated_at: now };
+      statement(this.db, 'INSERT INTO chat_sessions (id, title, created_at, updated_at) VALUES (@id, @title, @created_at, @updated_at)').run(row);
+      return toSession(row);
+    });
   }
 
   async getSession(id: string): Promise<ChatSession | null> {
-    this.drain();
-    const row = statement(this.db, 'SELECT * FROM chat_sessions WHERE id = ?').get(id) as SessionRow | undefined;
-    return row ? toSession(row) : null;
+    return this.turn(() => {
+      this.drain();
+      const row = statement(this.db, 'SELECT * FROM chat_sessions WHERE id = ?').get(id) as SessionRow | undefined;
+      return row ? toSession(row) : null;
+    });
   }
 
   /** Sessions, the most recently active first. */
   async listSessions(limit: number): Promise<ChatSession[]> {
-    this.drain();
-    return (statement(this.db, 'SELECT * FROM chat_sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?').all(limit) as SessionRow[]).map(
-      toSession,
-    );
+    return this.turn(() => {
+      this.drain();
+      return (statement(this.db, 'SELECT * FROM chat_sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?').all(limit) as SessionRow[]).map(
+        toSession,
+      );
+    });
   }
 
   /** Sessions after `before`, the most recently active first (rowid, the insertion order, breaks a tie), and the count of all. */
   async sessionPage(before: SessionPosition | null, limit: number): Promise<SessionPage> {
-    this.drain();
-    return transaction(this.db, () => {
-      const { total } = statement(this.db, 'SELECT count(*) AS total FROM chat_sessions').get() as { total: number };
-      const rows = (
-        before === null
-          ? statement(this.db, 'SELECT rowid AS ord, * FROM chat_sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?').all(limit)
-          : statement(this.db, 'SELECT rowid AS ord, * FROM chat_sessions WHERE (updated_at, rowid) < (?, ?) ORDER BY updated_at DESC, rowid DESC LIMIT ?')
-              .all(before.updatedAt, before.ord, limit)
-      ) as (SessionRow & { ord: number })[];
-      return { total, rows: rows.map((row) => ({ session: toSession(row), position: { updatedAt: row.updated_at, ord: row.ord } })) };
+    return this.turn(() => {
+      this.drain();
+      return transaction(this.db, () => {
+        const { total } = statement(this.db, 'SELECT count(*) AS total FROM chat_sessions').get() as { total: number };
+        const rows = (
+          before === null
+            ? statement(this.db, 'SELECT rowid AS ord, * FROM chat_sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?').all(limit)
+            : statement(this.db, 'SELECT rowid AS ord, * FROM chat_sessions WHERE (updated_at, rowid) < (?, ?) ORDER BY updated_at DESC, rowid DESC LIMIT ?')
+                .all(before.updatedAt, before.ord, limit)
+        ) as (SessionRow & { ord: number })[];
+        return { total, rows: rows.map((row) => ({ session: toSession(row), position: { updatedAt: row.updated_at, ord: row.ord } })) };
+      });
     });
   }
 
@@ -69,49 +80,59 @@ export class SqliteChat implements ChatStore {
    * The session is touched first: when it is gone (deleted meanwhile), nothing is stored.
    */
   async addMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]> {
-    this.drain();
-    const insert = statement(this.db, `INSERT INTO chat_messages (id, session_id, ord, role, text, execution_id, created_at)
-      VALUES (?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM chat_messages WHERE session_id = ?), ?, ?, ?, ?)`);
-    return transaction(this.db, () => {
-      const now = Date.now();
-      if (statement(this.db, 'UPDATE chat_sessions SET updated_at = ? WHERE id = ?').run(now, sessionId).changes === 0) {
-        throw new NotFoundError(`no chat session has id "${sessionId}"`);
-      }
-      const ids = messages.map((m) => {
-        const id = m.id ?? randomUUID();
-        insert.run(id, sessionId, sessionId, m.role, m.text, m.executionId ?? null, now);
-        return id;
+    return this.turn(() => {
+      this.drain();
+      const insert = statement(this.db, `INSERT INTO chat_messages (id, session_id, ord, role, text, execution_id, created_at)
+        VALUES (?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM chat_messages WHERE session_id = ?), ?, ?, ?, ?)`);
+      return transaction(this.db, () => {
+        const now = Date.now();
+        if (statement(this.db, 'UPDATE chat_sessions SET updated_at = ? WHERE id = ?').run(now, sessionId).changes === 0) {
+          throw new NotFoundError(`no chat session has id "${sessionId}"`);
+        }
+        const ids = messages.map((m) => {
+          const id = m.id ?? randomUUID();
+          insert.run(id, sessionId, sessionId, m.role, m.text, m.executionId ?? null, now);
+          return id;
+        });
+        return ids.map((id) => toMessage(statement(this.db, `${MESSAGE_SELECT} WHERE m.id = ?`).get(id) as MessageRow));
       });
-      return ids.map((id) => toMessage(statement(this.db, `${MESSAGE_SELECT} WHERE m.id = ?`).get(id) as MessageRow));
     });
   }
 
   /** Links an assistant message to the execution that writes it; false when the message is gone. */
   async setMessageExecution(messageId: string, executionId: string): Promise<boolean> {
-    this.drain();
-    return statement(this.db, 'UPDATE chat_messages SET execution_id = ? WHERE id = ?').run(executionId, messageId).changes > 0;
+    return this.turn(() => {
+      this.drain();
+      return statement(this.db, 'UPDATE chat_messages SET execution_id = ? WHERE id = ?').run(executionId, messageId).changes > 0;
+    });
   }
 
   /** The messages of a session, oldest first; with `last`, only the newest `last` of them (still oldest first). */
   async listMessages(sessionId: string, last?: number): Promise<ChatMessage[]> {
-    this.drain();
-    const rows = statement(this.db, `SELECT * FROM (${MESSAGE_SELECT} WHERE m.session_id = ? ORDER BY m.ord DESC LIMIT ?) ORDER BY ord`)
-      .all(sessionId, last ?? -1) as MessageRow[];
-    return rows.map(toMessage);
+    return this.turn(() => {
+      this.drain();
+      const rows = statement(this.db, `SELECT * FROM (${MESSAGE_SELECT} WHERE m.session_id = ? ORDER BY m.ord DESC LIMIT ?) ORDER BY ord`)
+        .all(sessionId, last ?? -1) as MessageRow[];
+      return rows.map(toMessage);
+    });
   }
 
   async renameSession(id: string, title: string): Promise<ChatSession | null> {
-    this.drain();
-    statement(this.db, 'UPDATE chat_sessions SET title = ? WHERE id = ?').run(title, id);
-    return this.getSession(id);
+    return this.turn(() => {
+      this.drain();
+      statement(this.db, 'UPDATE chat_sessions SET title = ? WHERE id = ?').run(title, id);
+      return this.getSession(id);
+    });
   }
 
   /** The messages go with the session (ON DELETE CASCADE). */
   async deleteSession(id: string): Promise<boolean> {
-    this.drain();
-    return transaction(this.db, () => {
-      statement(this.db, 'DELETE FROM chat_messages WHERE session_id = ?').run(id);
-      return statement(this.db, 'DELETE FROM chat_sessions WHERE id = ?').run(id).changes > 0;
+    return this.turn(() => {
+      this.drain();
+      return transaction(this.db, () => {
+        statement(this.db, 'DELETE FROM chat_messages WHERE session_id = ?').run(id);
+        return statement(this.db, 'DELETE FROM chat_sessions WHERE id = ?').run(id).changes > 0;
+      });
     });
   }
 }

@@ -5,6 +5,7 @@ import type { KnowledgeStore } from '../store.ts';
 import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
 import { RERANK_POOL, rerank } from '../rerank.ts';
 import { searchTerms } from '../search-terms.ts';
+import type { MainTurn } from './sqlite-page-writer.ts';
 import { statement, transaction } from './statements.ts';
 
 /** bm25 weights of the chunks_fts columns (heading, text): a match in a heading counts more. */
@@ -65,65 +66,77 @@ export class SqliteKnowledge implements KnowledgeStore {
     private readonly db: Database.Database,
     /** Commits the store's queued job writes first, so calls apply in the order they were made. */
     private readonly drain: () => void,
+    /** Runs each call when the page writer thread holds no transaction (see PageWriter.exclusive). */
+    private readonly turn: MainTurn,
   ) {}
 
   /** Ranked passages (bm25, headings weighted up), best first, at most `perPage` of one page. */
   async search(query: string, limit: number, options: KnowledgeSearchOptions = {}): Promise<KnowledgeHit[]> {
-    this.drain();
-    const match = ftsQuery(query);
-    if (!match) return [];
-    const rows = statement(this.db, 
-        `WITH ranked AS (
-           SELECT c.id, c.page_id, c.heading, c.text,
-                  -bm25(chunks_fts, ${HEADING_WEIGHT}, ${TEXT_WEIGHT}) AS score,
-                  snippet(chunks_fts, 1, '${MARK_OPEN}', '${MARK_CLOSE}', '…', ${SNIPPET_TOKENS}) AS snippet
-           FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid
-           WHERE chunks_fts MATCH ?
-         ), numbered AS (
-           SELECT *, row_number() OVER (PARTITION BY page_id ORDER BY score DESC, id) AS n FROM ranked
-         )
-         SELECT numbered.id, numbered.heading, numbered.text, numbered.score, numbered.snippet, p.url, p.title
-         FROM numbered JOIN pages p ON p.id = numbered.page_id
-         WHERE n <= ?
-         ORDER BY score DESC, numbered.id
-         LIMIT ?`,
-      )
-      .all(match, options.perPage ?? 1, limit * RERANK_POOL) as HitRow[];
-    return rerank(rows.map(toHit), query, limit);
+    return this.turn(() => {
+      this.drain();
+      const match = ftsQuery(query);
+      if (!match) return [];
+      const rows = statement(this.db, 
+          `WITH ranked AS (
+             SELECT c.id, c.page_id, c.heading, c.text,
+                    -bm25(chunks_fts, ${HEADING_WEIGHT}, ${TEXT_WEIGHT}) AS score,
+                    snippet(chunks_fts, 1, '${MARK_OPEN}', '${MARK_CLOSE}', '…', ${SNIPPET_TOKENS}) AS snippet
+             FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid
+             WHERE chunks_fts MATCH ?
+           ), numbered AS (
+             SELECT *, row_number() OVER (PARTITION BY page_id ORDER BY score DESC, id) AS n FROM ranked
+           )
+           SELECT numbered.id, numbered.heading, numbered.text, numbered.score, numbered.snippet, p.url, p.title
+           FROM numbered JOIN pages p ON p.id = numbered.page_id
+           WHERE n <= ?
+           ORDER BY score DESC, numbered.id
+           LIMIT ?`,
+        )
+        .all(match, options.perPage ?? 1, limit * RERANK_POOL) as HitRow[];
+      return rerank(rows.map(toHit), query, limit);
+    });
   }
 
   /** Every source, the most recently crawled first. */
   async listSources(): Promise<KnowledgeSource[]> {
-    this.drain();
-    const rows = statement(this.db, `SELECT ${SOURCE_COLUMNS} FROM sources s ORDER BY coalesce(s.last_crawled_at, s.created_at) DESC, s.url`)
-      .all() as SourceRow[];
-    return rows.map(toSource);
+    return this.turn(() => {
+      this.drain();
+      const rows = statement(this.db, `SELECT ${SOURCE_COLUMNS} FROM sources s ORDER BY coalesce(s.last_crawled_at, s.created_at) DESC, s.url`)
+        .all() as SourceRow[];
+      return rows.map(toSource);
+    });
   }
 
   async getSource(id: string): Promise<KnowledgeSource | null> {
-    this.drain();
-    const row = statement(this.db, `SELECT ${SOURCE_COLUMNS} FROM sources s WHERE s.id = ?`).get(id) as SourceRow | undefined;
-    return row ? toSource(row) : null;
+    return this.turn(() => {
+      this.drain();
+      const row = statement(this.db, `SELECT ${SOURCE_COLUMNS} FROM sources s WHERE s.id = ?`).get(id) as SourceRow | undefined;
+      return row ? toSource(row) : null;
+    });
   }
 
   /** Deletes a source with its pages and chunks (the triggers drop them from the index); false when unknown. */
   async deleteSource(id: string): Promise<boolean> {
-    this.drain();
-    return transaction(this.db, () => {
-      // Chunks first, explicitly, so the FTS delete trigger runs for each of them.
-      statement(this.db, 'DELETE FROM chunks WHERE page_id IN (SELECT id FROM pages WHERE source_id = ?)').run(id);
-      statement(this.db, 'DELETE FROM pages WHERE source_id = ?').run(id);
-      return statement(this.db, 'DELETE FROM sources WHERE id = ?').run(id).changes === 1;
+    return this.turn(() => {
+      this.drain();
+      return transaction(this.db, () => {
+        // Chunks first, explicitly, so the FTS delete trigger runs for each of them.
+        statement(this.db, 'DELETE FROM chunks WHERE page_id IN (SELECT id FROM pages WHERE source_id = ?)').run(id);
+        statement(this.db, 'DELETE FROM pages WHERE source_id = ?').run(id);
+        return statement(this.db, 'DELETE FROM sources WHERE id = ?').run(id).changes === 1;
+      });
     });
   }
 
   /** The pages an execution stored after `afterId`, by id, with their chunk counts. */
   async listExecutionPages(executionId: string, afterId: number, limit: number): Promise<StoredPage[]> {
-    this.drain();
-    return statement(
-      this.db,
-      `SELECT p.id, p.url, p.title, p.fetched_at AS storedAt, (SELECT count(*) FROM chunks c WHERE c.page_id = p.id) AS chunks
-       FROM pages p WHERE p.execution_id = ? AND p.id > ? ORDER BY p.id LIMIT ?`,
-    ).all(executionId, afterId, limit) as StoredPage[];
+    return this.turn(() => {
+      this.drain();
+      return statement(
+        this.db,
+        `SELECT p.id, p.url, p.title, p.fetched_at AS storedAt, (SELECT count(*) FROM chunks c WHERE c.page_id = p.id) AS chunks
+         FROM pages p WHERE p.execution_id = ? AND p.id > ? ORDER BY p.id LIMIT ?`,
+      ).all(executionId, afterId, limit) as StoredPage[];
+    });
   }
 }

@@ -5,13 +5,15 @@ import Database from 'better-sqlite3';
 import { initialProgress } from '../../executions/progress.ts';
 import type { TransitionName } from '../../executions/status.ts';
 import type { Execution, ExecutionEvent, Fence, Change, ExecutionFilter, HistoryPage, HistoryQuery, NewExecution, TransitionOptions } from '../../executions/types.ts';
-import { firstEvent, planPriority, planTransition, planWrite, type Planned } from '../../executions/plan.ts';
-import { writeAsStored, type Store, type StoreWrite } from '../store.ts';
+import { firstEvent, planPriority, planTransition, type Planned } from '../../executions/plan.ts';
+import type { Store, StoreWrite } from '../store.ts';
 import { toEvent, toExecution, type Row } from '../rows.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
 import { statement, transaction } from './statements.ts';
-import { SqliteChat, completeChatMessage } from './sqlite-chat.ts';
-import { SqliteKnowledge, upsertPage } from './sqlite-knowledge.ts';
+import { SqliteChat } from './sqlite-chat.ts';
+import { SqliteKnowledge } from './sqlite-knowledge.ts';
+import { PageWriter, type MainTurn } from './sqlite-page-writer.ts';
+import { writeManySync, type WriteManyResult } from './sqlite-writes.ts';
 
 const json = (value: unknown): string => JSON.stringify(value ?? null);
 const parse = (text: unknown): unknown => (typeof text === 'string' ? JSON.parse(text) : null);
@@ -34,10 +36,6 @@ const SQL = {
       attempt = @attempt, last_seq = @lastSeq, node = @node, lease_until = @leaseUntil,
       progress = @progress, cancelled_by = @cancelledBy, priority = @priority
     WHERE id = @id AND status = @expectStatus AND attempt = @expectAttempt`,
-  // A job write changes only these (planWrite): no indexed column in the SET list, so SQLite leaves
-  // the indexes of the row alone (it rewrites an index entry for any SET column in it, changed or not).
-  updateWritten: `UPDATE executions SET last_seq = @lastSeq, progress = @progress
-    WHERE id = @id AND status = 'RUNNING' AND attempt = @attempt`,
   insertEvent: `INSERT INTO execution_events (execution_id, seq, at, type, status, progress, message)
     VALUES (@executionId, @seq, @at, @type, @status, @progress, @message)`,
   listEvents: 'SELECT * FROM execution_events WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?',
@@ -45,11 +43,6 @@ const SQL = {
   renewLease: `UPDATE executions SET lease_until = ? WHERE id = ? AND node = ? AND status IN ('RUNNING', 'CANCELLING')`,
   orphans: `SELECT * FROM executions WHERE status IN ('RUNNING', 'CANCELLING') AND (? OR lease_until IS NULL OR lease_until < ?) ORDER BY ord`,
   checkpoint: 'SELECT key, value FROM checkpoints WHERE execution_id = ?',
-  putCheckpoint: `INSERT INTO checkpoints (execution_id, key, value) VALUES (?, ?, ?)
-    ON CONFLICT (execution_id, key) DO UPDATE SET value = excluded.value`,
-  deleteCheckpoint: 'DELETE FROM checkpoints WHERE execution_id = ? AND key = ?',
-  countCheckpoint: `INSERT INTO checkpoints (execution_id, key, value) VALUES (?, ?, '1')
-    ON CONFLICT (execution_id, key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)`,
 } as const;
 
 interface QueuedWrite {
@@ -57,6 +50,16 @@ interface QueuedWrite {
   writes: readonly StoreWrite[];
   resolve(result: { change: Change; pagesStored: (boolean | null)[] }): void;
   reject(error: unknown): void;
+}
+
+export interface SqliteStoreOptions {
+  /**
+   * Job writes that store pages go to a thread of their own with a second connection (see
+   * PageWriter), not the calling thread; ignored for ':memory:'. Default false.
+   */
+  pageWriterThread?: boolean;
+  /** Tests only: pauses the writer thread inside each transaction (see PageWriter). */
+  pageWriterHold?: SharedArrayBuffer;
 }
 
 /** The embedded store: one SQLite file (WAL) under the data folder; no server to install. */
@@ -67,8 +70,14 @@ export class SqliteStore implements Store {
   readonly knowledge: SqliteKnowledge;
   readonly chat: SqliteChat;
   private queued: QueuedWrite[] = [];
+  private readonly pageWriter: PageWriter | null;
+  /** Every call of this connection runs through it: between two transactions of the page writer thread. */
+  private readonly turn: MainTurn;
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    options: SqliteStoreOptions = {},
+  ) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -76,8 +85,10 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrateSync();
-    this.knowledge = new SqliteKnowledge(this.db, () => this.drain());
-    this.chat = new SqliteChat(this.db, () => this.drain());
+    this.pageWriter = options.pageWriterThread && file !== ':memory:' ? new PageWriter(file, options.pageWriterHold) : null;
+    this.turn = this.pageWriter ? (fn) => this.pageWriter!.exclusive(fn) : async (fn) => fn();
+    this.knowledge = new SqliteKnowledge(this.db, () => this.drain(), this.turn);
+    this.chat = new SqliteChat(this.db, () => this.drain(), this.turn);
   }
 
   private migrateSync(): void {
@@ -92,110 +103,128 @@ export class SqliteStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    this.drain();
-    this.migrateSync();
+    return this.turn(() => {
+      this.drain();
+      this.migrateSync();
+    });
   }
 
   async close(): Promise<void> {
+    await this.turn(() => this.drain());
+    await this.pageWriter?.close();
     this.drain();
     if (this.db.open) this.db.close();
   }
 
   async ping(): Promise<void> {
-    this.drain();
-    statement(this.db, 'SELECT 1').get();
+    return this.turn(() => {
+      this.drain();
+      statement(this.db, 'SELECT 1').get();
+    });
   }
 
   async createExecution(input: NewExecution): Promise<Change> {
-    this.drain();
-    const id = randomUUID();
-    const now = Date.now();
-    return transaction(this.db, () => {
-      statement(this.db, SQL.insertExecution).run({
-        id,
-        kind: input.kind,
-        title: input.title,
-        sessionId: input.sessionId,
-        input: json(input.input),
-        createdAt: now,
-        progress: json(initialProgress()),
-        createdBy: input.createdBy,
-        priority: input.priority ?? 0,
+    return this.turn(() => {
+      this.drain();
+      const id = randomUUID();
+      const now = Date.now();
+      return transaction(this.db, () => {
+        statement(this.db, SQL.insertExecution).run({
+          id,
+          kind: input.kind,
+          title: input.title,
+          sessionId: input.sessionId,
+          input: json(input.input),
+          createdAt: now,
+          progress: json(initialProgress()),
+          createdBy: input.createdBy,
+          priority: input.priority ?? 0,
+        });
+        const row = this.read(id)!;
+        const execution = { ...row, lastSeq: 1 };
+        const event = firstEvent(execution, now);
+        this.save(row, { next: execution, event });
+        return { execution, events: [event] };
       });
-      const row = this.read(id)!;
-      const execution = { ...row, lastSeq: 1 };
-      const event = firstEvent(execution, now);
-      this.save(row, { next: execution, event });
-      return { execution, events: [event] };
     });
   }
 
   async getExecution(id: string): Promise<Execution | null> {
-    this.drain();
-    return this.read(id);
+    return this.turn(() => {
+      this.drain();
+      return this.read(id);
+    });
   }
 
   async listExecutions(filter: ExecutionFilter): Promise<Execution[]> {
-    this.drain();
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (filter.statuses?.length) {
-      where.push(`status IN (${filter.statuses.map(() => '?').join(', ')})`);
-      params.push(...filter.statuses);
-    }
-    if (filter.kind) {
-      where.push('kind = ?');
-      params.push(filter.kind);
-    }
-    if (filter.sessionId) {
-      where.push('session_id = ?');
-      params.push(filter.sessionId);
-    }
-    const sql = `SELECT * FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY ord ${filter.oldestFirst ? 'ASC' : 'DESC'} LIMIT ?`;
-    params.push(filter.limit ?? -1);
-    return (statement(this.db, sql).all(...params) as Row[]).map(execution);
+    return this.turn(() => {
+      this.drain();
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.statuses?.length) {
+        where.push(`status IN (${filter.statuses.map(() => '?').join(', ')})`);
+        params.push(...filter.statuses);
+      }
+      if (filter.kind) {
+        where.push('kind = ?');
+        params.push(filter.kind);
+      }
+      if (filter.sessionId) {
+        where.push('session_id = ?');
+        params.push(filter.sessionId);
+      }
+      const sql = `SELECT * FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY ord ${filter.oldestFirst ? 'ASC' : 'DESC'} LIMIT ?`;
+      params.push(filter.limit ?? -1);
+      return (statement(this.db, sql).all(...params) as Row[]).map(execution);
+    });
   }
 
   async historyPage(query: HistoryQuery): Promise<HistoryPage> {
-    this.drain();
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.statuses?.length) {
-      where.push(`status IN (${query.statuses.map(() => '?').join(', ')})`);
-      params.push(...query.statuses);
-    }
-    if (query.kind) {
-      where.push('kind = ?');
-      params.push(query.kind);
-    }
-    if (query.sessionId) {
-      where.push('session_id = ?');
-      params.push(query.sessionId);
-    }
-    // SQLite's lower() folds ASCII letters only, as PostgreSQL's does under COLLATE "C"; instr() reads no pattern syntax.
-    if (query.titleContains) {
-      where.push('instr(lower(title), ?) > 0');
-      params.push(query.titleContains);
-    }
-    const matching = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    return transaction(this.db, () => {
-      const { total } = statement(this.db, `SELECT count(*) AS total FROM executions ${matching}`).get(...params) as { total: number };
-      const before = query.beforeOrd == null ? '' : `${matching ? 'AND' : 'WHERE'} ord < ?`;
-      const pageParams = query.beforeOrd == null ? [...params, query.limit] : [...params, query.beforeOrd, query.limit];
-      const rows = statement(this.db, `SELECT * FROM executions ${matching} ${before} ORDER BY ord DESC LIMIT ?`).all(...pageParams) as Row[];
-      return { total, rows: rows.map((row) => ({ execution: execution(row), ord: row.ord as number })) };
+    return this.turn(() => {
+      this.drain();
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (query.statuses?.length) {
+        where.push(`status IN (${query.statuses.map(() => '?').join(', ')})`);
+        params.push(...query.statuses);
+      }
+      if (query.kind) {
+        where.push('kind = ?');
+        params.push(query.kind);
+      }
+      if (query.sessionId) {
+        where.push('session_id = ?');
+        params.push(query.sessionId);
+      }
+      // SQLite's lower() folds ASCII letters only, as PostgreSQL's does under COLLATE "C"; instr() reads no pattern syntax.
+      if (query.titleContains) {
+        where.push('instr(lower(title), ?) > 0');
+        params.push(query.titleContains);
+      }
+      const matching = where.length ? `WHERE ${where.join(' AND ')}` : '';
+      return transaction(this.db, () => {
+        const { total } = statement(this.db, `SELECT count(*) AS total FROM executions ${matching}`).get(...params) as { total: number };
+        const before = query.beforeOrd == null ? '' : `${matching ? 'AND' : 'WHERE'} ord < ?`;
+        const pageParams = query.beforeOrd == null ? [...params, query.limit] : [...params, query.beforeOrd, query.limit];
+        const rows = statement(this.db, `SELECT * FROM executions ${matching} ${before} ORDER BY ord DESC LIMIT ?`).all(...pageParams) as Row[];
+        return { total, rows: rows.map((row) => ({ execution: execution(row), ord: row.ord as number })) };
+      });
     });
   }
 
   async listEvents(executionId: string, afterSeq: number, limit = -1): Promise<ExecutionEvent[]> {
-    this.drain();
-    return (statement(this.db, SQL.listEvents).all(executionId, afterSeq, limit) as Row[]).map(event);
+    return this.turn(() => {
+      this.drain();
+      return (statement(this.db, SQL.listEvents).all(executionId, afterSeq, limit) as Row[]).map(event);
+    });
   }
 
   async transition(id: string, name: TransitionName | readonly TransitionName[], options: TransitionOptions = {}): Promise<Change | null> {
-    this.drain();
-    return transaction(this.db, () => this.transitionSync(id, name, options));
+    return this.turn(() => {
+      this.drain();
+      return transaction(this.db, () => this.transitionSync(id, name, options));
+    });
   }
 
   private transitionSync(id: string, name: TransitionName | readonly TransitionName[], options: TransitionOptions): Change | null {
@@ -208,30 +237,36 @@ export class SqliteStore implements Store {
   }
 
   async setPriority(id: string, priority: number): Promise<Change | null> {
-    this.drain();
-    return transaction(this.db, () => {
-      const row = this.read(id);
-      const planned = row && planPriority(row, priority, Date.now());
-      if (!row || !planned) return null;
-      this.save(row, planned);
-      return { execution: planned.next, events: [planned.event!] };
+    return this.turn(() => {
+      this.drain();
+      return transaction(this.db, () => {
+        const row = this.read(id);
+        const planned = row && planPriority(row, priority, Date.now());
+        if (!row || !planned) return null;
+        this.save(row, planned);
+        return { execution: planned.next, events: [planned.event!] };
+      });
     });
   }
 
   async queuePosition(id: string): Promise<number | null> {
-    this.drain();
-    const row = statement(this.db, SQL.queuePosition).get(id) as { position: number } | undefined;
-    return row ? row.position : null;
+    return this.turn(() => {
+      this.drain();
+      const row = statement(this.db, SQL.queuePosition).get(id) as { position: number } | undefined;
+      return row ? row.position : null;
+    });
   }
 
   async claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]> {
-    this.drain();
-    if (limit <= 0) return [];
-    return transaction(this.db, () => {
-      const rows = (statement(this.db, SQL.queued).all(limit) as Row[]).map(execution);
-      return rows
-        .map((row) => this.transitionSync(row.id, 'claim', { nodeId, leaseMs }))
-        .filter((c): c is Change => c !== null);
+    return this.turn(() => {
+      this.drain();
+      if (limit <= 0) return [];
+      return transaction(this.db, () => {
+        const rows = (statement(this.db, SQL.queued).all(limit) as Row[]).map(execution);
+        return rows
+          .map((row) => this.transitionSync(row.id, 'claim', { nodeId, leaseMs }))
+          .filter((c): c is Change => c !== null);
+      });
     });
   }
 
@@ -256,10 +291,12 @@ export class SqliteStore implements Store {
    * Every other call of the store first commits what is queued (drain), so calls apply in the
    * order they were made, as they did when each write committed on its own.
    */
-  private queueWrites(fence: Fence, writes: readonly StoreWrite[]): Promise<{ change: Change; pagesStored: (boolean | null)[] }> {
+  private queueWrites(fence: Fence, writes: readonly StoreWrite[]): Promise<WriteManyResult> {
+    // writes that store pages go to the page writer thread, one transaction per group, when there is one
+    if (this.pageWriter && writes.some((write) => write.page)) return this.pageWriter.write(fence, writes);
     return new Promise((resolve, reject) => {
       this.queued.push({ fence, writes, resolve, reject });
-      if (this.queued.length === 1) setImmediate(() => this.drain());
+      if (this.queued.length === 1) setImmediate(() => void this.turn(() => this.drain()));
     });
   }
 
@@ -293,67 +330,43 @@ export class SqliteStore implements Store {
     });
   }
 
-  private writeManySync(fence: Fence, writes: readonly StoreWrite[]): { change: Change; pagesStored: (boolean | null)[] } {
-    return transaction(this.db, () => {
-      let row = this.read(fence.executionId);
-      const now = Date.now();
-      const events: ExecutionEvent[] = [];
-      const pagesStored = writes.map((write) => {
-        planWrite(row, fence, write, now); // fenced before anything is written
-        const pageStored = write.page ? upsertPage(this.db, write.page, fence.executionId, now) : null;
-        write = writeAsStored(write, pageStored, row?.progress ?? null);
-        const planned = planWrite(row, fence, write, now);
-        if (write.message) completeChatMessage(this.db, write.message);
-        for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
-          if (value === null) statement(this.db, SQL.deleteCheckpoint).run(fence.executionId, key);
-          else statement(this.db, SQL.putCheckpoint).run(fence.executionId, key, json(value));
-        }
-        if (pageStored && write.whenStored?.countIn) statement(this.db, SQL.countCheckpoint).run(fence.executionId, write.whenStored.countIn);
-        this.saveWritten(planned);
-        if (planned.event) events.push(planned.event);
-        row = planned.next;
-        return pageStored;
-      });
-      return { change: { execution: row!, events }, pagesStored };
-    });
+  private writeManySync(fence: Fence, writes: readonly StoreWrite[]): WriteManyResult {
+    return writeManySync(this.db, fence, writes);
   }
 
   async loadCheckpoint(executionId: string): Promise<Map<string, unknown>> {
-    this.drain();
-    const rows = statement(this.db, SQL.checkpoint).all(executionId) as { key: string; value: string }[];
-    return new Map(rows.map((r) => [r.key, parse(r.value)]));
+    return this.turn(() => {
+      this.drain();
+      const rows = statement(this.db, SQL.checkpoint).all(executionId) as { key: string; value: string }[];
+      return new Map(rows.map((r) => [r.key, parse(r.value)]));
+    });
   }
 
   async renewLeases(nodeId: string, ids: readonly string[], leaseMs: number): Promise<Execution[]> {
-    this.drain();
-    const until = Date.now() + leaseMs;
-    return transaction(this.db, () =>
-      ids.flatMap((id) => {
-        statement(this.db, SQL.renewLease).run(until, id, nodeId);
-        const row = this.read(id);
-        return row ? [row] : [];
-      }),
-    );
+    return this.turn(() => {
+      this.drain();
+      const until = Date.now() + leaseMs;
+      return transaction(this.db, () =>
+        ids.flatMap((id) => {
+          statement(this.db, SQL.renewLease).run(until, id, nodeId);
+          const row = this.read(id);
+          return row ? [row] : [];
+        }),
+      );
+    });
   }
 
   async listOrphans(all: boolean): Promise<Execution[]> {
-    this.drain();
-    // One process holds the data folder (see data-folder-lock.ts): its clock is the database's.
-    return (statement(this.db, SQL.orphans).all(all ? 1 : 0, Date.now()) as Row[]).map(execution);
+    return this.turn(() => {
+      this.drain();
+      // One process holds the data folder (see data-folder-lock.ts): its clock is the database's.
+      return (statement(this.db, SQL.orphans).all(all ? 1 : 0, Date.now()) as Row[]).map(execution);
+    });
   }
 
   private read(id: string): Execution | null {
     const row = statement(this.db, SQL.getExecution).get(id) as Row | undefined;
     return row ? execution(row) : null;
-  }
-
-  /** Writes what a job write planned (planWrite: progress and last seq), conditional on the fence. */
-  private saveWritten({ next, event }: Planned): void {
-    const progress = json(next.progress);
-    const result = statement(this.db, SQL.updateWritten).run({ id: next.id, attempt: next.attempt, lastSeq: next.lastSeq, progress });
-    if (result.changes !== 1) throw new Error(`execution ${next.id} changed underneath a transaction`);
-    // The event's progress is the row's (planWrite): encoded once.
-    if (event) statement(this.db, SQL.insertEvent).run({ ...event, progress: event.progress === next.progress ? progress : json(event.progress) });
   }
 
   /** Writes a planned row, conditional on the row still being what the plan was made from. */
