@@ -14,6 +14,15 @@ describe('normalizeUrl', () => {
     ['https://example.com/a/./b/../c', 'https://example.com/a/c'],
     ['https://example.com/s?q=a%20b&q=c', 'https://example.com/s?q=a%20b&q=c'],
     ['https://example.com/s?z=1&a=2&z=0', 'https://example.com/s?a=2&z=1&z=0'],
+    // the spellings that only a set-but-empty part tells apart (canonicalHref's fast path must not keep them)
+    ['https://example.com/a?', 'https://example.com/a'],
+    ['https://example.com/a#', 'https://example.com/a'],
+    ['https://example.com/a?#', 'https://example.com/a'],
+    ['https://@example.com/a', 'https://example.com/a'],
+    ['https://user@example.com/a', 'https://example.com/a'],
+    ['https://:pw@example.com/a', 'https://example.com/a'],
+    ['https://example.com//', 'https://example.com/'],
+    ['https://example.com/a/b', 'https://example.com/a/b'],
   ])('%s -> %s', (input, expected) => {
     expect(normalizeUrl(input)).toBe(expected);
   });

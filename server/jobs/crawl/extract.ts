@@ -1,9 +1,9 @@
-import type { AnyNode, Document, Element } from 'domhandler';
+import type { AnyNode, Document, Element, Text } from 'domhandler';
 import { textContent } from 'domutils';
 import { parseDocument } from 'htmlparser2';
 import { parseMarkdownLinks } from './discovery.ts';
 import { toMarkdown } from './markdown.ts';
-import { parseHttpUrl } from './urls.ts';
+import { httpUrl, parseHttpUrl } from './urls.ts';
 
 /** What a crawl keeps of a page: its title, main content as Markdown, and the links to follow. */
 export interface ExtractedPage {
@@ -45,11 +45,13 @@ export function extractHtml(html: string, pageUrl: URL): ExtractedPage {
   const found = scan(doc);
   const base = parseHttpUrl(found.baseHref ?? '', pageUrl) ?? pageUrl;
   const robots = metaRobots(found.robots);
-  const links = robots.nofollow ? [] : collectLinks(found.anchors, base);
+  // where each href points, fragment kept: the Markdown's links reuse it instead of parsing it again
+  const hrefs = new Map<string, string | null>();
+  const links = robots.nofollow ? [] : collectLinks(found.anchors, base, hrefs);
   const title = cleanText(found.title ? textContent(found.title) : '') || cleanText(found.h1 ? textContent(found.h1) : '') || pageUrl.href;
   const canonical = found.canonicalHref ? (parseHttpUrl(found.canonicalHref, base)?.href ?? null) : null;
   const root = mainContent(found, doc);
-  const markdown = tidyMarkdown(toMarkdown(root, { base, skip: isChrome }));
+  const markdown = tidyMarkdown(toMarkdown(root, { base, skip: isChrome, hrefs }));
   return { title, markdown, links, canonical, ...robots };
 }
 
@@ -97,18 +99,18 @@ export function isChrome(el: Element): boolean {
   // headers and footers inside an article hold its title and byline, elsewhere they are site chrome
   if ((el.name === 'header' || el.name === 'footer') && !insideArticle(el)) return true;
   if (a['aria-label'] && CHROME_LABEL.test(a['aria-label'])) return true;
-  if (a.class === undefined && a.id === undefined) return false;
-  return chromeWords(`${a.class ?? ''} ${a.id ?? ''}`);
+  return (a.class !== undefined && chromeWords(a.class)) || (a.id !== undefined && chromeWords(a.id));
 }
 
-// A site repeats a few class and id strings on every element and page: each is judged once.
+// A site repeats a few class and id strings on every element and page: each is judged once (class
+// and id apart, so that no string is built to look them up).
 const judgedWords = new Map<string, boolean>();
 const JUDGED_WORDS_MAX = 10_000;
 
 function chromeWords(words: string): boolean {
   let chrome = judgedWords.get(words);
   if (chrome === undefined) {
-    chrome = words.trim() !== '' && (CHROME_ANYWHERE.test(words) || words.split(/\s+/).some((word) => CHROME_WORD.test(word)));
+    chrome = CHROME_ANYWHERE.test(words) || words.split(/\s+/).some((word) => CHROME_WORD.test(word));
     if (judgedWords.size >= JUDGED_WORDS_MAX) judgedWords.clear();
     judgedWords.set(words, chrome);
   }
@@ -183,19 +185,24 @@ function mainContent(found: Scan, doc: Document): AnyNode {
  * of it and no top heading is left outside. Like Readability's scoring, but on the parsed tree.
  */
 function dominantBlock(root: AnyNode): AnyNode {
+  // only elements are looked up (and the root): text nodes are weighed but not kept
   const weights = new Map<AnyNode, number>();
-  const weigh = (node: AnyNode, inLink: boolean): number => {
-    let w = 0;
-    if (node.type === 'text') w = inLink ? 0 : collapsedLength(node.data);
-    else if (node.type === 'tag') {
-      const el = node as Element;
-      if (isChrome(el)) w = 0;
-      else for (const child of el.children) w += weigh(child, inLink || el.name === 'a');
-    } else if ('children' in node) for (const child of node.children) w += weigh(child, inLink);
-    weights.set(node, w);
-    return w;
+  const weigh = (nodes: AnyNode[], inLink: boolean): number => {
+    let sum = 0;
+    for (const node of nodes) {
+      if (node.type === 'text') {
+        if (!inLink) sum += collapsedLength((node as Text).data);
+      } else if (node.type === 'tag') {
+        const el = node as Element;
+        const w = isChrome(el) ? 0 : weigh(el.children, inLink || el.name === 'a');
+        weights.set(el, w);
+        sum += w;
+      } else if ('children' in node) sum += weigh(node.children, inLink);
+    }
+    return sum;
   };
-  const total = weigh(root, false);
+  const total = (root.type === 'tag' && isChrome(root as Element)) || !('children' in root) ? 0 : weigh(root.children, false);
+  weights.set(root, total);
   let node: AnyNode = root;
   while ('children' in node && total > 0) {
     const current = weights.get(node) ?? 0;
@@ -214,11 +221,15 @@ function hasTopHeading(el: Element): boolean {
   return el.children.some((c) => c.type === 'tag' && hasTopHeading(c as Element));
 }
 
-function collectLinks(anchors: Element[], base: URL): string[] {
+/** The page's links (see ExtractedPage.links); `hrefs` is given what each href resolves to (absoluteHref's answer). */
+function collectLinks(anchors: Element[], base: URL, hrefs: Map<string, string | null>): string[] {
   const links = new Set<string>();
   for (const el of anchors) {
     if (/\bnofollow\b/i.test(el.attribs.rel ?? '')) continue;
-    const url = parseHttpUrl(el.attribs.href ?? '', base);
+    const href = el.attribs.href ?? '';
+    const parsed = URL.parse(href.trim(), base);
+    hrefs.set(href, parsed && (parsed.protocol === 'http:' || parsed.protocol === 'https:') ? parsed.href : null);
+    const url = parsed && httpUrl(parsed);
     if (url) links.add(url.href);
   }
   return [...links];
@@ -231,6 +242,10 @@ function metaRobots(content: string): { noindex: boolean; nofollow: boolean } {
 
 /** The length of `text` with its whitespace runs collapsed to one space and trimmed (cleanText's), without building it. */
 export function collapsedLength(text: string): number {
+  // most text has no whitespace run to collapse: trim and a regular expression (native code) answer it
+  // at a fraction of the cost of reading it a character at a time (text nodes are often cons strings)
+  const trimmed = text.trim();
+  if (!NEEDS_COLLAPSE.test(trimmed)) return trimmed.length;
   let length = 0;
   let gap = false;
   for (let i = 0; i < text.length; i++) {
@@ -242,6 +257,9 @@ export function collapsedLength(text: string): number {
   }
   return length;
 }
+
+/** Whitespace that collapsing would change: a run of two, or any whitespace but a plain space. */
+const NEEDS_COLLAPSE = /\s\s|[^\S ]/;
 
 /** The characters \s matches in a JavaScript regular expression. */
 function isSpace(c: number): boolean {

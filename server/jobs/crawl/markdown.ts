@@ -12,6 +12,8 @@ export interface MarkdownOptions {
   base: URL;
   /** Elements to leave out with everything inside them (page chrome). */
   skip: (element: Element) => boolean;
+  /** What hrefs already resolved resolve to (absoluteHref's answers), so that they are not parsed again. */
+  hrefs?: ReadonlyMap<string, string | null>;
 }
 
 const BLOCK = new Set([
@@ -201,7 +203,8 @@ class Writer {
     if (isPermalink(a, label, href)) return '';
     if (!label) return '';
     if (!href || href.startsWith('#') || /^javascript:/i.test(href)) return text;
-    const url = absolute(href, this.options.base);
+    const known = this.options.hrefs?.get(href);
+    const url = known !== undefined ? known : absoluteHref(href, this.options.base);
     if (!url) return text;
     const lead = /^\s/.test(text) ? ' ' : '';
     const trail = /\s$/.test(text) ? ' ' : '';
@@ -213,7 +216,7 @@ class Writer {
     const alt = (img.attribs.alt ?? '').replace(/\s+/g, ' ').trim();
     const src = img.attribs.src ?? '';
     if (!alt || src.startsWith('data:')) return '';
-    const url = absolute(src, this.options.base);
+    const url = absoluteHref(src, this.options.base);
     return url ? `![${alt.replace(/([[\]])/g, '\\$1')}](${url.replace(/[()\s]/g, encodeURIComponent)})` : '';
   }
 }
@@ -238,7 +241,8 @@ function hasAny(el: Element, names: string[]): boolean {
   return el.children.some((c) => isElement(c) && (names.includes(c.name) || hasAny(c, names)));
 }
 
-function absolute(href: string, base: URL): string | null {
+/** `href` made absolute against `base`, fragment kept, when it is an http(s) URL; else null. */
+export function absoluteHref(href: string, base: URL): string | null {
   const url = URL.parse(href.trim(), base);
   return url && (url.protocol === 'http:' || url.protocol === 'https:') ? url.href : null;
 }

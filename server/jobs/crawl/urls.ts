@@ -19,10 +19,16 @@ export function isTrackingParam(name: string): boolean {
  */
 export function parseHttpUrl(input: string, base?: string | URL): URL | null {
   const url = URL.parse(input.trim(), base);
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') return null;
-  url.hash = '';
-  url.username = '';
-  url.password = '';
+  return url && httpUrl(url);
+}
+
+/** `url` itself without fragment or credentials when it is a fetchable http(s) URL (see parseHttpUrl), else null. */
+export function httpUrl(url: URL): URL | null {
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') return null;
+  // each setter re-serialises the whole URL: only the parts that are there are cleared
+  if (url.href.includes('#')) url.hash = '';
+  if (url.username !== '') url.username = '';
+  if (url.password !== '') url.password = '';
   return url;
 }
 
@@ -34,7 +40,10 @@ export function normalizeUrl(input: string, base?: string | URL): string | null 
 
 /** The canonical string of an already parsed http(s) URL (see normalizeUrl). */
 export function canonicalHref(source: URL): string {
-  const url = new URL(source.href);
+  // most links are canonical already (no fragment, no query, no trailing slash): their href is the key
+  const { href, pathname } = source;
+  if (!href.includes('?') && !href.includes('#') && !source.hostname.endsWith('.') && (pathname.length <= 1 || !pathname.endsWith('/'))) return href;
+  const url = new URL(href);
   // The WHATWG parser already lowercases scheme and host and drops default ports.
   if (url.hostname.endsWith('.')) url.hostname = url.hostname.slice(0, -1);
   url.hash = '';
