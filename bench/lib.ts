@@ -195,8 +195,11 @@ export interface ThreadSplit {
   otherMs: number;
 }
 
-/** Starts a per-thread CPU measure of process `pid` (default: this one); `stop()` gives the split since the start. */
-export function threadSplit(pid = process.pid): { stop(): ThreadSplit } {
+/**
+ * Starts a per-thread CPU measure of process `pid` (default: this one); `stop()` gives the split since
+ * the start. `existing`: the threads that count as already there (default: those running now).
+ */
+export function threadSplit(pid = process.pid, existing?: ReadonlySet<number>): { stop(): ThreadSplit } {
   const before = new Map(taskIds(pid).map((tid) => [tid, threadCpuMs(pid, tid)]));
   return {
     stop() {
@@ -206,15 +209,16 @@ export function threadSplit(pid = process.pid): { stop(): ThreadSplit } {
         if (Number.isNaN(ms)) continue;
         const from = before.get(tid);
         if (tid === pid) split.mainMs = ms - (from ?? 0);
-        else if (from === undefined) split.newMs += ms;
-        else split.otherMs += ms - from;
+        else if (existing ? !existing.has(tid) : from === undefined) split.newMs += ms - (from ?? 0);
+        else split.otherMs += ms - (from ?? 0);
       }
       return split;
     },
   };
 }
 
-function taskIds(pid: number): number[] {
+/** The thread ids of process `pid`. */
+export function taskIds(pid = process.pid): number[] {
   try {
     return readdirSync(`/proc/${pid}/task`).map(Number);
   } catch {
