@@ -123,23 +123,44 @@ export function describeTrace(trace: EngineTrace, engine: Engine | null, id: str
  * one node would. Always on (one timer); violations say what stalled around them.
  */
 const STALL_MS = 100;
-const stalls: { at: number; ms: number }[] = [];
+/** Each stall: when it ended, how late the timer was, and the CPU time this process used meanwhile (all its threads). */
+const stalls: { at: number; ms: number; cpuMs: number }[] = [];
+const totals = { count: 0, lateMs: 0, cpuMs: 0, longestMs: 0 };
 let tickAt = Date.now();
+let cpuAt = process.cpuUsage();
 setInterval(() => {
   const now = Date.now();
+  const cpu = process.cpuUsage();
   const late = now - tickAt - 20;
+  const cpuMs = Math.round((cpu.user - cpuAt.user + cpu.system - cpuAt.system) / 1000);
   tickAt = now;
+  cpuAt = cpu;
   if (late < STALL_MS) return;
-  stalls.push({ at: now, ms: late });
+  totals.count++;
+  totals.lateMs += late;
+  totals.cpuMs += cpuMs;
+  totals.longestMs = Math.max(totals.longestMs, late);
+  stalls.push({ at: now, ms: late, cpuMs });
   if (stalls.length > 2000) stalls.shift();
 }, 20).unref();
 
-/** The stalls of this process in the `ms` before `now` (and the 200 ms after): "none", or the longest and each one's end. */
+/**
+ * The stalls of this process in the `ms` before `now` (and the 200 ms after), each as
+ * lateness/CPU@end: a stall with little CPU is this process waiting for a core (the machine's load),
+ * one with as much CPU as its length is this process's own work (code or garbage collection).
+ */
 export function stallsNear(now: number, ms = 1500): string {
   const near = stalls.filter((s) => s.at > now - ms && s.at < now + 200);
   if (near.length === 0) return `event loop: no stall over ${STALL_MS} ms in the ${ms} ms before`;
-  const longest = Math.max(...near.map((s) => s.ms));
-  return `event loop stalled ${near.length} time(s) over ${STALL_MS} ms in the ${ms} ms before, longest ${longest} ms (${near.map((s) => `${s.ms}@${s.at - now}`).join(' ')})`;
+  const sum = (f: (s: (typeof near)[number]) => number) => near.reduce((t, s) => t + f(s), 0);
+  return `event loop stalled ${near.length} time(s) over ${STALL_MS} ms in the ${ms} ms before, ${sum((s) => s.ms)} ms late in all, ` +
+    `with ${sum((s) => s.cpuMs)} ms of this process's CPU (ms late/cpu@end: ${near.map((s) => `${s.ms}/${s.cpuMs}@${s.at - now}`).join(' ')})`;
+}
+
+/** Every stall since the process started (for a run's summary): how many, their lateness and CPU in all, the longest. */
+export function stallSummary(): string {
+  const { count, lateMs, cpuMs, longestMs } = totals;
+  return `${count} event-loop stalls over ${STALL_MS} ms, ${(lateMs / 1000).toFixed(1)} s late in all with ${(cpuMs / 1000).toFixed(1)} s of this process's CPU meanwhile, longest ${longestMs} ms`;
 }
 
 /** Event-loop delay of this process (ms): p50, p99, max, since the last reset. */

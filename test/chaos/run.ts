@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { describeSchedule, scheduleFor, TIMING, type Dialect, type Family } from './schedule.ts';
 import { CANCEL_SLACK_MS } from './harness.ts';
+import { stallSummary } from './diagnose.ts';
 import { percentiles, runSeeds } from './runner.ts';
 
 const { values } = parseArgs({
@@ -52,6 +53,7 @@ for (const dialect of stores) {
   );
   console.log(`  cancel -> CANCELLED (no fault overlapping): n=${ok.n} p50=${ok.p50} ms p95=${ok.p95} ms max=${ok.max} ms`);
   console.log(`  cancel -> CANCELLED (a fault overlapping):  n=${faulted.n} p50=${faulted.p50} ms p95=${faulted.p95} ms max=${faulted.max} ms`);
+  console.log(`  this process so far: ${stallSummary()}`);
   for (const f of summary.failures) {
     failed = true;
     console.log(`  VIOLATION seed ${f.seed} (replay: npm run chaos -- --store ${dialect} --family ${family} --seed ${f.seed})`);
