@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { FencedError, type Execution } from '../../server/executions/types.ts';
 import type { Store, StoreWrite } from '../../server/store/store.ts';
 import { deferCleanup } from '../helpers/cleanup.ts';
+import { SqliteStore } from '../../server/store/sqlite/sqlite-store.ts';
 import { storeFixtures } from '../helpers/stores.ts';
 
 async function until(check: () => Promise<boolean>): Promise<void> {
@@ -320,6 +321,20 @@ describe.each(storeFixtures)('store conformance: $name', (fixture) => {
     const late = store.write(fence, { event: { type: 'LOG', message: 'late' } });
     expect((await store.listEvents(e.id, 0)).map((x) => x.seq)).toEqual([1, 2, 3, 4]);
     await expect(late).rejects.toBeInstanceOf(FencedError);
+  });
+
+  it.runIf(fixture.name === 'sqlite')('a job write is planned on the row as it is now: renewed, or moved on by another store on the file', async () => {
+    const e = await running();
+    const fence = { executionId: e.id, attempt: e.attempt };
+    await store.write(fence, { event: { type: 'LOG', message: 'one' } });
+    const [renewed] = await store.renewLeases('node-a', [e.id], 60_000);
+    const after = await store.write(fence, { event: { type: 'LOG', message: 'two' } });
+    expect(after.change?.execution).toMatchObject({ lastSeq: 4, leaseUntil: renewed!.leaseUntil });
+    const other = new SqliteStore((store as SqliteStore).file);
+    onTestFinished(() => other.close());
+    expect(await other.transition(e.id, 'requestCancel', { reason: 'elsewhere' })).not.toBeNull();
+    await expect(store.write(fence, { event: { type: 'LOG', message: 'late' } })).rejects.toBeInstanceOf(FencedError);
+    expect((await store.listEvents(e.id, 0)).map((x) => x.type)).toEqual(['STATUS', 'STATUS', 'LOG', 'LOG', 'STATUS']);
   });
 
   describe('chat', () => {

@@ -40,6 +40,9 @@ const SQL = {
     VALUES (@executionId, @seq, @at, @type, @status, @progress, @message)`,
   listEvents: 'SELECT * FROM execution_events WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?',
   queued: `SELECT * FROM executions WHERE status = 'QUEUED' ORDER BY priority DESC, ord LIMIT ?`,
+  // What every change of a row moves: a transition or a job write with an event (last_seq), a
+  // lease renewal (lease_until). A job write is fenced on status and attempt.
+  rowVersion: 'SELECT last_seq, status, attempt, lease_until FROM executions WHERE id = ?',
   renewLease: `UPDATE executions SET lease_until = ? WHERE id = ? AND node = ? AND status IN ('RUNNING', 'CANCELLING')`,
   orphans: `SELECT * FROM executions WHERE status IN ('RUNNING', 'CANCELLING') AND (? OR lease_until IS NULL OR lease_until < ?) ORDER BY ord`,
   checkpoint: 'SELECT key, value FROM checkpoints WHERE execution_id = ?',
@@ -70,6 +73,8 @@ export class SqliteStore implements Store {
   readonly knowledge: SqliteKnowledge;
   readonly chat: SqliteChat;
   private queued: QueuedWrite[] = [];
+  /** The row each running execution's last job write on this connection left (see rowForWrite). */
+  private readonly written = new Map<string, Execution>();
   private readonly pageWriter: PageWriter | null;
   /** Every call of this connection runs through it: between two transactions of the page writer thread. */
   private readonly turn: MainTurn;
@@ -331,7 +336,25 @@ export class SqliteStore implements Store {
   }
 
   private writeManySync(fence: Fence, writes: readonly StoreWrite[]): WriteManyResult {
-    return writeManySync(this.db, fence, writes);
+    const result = writeManySync(this.db, fence, writes, undefined, (id) => this.rowForWrite(id));
+    this.written.set(fence.executionId, result.change.execution);
+    return result;
+  }
+
+  /**
+   * The row a job write of this connection is planned on. A running execution's rows come one write
+   * after another, so the row its last write here left is kept, and taken while the row's version
+   * columns still say so (a transition, the page writer thread, another store on the file, a
+   * rolled-back batch: read again): a token write reads four columns instead of the whole row.
+   */
+  private rowForWrite(id: string): Execution | null {
+    const kept = this.written.get(id);
+    if (kept) {
+      const now = statement(this.db, SQL.rowVersion).get(id) as { last_seq: number; status: string; attempt: number; lease_until: number | null } | undefined;
+      if (now && now.last_seq === kept.lastSeq && now.status === kept.status && now.attempt === kept.attempt && now.lease_until === kept.leaseUntil) return kept;
+      this.written.delete(id);
+    }
+    return this.read(id);
   }
 
   async loadCheckpoint(executionId: string): Promise<Map<string, unknown>> {
@@ -350,6 +373,7 @@ export class SqliteStore implements Store {
         ids.flatMap((id) => {
           statement(this.db, SQL.renewLease).run(until, id, nodeId);
           const row = this.read(id);
+          if (row && this.written.has(id)) this.written.set(id, row);
           return row ? [row] : [];
         }),
       );
@@ -371,6 +395,7 @@ export class SqliteStore implements Store {
 
   /** Writes a planned row, conditional on the row still being what the plan was made from. */
   private save(prev: Execution, { next, event }: Planned): void {
+    this.written.delete(next.id);
     const result = statement(this.db, SQL.updateExecution).run({
       id: next.id,
       status: next.status,

@@ -2,7 +2,7 @@
 // its own connection, and the page writer thread (sqlite-page-writer.ts) on a second one, so a
 // page's full-text indexing leaves the main thread with the same fencing and the same transaction.
 import type Database from 'better-sqlite3';
-import type { Change, ExecutionEvent, Fence } from '../../executions/types.ts';
+import type { Change, Execution, ExecutionEvent, Fence } from '../../executions/types.ts';
 import { planWrite, type Planned } from '../../executions/plan.ts';
 import { writeAsStored, type StoreWrite } from '../store.ts';
 import { toExecution, type Row } from '../rows.ts';
@@ -39,11 +39,17 @@ export interface WriteManyResult {
  * before anything of it is written; the first refused write (FencedError) rolls the whole group
  * back. `inTransaction` runs first inside it (tests pause the writer thread there).
  */
-export function writeManySync(db: Database.Database, fence: Fence, writes: readonly StoreWrite[], inTransaction?: () => void): WriteManyResult {
+export function writeManySync(
+  db: Database.Database,
+  fence: Fence,
+  writes: readonly StoreWrite[],
+  inTransaction?: () => void,
+  /** The row to plan on, when the caller knows it (else read here). */
+  rowFor?: (id: string) => Execution | null,
+): WriteManyResult {
   return transaction(db, () => {
     inTransaction?.();
-    const found = statement(db, SQL.getExecution).get(fence.executionId) as Row | undefined;
-    let row = found ? toExecution(found, parse) : null;
+    let row = rowFor ? rowFor(fence.executionId) : readExecution(db, fence.executionId);
     const now = Date.now();
     const events: ExecutionEvent[] = [];
     const pagesStored = writes.map((write) => {
@@ -64,6 +70,12 @@ export function writeManySync(db: Database.Database, fence: Fence, writes: reado
     });
     return { change: { execution: row!, events }, pagesStored };
   });
+}
+
+/** The execution's row as it is now. */
+export function readExecution(db: Database.Database, id: string): Execution | null {
+  const found = statement(db, SQL.getExecution).get(id) as Row | undefined;
+  return found ? toExecution(found, parse) : null;
 }
 
 /** Writes what a job write planned (planWrite: progress and last seq), conditional on the fence. */
