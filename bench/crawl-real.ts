@@ -87,7 +87,11 @@ async function main(): Promise<void> {
     site.close();
   }
   const crawlee = best.get('crawlee text')!;
-  const sluice = best.get(`sluice workers=${workerCounts.at(-1)}`)!;
+  // the target is judged on the pool size a server runs by default (SLUICE_CRAWL_WORKERS unset: cores - 1)
+  const defaultWorkers = Math.max(1, cores - 1);
+  const targetWorkers = workerCounts.includes(defaultWorkers) ? defaultWorkers : workerCounts.at(-1)!;
+  const sluice = best.get(`sluice workers=${targetWorkers}`)!;
+  const widest = best.get(`sluice workers=${workerCounts.at(-1)}`)!;
   const one = best.get(`sluice workers=${workerCounts[0]}`)!;
   console.log('');
   for (const [label, r] of best) {
@@ -96,10 +100,10 @@ async function main(): Promise<void> {
         `peak RSS ${mib(r.peakRss).padStart(8)}  ${String(r.stored ?? 0).padStart(5)} stored  (${(pagesPerSecond(r) / pagesPerSecond(crawlee)).toFixed(2)}x crawlee text)`,
     );
   }
-  console.log(`scaling  pages/s by workers: ${workerCounts.map((w) => `${w}: ${pagesPerSecond(best.get(`sluice workers=${w}`)!).toFixed(1)}`).join(', ')} (${(pagesPerSecond(sluice) / pagesPerSecond(one)).toFixed(2)}x from ${workerCounts[0]} to ${workerCounts.at(-1)})`);
+  console.log(`scaling  pages/s by workers: ${workerCounts.map((w) => `${w}: ${pagesPerSecond(best.get(`sluice workers=${w}`)!).toFixed(1)}`).join(', ')} (${(pagesPerSecond(widest) / pagesPerSecond(one)).toFixed(2)}x from ${workerCounts[0]} to ${workerCounts.at(-1)})`);
   const ratio = pagesPerSecond(sluice) / pagesPerSecond(crawlee);
   const rssOk = sluice.peakRss <= crawlee.peakRss;
-  console.log(`target   >= ${targetRatio}x Crawlee (text only) pages/s: ${ratio >= targetRatio ? 'met' : 'MISSED'} (${ratio.toFixed(2)}x); peak RSS <= Crawlee's: ${rssOk ? 'met' : 'MISSED'} (${mib(sluice.peakRss)} vs ${mib(crawlee.peakRss)})`);
+  console.log(`target   (sluice workers=${targetWorkers}, the default) >= ${targetRatio}x Crawlee (text only) pages/s: ${ratio >= targetRatio ? 'met' : 'MISSED'} (${ratio.toFixed(2)}x); peak RSS <= Crawlee's: ${rssOk ? 'met' : 'MISSED'} (${mib(sluice.peakRss)} vs ${mib(crawlee.peakRss)})`);
   console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   if (ratio < targetRatio || !rssOk) process.exitCode = 1;
 }

@@ -92,7 +92,9 @@ export function defaultConfig(): Config {
     crawlMaxRedirects: DEFAULT_CRAWL_LIMITS.maxRedirects,
     crawlMaxDurationMs: DEFAULT_CRAWL_LIMITS.maxDurationMs,
     crawlTimeoutMs: DEFAULT_CRAWL_LIMITS.requestTimeoutMs,
-    crawlWorkers: availableParallelism(),
+    // one core is left to the main thread and the SQLite page writer: on 2 cores one page worker crawled
+    // the PostgreSQL manual faster than two in every bench:crawl-real run (1.3x at load 4-14, equal on a quiet machine)
+    crawlWorkers: Math.max(1, availableParallelism() - 1),
     sqlitePageWriter: true,
     llmBaseUrl: null,
     llmModel: null,
