@@ -16,7 +16,7 @@ import type { WriteManyResult } from './sqlite-writes.ts';
 export type MainTurn = <T>(fn: () => T) => Promise<T>;
 
 export type WriterRequest = { kind: 'write'; id: number; fence: Fence; writes: readonly StoreWrite[] } | { kind: 'close' };
-export type WriterReply = { ready: true } | ({ id: number } & ({ result: WriteManyResult } | { fenced: string } | { error: string }));
+export type WriterReply = { ready: true } | { closed: true } | ({ id: number } & ({ result: WriteManyResult } | { fenced: string } | { error: string }));
 
 // Beside this file when run from the sources; beside the bundle (dist/server/sqlite-writer-thread.js,
 // an entry point of its own in scripts/build.js) when run from the build.
@@ -94,9 +94,15 @@ export class PageWriter {
     const worker = this.worker;
     this.worker = null;
     if (!worker) return;
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    // the thread closes its connection and says so; it is then stopped (under tsx its loader would keep it alive)
+    worker.ref();
+    const closed = new Promise<void>((resolve) => {
+      worker.on('message', (reply: WriterReply) => 'closed' in reply && resolve());
+      worker.once('exit', () => resolve());
+    });
     worker.postMessage({ kind: 'close' } satisfies WriterRequest);
-    await exited;
+    await closed;
+    await worker.terminate();
   }
 
   private pump(): void {
@@ -122,6 +128,7 @@ export class PageWriter {
   }
 
   private answered(reply: WriterReply): void {
+    if ('closed' in reply) return;
     if ('ready' in reply) {
       this.ready = true;
       return this.pump();

@@ -28,6 +28,7 @@ port.postMessage({ ready: true } satisfies WriterReply);
 port.on('message', (request: WriterRequest) => {
   if (request.kind === 'close') {
     db.close();
+    port.postMessage({ closed: true } satisfies WriterReply);
     port.close();
     return;
   }
