@@ -4,8 +4,7 @@ import { NotFoundError } from '../../lib/errors.ts';
 import type { ChatMessage, ChatSession, NewChatMessage, SessionPage, SessionPosition } from '../knowledge-records.ts';
 import { MESSAGE_SELECT, toMessage, toSession, type MessageRow, type SessionRow } from '../rows.ts';
 import type { ChatStore } from '../store.ts';
-import type { MainTurn } from './sqlite-page-writer.ts';
-import { statement, transaction } from './statements.ts';
+import { statement, transaction, type MainTurn } from './statements.ts';
 
 /**
  * Writes a complete answer's full text and touches its session. Called by SqliteStore.write inside

@@ -5,8 +5,7 @@ import type { KnowledgeStore } from '../store.ts';
 import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
 import { RERANK_POOL, rerank } from '../rerank.ts';
 import { searchTerms } from '../search-terms.ts';
-import type { MainTurn } from './sqlite-page-writer.ts';
-import { statement, transaction } from './statements.ts';
+import { statement, transaction, type MainTurn } from './statements.ts';
 
 /** bm25 weights of the chunks_fts columns (heading, text): a match in a heading counts more. */
 const HEADING_WEIGHT = 4.0;

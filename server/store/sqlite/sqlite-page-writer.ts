@@ -12,9 +12,6 @@ import { FencedError, type Fence } from '../../executions/types.ts';
 import type { StoreWrite } from '../store.ts';
 import type { WriteManyResult } from './sqlite-writes.ts';
 
-/** Runs a transaction of the main connection when its turn comes (PageWriter.exclusive, or at once without a writer thread). */
-export type MainTurn = <T>(fn: () => T) => Promise<T>;
-
 export type WriterRequest = { kind: 'write'; id: number; fence: Fence; writes: readonly StoreWrite[] } | { kind: 'close' };
 export type WriterReply = { ready: true } | { closed: true } | ({ id: number } & ({ result: WriteManyResult } | { fenced: string } | { error: string }));
 

@@ -9,10 +9,10 @@ import { firstEvent, planPriority, planTransition, type Planned } from '../../ex
 import type { Store, StoreWrite } from '../store.ts';
 import { toEvent, toExecution, type Row } from '../rows.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
-import { statement, transaction } from './statements.ts';
+import { statement, transaction, type MainTurn } from './statements.ts';
 import { SqliteChat } from './sqlite-chat.ts';
 import { SqliteKnowledge } from './sqlite-knowledge.ts';
-import { PageWriter, type MainTurn } from './sqlite-page-writer.ts';
+import { PageWriter } from './sqlite-page-writer.ts';
 import { writeManySync, type WriteManyResult } from './sqlite-writes.ts';
 
 const json = (value: unknown): string => JSON.stringify(value ?? null);

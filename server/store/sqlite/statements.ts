@@ -22,3 +22,6 @@ export function transaction<T>(db: Database.Database, fn: () => T): T {
   if (!run) runners.set(db, (run = db.transaction((body: () => unknown) => body())));
   return run(fn) as T;
 }
+
+/** Runs a transaction of the main connection when its turn comes (PageWriter.exclusive, or at once without a writer thread). */
+export type MainTurn = <T>(fn: () => T) => Promise<T>;
