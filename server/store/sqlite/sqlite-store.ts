@@ -164,20 +164,7 @@ export class SqliteStore implements Store {
   async listExecutions(filter: ExecutionFilter): Promise<Execution[]> {
     return this.turn(() => {
       this.drain();
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (filter.statuses?.length) {
-        where.push(`status IN (${filter.statuses.map(() => '?').join(', ')})`);
-        params.push(...filter.statuses);
-      }
-      if (filter.kind) {
-        where.push('kind = ?');
-        params.push(filter.kind);
-      }
-      if (filter.sessionId) {
-        where.push('session_id = ?');
-        params.push(filter.sessionId);
-      }
+      const { where, params } = matchExecutions(filter);
       const sql = `SELECT * FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY ord ${filter.oldestFirst ? 'ASC' : 'DESC'} LIMIT ?`;
       params.push(filter.limit ?? -1);
@@ -188,20 +175,7 @@ export class SqliteStore implements Store {
   async historyPage(query: HistoryQuery): Promise<HistoryPage> {
     return this.turn(() => {
       this.drain();
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (query.statuses?.length) {
-        where.push(`status IN (${query.statuses.map(() => '?').join(', ')})`);
-        params.push(...query.statuses);
-      }
-      if (query.kind) {
-        where.push('kind = ?');
-        params.push(query.kind);
-      }
-      if (query.sessionId) {
-        where.push('session_id = ?');
-        params.push(query.sessionId);
-      }
+      const { where, params } = matchExecutions(query);
       // SQLite's lower() folds ASCII letters only, as PostgreSQL's does under COLLATE "C"; instr() reads no pattern syntax.
       if (query.titleContains) {
         where.push('instr(lower(title), ?) > 0');
@@ -418,4 +392,23 @@ export class SqliteStore implements Store {
     if (result.changes !== 1) throw new Error(`execution ${next.id} changed underneath a transaction`);
     if (event) statement(this.db, SQL.insertEvent).run({ ...event, progress: json(event.progress) });
   }
+}
+
+/** The WHERE terms and their parameters of a list or history query's status, kind and session filters. */
+function matchExecutions(filter: Pick<ExecutionFilter, 'statuses' | 'kind' | 'sessionId'>): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.statuses?.length) {
+    where.push(`status IN (${filter.statuses.map(() => '?').join(', ')})`);
+    params.push(...filter.statuses);
+  }
+  if (filter.kind) {
+    where.push('kind = ?');
+    params.push(filter.kind);
+  }
+  if (filter.sessionId) {
+    where.push('session_id = ?');
+    params.push(filter.sessionId);
+  }
+  return { where, params };
 }
