@@ -48,7 +48,7 @@ const mainBusy = (r: CrawlerResult) => {
   const t = r.threadsCpuMs;
   if (!t) return r.mainCpuMs === undefined ? '' : ` (main thread ${(r.mainCpuMs / r.pages).toFixed(2)})`;
   const per = (ms: number) => (ms / r.pages).toFixed(2);
-  return ` (main ${per(t.mainMs)}, page workers ${per(t.newMs)}, GC/JIT ${per(t.otherMs)})`;
+  return ` (main ${per(t.mainMs)}, page threads ${per(t.newMs)}, GC/JIT ${per(t.otherMs)})`;
 };
 
 function line(label: string, r: CrawlerResult, site: SiteStats): string {

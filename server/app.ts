@@ -66,6 +66,11 @@ export interface AppOptions {
   jobs?: readonly Job[];
   /** Puts something between the app and its store (the chaos suite wraps it to inject faults). */
   wrapStore?(store: Store): Store;
+  /**
+   * Start the page-building threads and the SQLite page writer thread with the server, so that its
+   * first crawl does not wait for them (default true; the test helper leaves them to start on use).
+   */
+  warmThreads?: boolean;
 }
 
 /** Builds the whole server from a config object; nothing happens until start(). */
@@ -215,6 +220,10 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
         // The embedded database serves one process: a second one on the folder would take its running work.
         if (!config.databaseUrl) releaseFolder = lockDataFolder(config.dataDir);
         await store.migrate();
+        if (options.warmThreads ?? true) {
+          pages.warm();
+          if (baseStore instanceof SqliteStore) baseStore.warm();
+        }
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
           server.listen(config.port, config.host, () => resolve());

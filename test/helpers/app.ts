@@ -24,14 +24,14 @@ export interface TestApp {
 }
 
 /** What a test may set: any config field, and jobs of its own (each replaces the default of its kind). */
-export type TestAppOptions = Partial<Config> & Pick<AppOptions, 'jobs' | 'wrapStore'>;
+export type TestAppOptions = Partial<Config> & Pick<AppOptions, 'jobs' | 'wrapStore' | 'warmThreads'>;
 
 /** Starts the real app in-process on port 0 with its own data folder (or the given one). */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const { jobs, wrapStore, ...overrides } = options;
+  const { jobs, wrapStore, warmThreads = false, ...overrides } = options;
   const dir = overrides.dataDir ? null : tempDir();
   const dataDir = overrides.dataDir ?? dir!.path;
-  const app = createApp({ port: 0, allowPrivateNetworks: true, logLevel: 'silent', ...overrides, dataDir }, { jobs, wrapStore });
+  const app = createApp({ port: 0, allowPrivateNetworks: true, logLevel: 'silent', ...overrides, dataDir }, { jobs, wrapStore, warmThreads });
   const { url } = await app.start();
   const clients: Client[] = [];
   return {

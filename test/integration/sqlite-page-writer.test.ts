@@ -52,6 +52,19 @@ async function claimedStore(hold?: SharedArrayBuffer) {
 }
 
 describe('SQLite page writer thread', () => {
+  it('started ahead (warm), it takes the first write once its connection is open, and closes cleanly with or without one', async () => {
+    const dir = tempDir('sluice-writer-');
+    deferCleanup(() => dir.remove());
+    const idle = new SqliteStore(join(dir.path, 'idle.db'), { pageWriterThread: true });
+    idle.warm();
+    await idle.close();
+    const { store, id, fence } = await claimedStore();
+    store.warm();
+    const { pagesStored } = await store.writeMany(fence, [pageWrite('/first')]);
+    expect(pagesStored).toEqual([true]);
+    expect((await store.getExecution(id))?.progress.chunksStored).toBe(1);
+  });
+
   it('a cancel while the thread holds a group in its transaction: it waits its turn, the group lands, the next is refused whole', async () => {
     const hold = threadHold();
     const { store, id, fence } = await claimedStore(hold.buffer);

@@ -26,6 +26,17 @@ describe('the page pool (worker threads)', () => {
     expect(built[0]).toMatchObject({ links: [{ href: 'https://example.com/b1', key: 'https://example.com/b1' }], page: { title: 'T1', chunks: [{ heading: 'Page 1', text: 'Text 1.' }] } });
   });
 
+  it('starts its threads when warmed, before any page, and keeps them', async () => {
+    const pool = createPagePool(2, { inlineBelowBytes: 0 });
+    deferCleanup(() => pool.close());
+    expect(pool.threads).toBe(0);
+    pool.warm();
+    expect(pool.threads).toBe(2);
+    const built = await pool.build(task('<main><h1>Warm</h1><p>Built by a thread started ahead.</p></main>'), new AbortController().signal);
+    expect(built.page?.markdown).toBe('# Warm\n\nBuilt by a thread started ahead.');
+    expect(pool.threads).toBe(2);
+  });
+
   it('builds small pages on the calling thread and large ones in a worker', async () => {
     const pool = createPagePool(1);
     deferCleanup(() => pool.close());
@@ -59,6 +70,10 @@ describe('the page pool (worker threads)', () => {
         return pool.pending;
       },
       idle: () => pool.idle(),
+      get threads() {
+        return pool.threads;
+      },
+      warm: () => pool.warm(),
       close: () => pool.close(),
     };
     const input = parseCrawlInput({ url: `${site.url}/`, maxDepth: 5 }, { ...DEFAULT_CRAWL_LIMITS, concurrency: 1 });

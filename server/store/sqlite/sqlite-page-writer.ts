@@ -50,6 +50,11 @@ export class PageWriter {
     private readonly hold?: SharedArrayBuffer,
   ) {}
 
+  /** Starts the thread now, ahead of the first write (it opens its connection meanwhile). */
+  start(): void {
+    if (!this.closed) this.thread();
+  }
+
   /** Applies the writes on the thread, in one transaction, after the writes handed to it before. */
   write(fence: Fence, writes: readonly StoreWrite[]): Promise<WriteManyResult> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));

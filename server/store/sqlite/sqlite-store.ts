@@ -96,6 +96,11 @@ export class SqliteStore implements Store {
     this.chat = new SqliteChat(this.db, () => this.drain(), this.turn);
   }
 
+  /** Starts the page writer thread ahead of the first page write (a server calls it as it starts). */
+  warm(): void {
+    this.pageWriter?.start();
+  }
+
   private migrateSync(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     const pending = SQLITE_MIGRATIONS.slice(version);
