@@ -21,6 +21,11 @@ const MAX_QUEUED = 1000;
  * the log after its live edge. One read per watched execution, whatever the number of subscribers.
  */
 const IDLE_REFILL_MS = 2000;
+/**
+ * A log read the feed owes its members (a gap refill, an overflow, an idle read) that failed is tried
+ * again after this long, doubling up to IDLE_REFILL_MS while the store keeps failing.
+ */
+const RETRY_FIRST_MS = 50;
 
 export interface FeedHooks {
   /** A member whose socket has too much waiting: it stops receiving live events until it drains. */
@@ -29,7 +34,7 @@ export interface FeedHooks {
   forget(member: Member): void;
   /** The feed has no member left. */
   empty(feed: ExecutionFeed): void;
-  /** A failure that ends no stream (a refill that failed is retried by the next event or idle read). */
+  /** A failure that ends no stream (a refill that failed is tried again shortly). */
   warn(error: unknown, message: string): void;
 }
 
@@ -53,6 +58,8 @@ export class ExecutionFeed implements MemberHome {
   private disposed = false;
   private readonly unlisten: () => void;
   private readonly idle: NodeJS.Timeout | null;
+  private retry: NodeJS.Timeout | null = null;
+  private retryMs = RETRY_FIRST_MS;
 
   constructor(
     readonly executionId: string,
@@ -93,6 +100,7 @@ export class ExecutionFeed implements MemberHome {
     this.disposed = true;
     this.unlisten();
     if (this.idle) clearTimeout(this.idle);
+    if (this.retry) clearTimeout(this.retry);
     this.hooks.empty(this);
   }
 
@@ -176,7 +184,11 @@ export class ExecutionFeed implements MemberHome {
     this.idle?.refresh();
   }
 
-  /** Delivers queued live events in seq order; a gap (or an overflow) is filled from the log. */
+  /**
+   * Delivers queued live events in seq order; a gap (or an overflow) is filled from the log. A read
+   * that fails is tried again shortly (see retryLater): the event that showed the gap has been taken
+   * off the queue, and when it was the last one (a terminal status) no later event would show it.
+   */
   private async pump(): Promise<void> {
     this.pumping = true;
     try {
@@ -192,11 +204,30 @@ export class ExecutionFeed implements MemberHome {
         if (event.seq > this.edge + 1) await this.refill(event.seq - 1);
         if (event.seq === this.edge + 1) await this.deliver(event);
       }
+      this.retryMs = RETRY_FIRST_MS;
     } catch (error) {
-      this.hooks.warn(error, 'stream: a live delivery failed; the next event or idle read refills from the log');
+      this.hooks.warn(error, 'stream: reading the log for a live delivery failed; trying again shortly');
+      this.retryLater();
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * After a failed read: everything after the edge is owed to the members, and it is all in the log
+   * (an event is published only once it has committed), so one read after the edge brings it, the
+   * event that showed the gap included. Tried again soon, backing off while the store keeps failing,
+   * rather than left to the idle read (2 s later with a shared store; never with SQLite's).
+   */
+  private retryLater(): void {
+    if (this.disposed || this.retry) return;
+    this.overflowed = true;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      if (!this.disposed && !this.pumping) void this.pump();
+    }, this.retryMs);
+    this.retry.unref();
+    this.retryMs = Math.min(this.retryMs * 2, IDLE_REFILL_MS);
   }
 
   private async refill(until: number): Promise<void> {
