@@ -38,10 +38,15 @@ export function createRedisPubSub(url: string, options: RedisPubSubOptions): Red
   // The channels are re-subscribed here instead, on each reconnect, with the failure logged.
   const subscribeClient = new Redis(url, { connectionName: 'sluice-subscribe', maxRetriesPerRequest: null, autoResubscribe: false });
   const channels = new Set<string>();
+  const resubscribed = new Set<() => void>();
   let connectedBefore = false;
   subscribeClient.on('ready', () => {
     if (connectedBefore && channels.size)
-      subscribeClient.subscribe(...channels).catch((error: unknown) => log.warn({ err: error }, 'redis: re-subscribing failed; the next reconnect tries again'));
+      subscribeClient.subscribe(...channels).then(
+        // Messages published while this connection was away are lost: the listeners may read what they missed.
+        () => resubscribed.forEach((listener) => listener()),
+        (error: unknown) => log.warn({ err: error }, 'redis: re-subscribing failed; the next reconnect tries again'),
+      );
     connectedBefore = true;
   });
   for (const [role, client] of [
@@ -75,7 +80,14 @@ export function createRedisPubSub(url: string, options: RedisPubSubOptions): Red
   const pingTimeoutMs = options.pingTimeoutMs ?? 1000;
   return {
     // Commands on one connection run in order: a PING answered after the SUBSCRIBEs means they are in place.
-    pubsub: createSluicePubSub(prefixed as unknown as PubSubEventTarget<Topics>, async () => void (await subscribeClient.ping())),
+    pubsub: createSluicePubSub(
+      prefixed as unknown as PubSubEventTarget<Topics>,
+      async () => void (await subscribeClient.ping()),
+      (listener) => {
+        resubscribed.add(listener);
+        return () => resubscribed.delete(listener);
+      },
+    ),
     async ping() {
       if (publishClient.status !== 'ready' || subscribeClient.status !== 'ready') throw new Error('redis is not connected');
       const answer = await within(publishClient.ping(), pingTimeoutMs);

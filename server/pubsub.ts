@@ -30,13 +30,22 @@ export interface SluicePubSub extends PubSub<Topics> {
   listen<K extends keyof Topics>(topic: K, id: string | null, listener: (payload: Payload<K>) => void): () => void;
   /** Resolves once the listeners added so far hear messages (at once in-process; Redis confirms). */
   settled(): Promise<void>;
+  /**
+   * Calls `listener` each time the listeners hear messages again after pub/sub was away (Redis
+   * reconnected and re-subscribed): what was published meanwhile may be lost. Never in-process.
+   */
+  onResubscribed(listener: () => void): () => void;
 }
 
 type EventTargetOf<C> = C extends { eventTarget?: infer T } ? T : never;
 type Target = EventTargetOf<Parameters<typeof createPubSub<Topics>>[0]>;
 
 /** In-process pub/sub by default; pass a distributed event target (Redis) to span several nodes. */
-export function createSluicePubSub(eventTarget?: Target, settled: () => Promise<void> = async () => {}): SluicePubSub {
+export function createSluicePubSub(
+  eventTarget?: Target,
+  settled: () => Promise<void> = async () => {},
+  onResubscribed: SluicePubSub['onResubscribed'] = () => () => {},
+): SluicePubSub {
   const target = eventTarget ?? new EventTarget();
   // Every watcher of an execution listens on its topic; thousands are normal, not a leak.
   if (!eventTarget) setMaxListeners(0, target as EventTarget);
@@ -44,6 +53,7 @@ export function createSluicePubSub(eventTarget?: Target, settled: () => Promise<
   return {
     ...pubsub,
     settled,
+    onResubscribed,
     listen(topic, id, listener) {
       // createPubSub names a topic with an id "<topic>:<id>" and puts the payload in `detail`.
       const type = id === null ? topic : `${topic}:${id}`;

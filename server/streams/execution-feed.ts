@@ -176,12 +176,18 @@ export class ExecutionFeed implements MemberHome {
   }
 
   private onIdle(): void {
-    if (this.disposed) return;
-    if (!this.finished && !this.pumping) {
-      this.overflowed = true;
-      void this.pump();
-    }
+    this.reread();
     this.idle?.refresh();
+  }
+
+  /**
+   * Reads the log after the live edge (an idle feed; pub/sub back after an outage, when what was
+   * published meanwhile is lost): what a lost message held reaches the members now.
+   */
+  reread(): void {
+    if (this.disposed || this.finished) return;
+    this.overflowed = true;
+    if (!this.pumping) void this.pump();
   }
 
   /**

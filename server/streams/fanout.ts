@@ -77,6 +77,7 @@ export class Fanout {
   private readonly highWater: number;
   private readonly stallMs: number;
   private readonly hooks: FeedHooks;
+  private readonly stopResubscribed: () => void;
 
   constructor(private readonly options: FanoutOptions) {
     this.highWater = options.highWaterBytes ?? 1024 * 1024;
@@ -87,6 +88,11 @@ export class Fanout {
       empty: (feed) => this.feeds.delete(feed.executionId),
       warn: (error, message) => options.log.warn({ err: error }, message),
     };
+    // Pub/sub was away (a Redis outage): every watched execution's log is read after its live edge
+    // now, rather than at its idle read up to 2 s later.
+    this.stopResubscribed = options.pubsub.onResubscribed(() => {
+      for (const feed of this.feeds.values()) feed.reread();
+    });
   }
 
   /** The fan-out field this operation subscribes to, when it is the operation's only root field. */
@@ -134,6 +140,7 @@ export class Fanout {
   }
 
   close(): void {
+    this.stopResubscribed();
     if (this.lagTimer) clearInterval(this.lagTimer);
     this.lagTimer = null;
   }
