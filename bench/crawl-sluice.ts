@@ -32,7 +32,7 @@ interface Server {
 /** The app in this process, from the sources. */
 async function inProcess(dataDir: string): Promise<Server> {
   const rss = rssSampler(50);
-  const app = createApp({ port: 0, dataDir, allowPrivateNetworks: true, logLevel: 'silent', ...(options.workers ? { crawlWorkers: options.workers } : {}) });
+  const app = createApp({ port: 0, dataDir, allowPrivateNetworks: true, logLevel: 'silent', ...(options.workers !== undefined ? { crawlWorkers: options.workers } : {}) });
   const { url } = await app.start();
   return {
     url,
@@ -61,7 +61,7 @@ async function built(dataDir: string): Promise<Server> {
       SLUICE_DATA_DIR: dataDir,
       SLUICE_ALLOW_PRIVATE_NETWORKS: 'true',
       LOG_LEVEL: 'silent',
-      ...(options.workers ? { SLUICE_CRAWL_WORKERS: String(options.workers) } : {}),
+      ...(options.workers !== undefined ? { SLUICE_CRAWL_WORKERS: String(options.workers) } : {}),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

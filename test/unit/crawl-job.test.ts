@@ -4,6 +4,8 @@ import { pagePath, type Site, type SiteOptions } from '../fixtures/site.ts';
 import { siteForTest } from '../helpers/cleanup.ts';
 import { crawl, createTestContext } from '../helpers/crawl-test-context.ts';
 import { isAbortError } from '../../server/lib/abort.ts';
+import { FencedError } from '../../server/executions/types.ts';
+import { pollUntil } from '../helpers/poll.ts';
 
 const FAST_RETRIES: CrawlLimits = { ...DEFAULT_CRAWL_LIMITS, retryBaseDelayMs: 5 };
 
@@ -211,6 +213,54 @@ describe('crawlJob against the fixture site', () => {
     expect(isAbortError(error)).toBe(true);
     await s.waitFor(() => s.inFlight() === 0);
     expect(s.requestCount()).toBe(requestsAtAbort);
+  });
+
+  it('fetches on while page writes are unanswered, up to twice the concurrency of pages not yet stored; the counters land once they are answered', async () => {
+    const s = await open({ pages: 10 });
+    const t = createTestContext(inputFor(s, {}, { concurrency: 2 }));
+    // every page write is held until the test answers it
+    const held: (() => void)[] = [];
+    const store = t.caps.storePage;
+    t.caps.storePage = (page, write, whenStored) => new Promise<void>((resolve) => held.push(resolve)).then(() => store(page, write, whenStored));
+    const running = crawl(t);
+    // the home page's slot was freed once its write was handed over; the next two pages' slots wait,
+    // as two writes are unanswered: three pages fetched and not stored, and nothing more is fetched
+    expect(await pollUntil(() => [held.length, pageRequests(s).length], ([h, r]) => h === 3 && r === 3)).toEqual([3, 3]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(pageRequests(s)).toHaveLength(3);
+    expect(held).toHaveLength(3);
+    // with one answered two remain: still nothing; with two answered the waiting slots go on fetching
+    held.shift()!();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(pageRequests(s)).toHaveLength(3);
+    held.shift()!();
+    expect(await pollUntil(() => pageRequests(s).length, (r) => r === 5)).toBe(5);
+    const release = setInterval(() => held.splice(0).forEach((answer) => answer()), 5);
+    const result = await running.finally(() => clearInterval(release));
+    expect(result).toMatchObject({ pagesFetched: 10, pagesStored: 10 });
+    expect(result.chunksStored).toBe([...t.pages.values()].reduce((sum, page) => sum + page.chunks.length, 0));
+    expect(t.progress()).toMatchObject({ pagesFetched: 10, chunksStored: result.chunksStored });
+    expect(pageRequests(s)).toHaveLength(10);
+  });
+
+  it('a page write refused after its fetch slot was freed stops the crawl with that error, and no request starts after', async () => {
+    const s = await open({ pages: 10, delayMs: (path) => (path === '/' || path === pagePath(1) ? 0 : 100) });
+    const t = createTestContext(inputFor(s, {}, { concurrency: 2 }));
+    const refusal = new FencedError(t.ctx.executionId);
+    let refusedAt = -1;
+    const store = t.caps.storePage;
+    t.caps.storePage = async (page, write, whenStored) => {
+      if (!page.url.endsWith(pagePath(1))) return store(page, write, whenStored);
+      // answered once the crawl has gone on to fetch other pages
+      await pollUntil(() => s.inFlight(), (n) => n > 0);
+      refusedAt = s.requestCount();
+      throw refusal;
+    };
+    await expect(crawl(t)).rejects.toBe(refusal);
+    await s.waitFor(() => s.inFlight() === 0);
+    expect(refusedAt).toBeGreaterThan(0);
+    expect(s.requestCount()).toBe(refusedAt);
+    expect(t.pages.has(`${s.url}${pagePath(1)}`)).toBe(false);
   });
 
   it('resumes from its checkpoint without fetching finished pages again', async () => {

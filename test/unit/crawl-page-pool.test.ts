@@ -42,7 +42,7 @@ describe('the page pool (worker threads)', () => {
     deferCleanup(() => pool.close());
     const small = pool.build(task('<main><p>small</p></main>'), new AbortController().signal);
     expect(pool.pending).toBe(0);
-    const large = pool.build(task(`<main>${'<p>A paragraph of a large page.</p>'.repeat(400)}</main>`), new AbortController().signal);
+    const large = pool.build(task(`<main>${'<p>A paragraph of a large page.</p>'.repeat(2000)}</main>`), new AbortController().signal);
     expect(pool.pending).toBe(1);
     expect((await small).page?.markdown).toBe('small');
     expect((await large).page?.chunks.length).toBeGreaterThan(1);

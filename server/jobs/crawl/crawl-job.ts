@@ -138,6 +138,8 @@ class CrawlRun {
   private groupScheduled = false;
   /** Groups handed to the store and not yet answered: while there is one, the next group grows instead of being sent. */
   private groupsInFlight = 0;
+  /** Page writes handed to a group and not yet answered: their fetch slots are free (see store). */
+  private readonly unanswered = new Set<Promise<void>>();
 
   constructor(
     private readonly input: CrawlInput,
@@ -188,6 +190,7 @@ class CrawlRun {
         take: () => this.takeNext(),
         run: (item) => this.guard(this.crawlPage(item)),
       });
+      await this.answered();
       const end = { stoppedBy: this.stoppedBy(), urlsLeft: this.frontier.pending };
       await this.finish(end);
       return { ...this.counts, bytesFetched: this.bytes(), ...end };
@@ -321,10 +324,32 @@ class CrawlRun {
     entries[META_KEY] = this.meta();
     // added to the row's count and to the checkpoint's by the store: earlier pages' writes may still be pending
     const ifStored = { chunksAdded: built.page.chunks.length, countIn: STORED_KEY };
-    const stored = await this.storeInGroup({ page: built.page, write: { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries }, whenStored: ifStored });
-    if (!stored) return;
-    this.counts.pagesStored++;
-    this.counts.chunksStored += built.page.chunks.length;
+    const chunks = built.page.chunks.length;
+    const write = this.storeInGroup({ page: built.page, write: { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries }, whenStored: ifStored }).then(
+      (stored) => {
+        this.unanswered.delete(write);
+        if (!stored) return;
+        this.counts.pagesStored++;
+        this.counts.chunksStored += chunks;
+      },
+      (error: unknown) => {
+        this.unanswered.delete(write);
+        // a refused write stops the crawl, as it would had its page's slot waited for it
+        if (!this.signal.aborted) this.stop.abort(error);
+      },
+    );
+    this.unanswered.add(write);
+    // The page's fetch slot is freed once its write is handed over (the next page is fetched while
+    // this one is written), unless the concurrency of writes are unanswered: then once fewer are. At
+    // most twice the concurrency of pages are thus fetched and not stored at any time (a pause or a
+    // crash makes the next attempt fetch those once more).
+    while (this.unanswered.size >= this.input.limits.concurrency) await Promise.race(this.unanswered);
+  }
+
+  /** Waits for every page write handed over; a refused one has aborted the crawl, and rejects here. */
+  private async answered(): Promise<void> {
+    while (this.unanswered.size > 0) await Promise.race(this.unanswered);
+    if (this.signal.aborted) throw abortReason(this.signal);
   }
 
   /**

@@ -50,11 +50,15 @@ export function inlinePages(): PageProcessor {
 const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './page-worker.ts' : './page-worker.js', import.meta.url).href;
 
 /**
- * Pages smaller than this are built on the calling thread: handing a page to a worker costs about
- * half a millisecond of the main thread (the message and its wake-up), more than building a small
- * page takes (bench:crawl's 3 KB pages), and a small page cannot hold up a heartbeat.
+ * Pages smaller than this are built on the calling thread. Handing a page to a worker costs about
+ * 0.4 ms of CPU in all (the copy, two wake-ups, a second heap to collect: bench:pages builds the
+ * manual for 0.82 ms a page on one thread, 1.22 through the pool), about what building a 10 KB page
+ * costs; on a node whose cores are all busy (two cores: the main thread, the SQLite writer, V8's
+ * collector and compiler) that is throughput lost. A page under 64 KB builds in a few ms (the
+ * PostgreSQL manual's slowest such in 3.6 ms here), which delays no heartbeat; larger ones (26 of
+ * the manual's 1,169 pages; a 5 MB page would hold the main thread for half a second) go to the pool.
  */
-export const INLINE_BELOW_BYTES = 8 * 1024;
+export const INLINE_BELOW_BYTES = 64 * 1024;
 
 /**
  * A pool of `workers` threads (0: inline). Unless warmed, threads start on the first page and stop
