@@ -37,15 +37,26 @@ describe('the page pool (worker threads)', () => {
     expect(pool.threads).toBe(2);
   });
 
-  it('builds small pages on the calling thread and large ones in a worker', async () => {
+  it('with one worker, builds pages under 512 KiB on the calling thread and larger ones in the worker', async () => {
     const pool = createPagePool(1);
     deferCleanup(() => pool.close());
     const small = pool.build(task('<main><p>small</p></main>'), new AbortController().signal);
     expect(pool.pending).toBe(0);
-    const large = pool.build(task(`<main>${'<p>A paragraph of a large page.</p>'.repeat(2000)}</main>`), new AbortController().signal);
+    const large = pool.build(task(`<main>${'<p>A paragraph of a large page.</p>'.repeat(16_000)}</main>`), new AbortController().signal);
     expect(pool.pending).toBe(1);
     expect((await small).page?.markdown).toBe('small');
     expect((await large).page?.chunks.length).toBeGreaterThan(1);
+  });
+
+  it('with two or more workers, hands pages of 8 KiB or more to them', async () => {
+    const pool = createPagePool(2);
+    deferCleanup(() => pool.close());
+    const small = pool.build(task('<main><p>small</p></main>'), new AbortController().signal);
+    expect(pool.pending).toBe(0);
+    const medium = pool.build(task(`<main>${'<p>A paragraph of a medium page.</p>'.repeat(400)}</main>`), new AbortController().signal);
+    expect(pool.pending).toBe(1);
+    expect((await small).page?.markdown).toBe('small');
+    expect((await medium).page?.chunks.length).toBeGreaterThan(1);
   });
 
   it('drops the work of a page cancelled while in the pool: nothing is written after the cancel, and the worker lives on', async () => {

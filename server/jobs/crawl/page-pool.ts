@@ -50,15 +50,19 @@ export function inlinePages(): PageProcessor {
 const WORKER_FILE = new URL(import.meta.url.endsWith('.ts') ? './page-worker.ts' : './page-worker.js', import.meta.url).href;
 
 /**
- * Pages smaller than this are built on the calling thread. Handing a page to a worker costs about
- * 0.4 ms of CPU in all (the copy, two wake-ups, a second heap to collect: bench:pages builds the
- * manual for 0.82 ms a page on one thread, 1.22 through the pool), about what building a 10 KB page
- * costs; on a node whose cores are all busy (two cores: the main thread, the SQLite writer, V8's
- * collector and compiler) that is throughput lost. A page under 64 KB builds in a few ms (the
- * PostgreSQL manual's slowest such in 3.6 ms here), which delays no heartbeat; larger ones (26 of
- * the manual's 1,169 pages; a 5 MB page would hold the main thread for half a second) go to the pool.
+ * Pages smaller than this are built on the calling thread, by pool size. Handing a page to a worker
+ * costs about 0.4 ms of CPU in all (the copy, two wake-ups, a second heap to collect, and code that
+ * V8 optimises once more in that thread: bench:pages builds the manual for 0.82 ms a page on one
+ * thread, 1.22 through the pool), about what building a 10 KB page costs. That pays where a worker
+ * runs on a core of its own. With one worker (a two-core node, where the main thread, the SQLite
+ * writer and V8's collector and compiler keep both cores busy) it is throughput lost: there the
+ * pool takes only pages of 512 KiB or more (none of the PostgreSQL manual's; its largest, 434 KiB,
+ * builds in 40-60 ms once warm), so that a 5 MB page still cannot hold the main thread for half a second.
+ * With two or more workers, every page of 8 KiB or more goes to the pool.
  */
-export const INLINE_BELOW_BYTES = 64 * 1024;
+export function inlineBelowBytes(workers: number): number {
+  return workers >= 2 ? 8 * 1024 : 512 * 1024;
+}
 
 /**
  * A pool of `workers` threads (0: inline). Unless warmed, threads start on the first page and stop
@@ -66,7 +70,7 @@ export const INLINE_BELOW_BYTES = 64 * 1024;
  */
 export function createPagePool(workers: number, options: { inlineBelowBytes?: number } = {}): PageProcessor {
   if (workers <= 0) return inlinePages();
-  const inlineBelow = options.inlineBelowBytes ?? INLINE_BELOW_BYTES;
+  const inlineBelow = options.inlineBelowBytes ?? inlineBelowBytes(workers);
   const inline = inlinePages();
   let piscina: Piscina<PageTask, BuiltPage> | null = null;
   const start = (keep: boolean) =>
