@@ -67,8 +67,10 @@ export interface AppOptions {
   /** Puts something between the app and its store (the chaos suite wraps it to inject faults). */
   wrapStore?(store: Store): Store;
   /**
-   * Start the page-building threads and the SQLite page writer thread with the server, so that its
-   * first crawl does not wait for them (default true; the test helper leaves them to start on use).
+   * Start the page-building threads and the SQLite page writer thread as a crawl starts (while it
+   * reads robots.txt and its first page) and keep them, rather than at its first page and its first
+   * write (default true; the test helper leaves them to start on use). Not at server start: an idle
+   * node keeps its memory (each thread holds 10-13 MB).
    */
   warmThreads?: boolean;
 }
@@ -98,7 +100,11 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
   const llm = config.llmBaseUrl && config.llmModel ? { baseUrl: config.llmBaseUrl, model: config.llmModel, apiKey: config.llmApiKey } : undefined;
   // one pool of page-building threads for every crawl of this node
   const pages = createPagePool(config.crawlWorkers);
-  const jobs = [...defaultJobs(store, { allowPrivateNetworks: config.allowPrivateNetworks, llm, pages }).filter((job) => !given.some((g) => g.kind === job.kind)), ...given];
+  const warm = () => {
+    pages.warm();
+    if (baseStore instanceof SqliteStore) baseStore.warm();
+  };
+  const jobs = [...defaultJobs(store, { allowPrivateNetworks: config.allowPrivateNetworks, llm, pages, crawlStarting: options.warmThreads === false ? undefined : warm }).filter((job) => !given.some((g) => g.kind === job.kind)), ...given];
   const engine = new Engine({
     store,
     pubsub,
@@ -220,10 +226,6 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
         // The embedded database serves one process: a second one on the folder would take its running work.
         if (!config.databaseUrl) releaseFolder = lockDataFolder(config.dataDir);
         await store.migrate();
-        if (options.warmThreads ?? true) {
-          pages.warm();
-          if (baseStore instanceof SqliteStore) baseStore.warm();
-        }
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
           server.listen(config.port, config.host, () => resolve());

@@ -11,8 +11,15 @@ const USER_AGENT = 'SluiceBot/0.1 (+https://github.com/sluice)';
  * declared built from the store. Their writes go through the attempt's writer, so they are fenced
  * and ordered with the job's own.
  */
-export function defaultJobs(store: Store, settings: { allowPrivateNetworks: boolean; pages?: PageProcessor } & ChatSettings): Job[] {
-  const crawl = crawlJob({ allowPrivateNetworks: settings.allowPrivateNetworks, userAgent: USER_AGENT, pages: settings.pages }, (attempt) => ({
+export function defaultJobs(
+  store: Store,
+  settings: { allowPrivateNetworks: boolean; pages?: PageProcessor; /** Called as each crawl attempt starts (see AppOptions.warmThreads). */ crawlStarting?: () => void } & ChatSettings,
+): Job[] {
+  const crawl = crawlJob({ allowPrivateNetworks: settings.allowPrivateNetworks, userAgent: USER_AGENT, pages: settings.pages }, (attempt) => {
+    settings.crawlStarting?.();
+    return capabilities(attempt);
+  });
+  const capabilities = (attempt: Parameters<Parameters<typeof crawlJob>[1]>[0]): ReturnType<Parameters<typeof crawlJob>[1]> => ({
     storePage: async (page, write, whenStored) => {
       const { pageStored } = await attempt.write(write, (fence, w) => store.write(fence, { ...w, page, whenStored }));
       return pageStored !== false;
@@ -23,7 +30,7 @@ export function defaultJobs(store: Store, settings: { allowPrivateNetworks: bool
       const { pagesStored } = await attempt.write(writes[0]!, (fence, first) => store.writeMany(fence, [{ ...writes[0]!, ...first }, ...writes.slice(1)]));
       return pagesStored.map((stored) => stored !== false);
     },
-  }));
+  });
   const chat = chatJob({ llm: settings.llm }, (attempt) => ({
     searchKnowledge: (query, limit, options) => store.knowledge.search(query, limit, options),
     recentMessages: (sessionId, n) => store.chat.listMessages(sessionId, n),

@@ -37,6 +37,13 @@ describe('the page pool (worker threads)', () => {
     expect(pool.threads).toBe(2);
   });
 
+  it('a one-worker pool is not warmed: its thread starts for a page of 512 KiB or more', async () => {
+    const pool = createPagePool(1);
+    deferCleanup(() => pool.close());
+    pool.warm();
+    expect(pool.threads).toBe(0);
+  });
+
   it('with one worker, builds pages under 512 KiB on the calling thread and larger ones in the worker', async () => {
     const pool = createPagePool(1);
     deferCleanup(() => pool.close());

@@ -23,8 +23,9 @@ export interface PageProcessor {
   /** Threads started and not stopped (0 for inline). */
   readonly threads: number;
   /**
-   * Starts the pool's threads now and keeps them (a server calls it as it starts): a node's first
-   * crawl then does not wait for threads to start and load the page code (about 0.1 s here).
+   * Starts the pool's threads now and keeps them (a server calls it as a crawl starts): the crawl's
+   * pages then do not wait for threads to start and load the page code. A one-worker pool, which
+   * takes only the rare pages of 512 KiB or more, is left to start its thread on such a page.
    */
   warm(): void;
   close(): Promise<void>;
@@ -107,7 +108,8 @@ export function createPagePool(workers: number, options: { inlineBelowBytes?: nu
       return piscina?.threads.length ?? 0;
     },
     idle: () => (pending === 0 ? Promise.resolve() : new Promise((resolve) => idle.once('idle', resolve))),
-    warm: () => void start(true),
+    // a one-worker pool takes only the rare pages of 512 KiB or more: its thread starts for them alone
+    warm: () => void (inlineBelow < inlineBelowBytes(1) && start(true)),
     close: async () => piscina?.destroy(),
   };
 }
