@@ -6,7 +6,7 @@
 // /tmp/b:--max-semi-space-size=32). Options: --runs=N (default 5), --workers=N (default: the
 // server's own default).
 import { fileURLToPath } from 'node:url';
-import type { CrawlerResult } from './crawl-result.ts';
+import { threadsNote, type CrawlerResult } from './crawl-result.ts';
 import { intOption, machine, runChild, startBenchSite } from './lib.ts';
 
 const MANUAL = '/usr/share/doc/postgresql-doc-15/html';
@@ -27,10 +27,7 @@ try {
       const r = await runChild<CrawlerResult>(here('crawl-sluice.ts'), [site.url, '2000', JSON.stringify(options)]);
       const pagesPerSecond = (1000 * r.pages) / r.wallMs;
       (seen.get(spec) ?? seen.set(spec, []).get(spec)!).push(pagesPerSecond);
-      const per = (ms: number) => (ms / r.pages).toFixed(2);
-      const t = r.threadsCpuMs;
-      const split = t ? ` (main ${per(t.mainMs)}, page threads ${per(t.newMs)}, GC/JIT ${per(t.otherMs)})` : '';
-      console.log(`run ${run}  ${spec.padEnd(24)} ${r.status.padEnd(9)} ${r.pages} pages  ${pagesPerSecond.toFixed(1).padStart(6)} pages/s  CPU ${per(r.cpuMs)} ms/page${split}`);
+      console.log(`run ${run}  ${spec.padEnd(24)} ${r.status.padEnd(9)} ${r.pages} pages  ${pagesPerSecond.toFixed(1).padStart(6)} pages/s  CPU ${(r.cpuMs / r.pages).toFixed(2)} ms/page${threadsNote(r)}`);
     }
   }
 } finally {

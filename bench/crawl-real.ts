@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { CrawlerResult } from './crawl-result.ts';
+import { threadsNote, type CrawlerResult } from './crawl-result.ts';
 import { ensureServerBuilt, intOption, machine, serverFrom, mib, ms, runChild, startBenchSite, type SiteStats } from './lib.ts';
 
 const MANUAL = '/usr/share/doc/postgresql-doc-15/html';
@@ -43,18 +43,11 @@ interface Contender {
 
 const pagesPerSecond = (r: CrawlerResult) => (1000 * r.pages) / r.wallMs;
 
-/** Sluice's CPU ms a page by thread: the main thread (the limit once pages are built in workers), the page workers, V8's own threads. */
-const mainBusy = (r: CrawlerResult) => {
-  const t = r.threadsCpuMs;
-  if (!t) return r.mainCpuMs === undefined ? '' : ` (main thread ${(r.mainCpuMs / r.pages).toFixed(2)})`;
-  const per = (ms: number) => (ms / r.pages).toFixed(2);
-  return ` (main ${per(t.mainMs)}, page threads ${per(t.newMs)}, GC/JIT ${per(t.otherMs)})`;
-};
 
 function line(label: string, r: CrawlerResult, site: SiteStats): string {
   return (
     `${label.padEnd(18)} ${r.status.padEnd(9)} ${String(r.pages).padStart(5)} pages  ${pagesPerSecond(r).toFixed(1).padStart(6)} pages/s  ` +
-    `wall ${ms(r.wallMs).padStart(10)}  CPU ${(r.cpuMs / r.pages).toFixed(1).padStart(5)} ms/page${mainBusy(r)}  peak RSS ${mib(r.peakRss).padStart(8)}  ` +
+    `wall ${ms(r.wallMs).padStart(10)}  CPU ${(r.cpuMs / r.pages).toFixed(1).padStart(5)} ms/page${threadsNote(r)}  peak RSS ${mib(r.peakRss).padStart(8)}  ` +
     `stored ${String(r.stored ?? 0).padStart(5)}  site: ${site.requests} requests, CPU ${ms(site.cpuMs)}; ${r.note}`
   );
 }
@@ -96,7 +89,7 @@ async function main(): Promise<void> {
   console.log('');
   for (const [label, r] of best) {
     console.log(
-      `best  ${label.padEnd(18)} ${pagesPerSecond(r).toFixed(1).padStart(6)} pages/s  CPU ${(r.cpuMs / r.pages).toFixed(1).padStart(5)} ms/page${mainBusy(r)}  ` +
+      `best  ${label.padEnd(18)} ${pagesPerSecond(r).toFixed(1).padStart(6)} pages/s  CPU ${(r.cpuMs / r.pages).toFixed(1).padStart(5)} ms/page${threadsNote(r)}  ` +
         `peak RSS ${mib(r.peakRss).padStart(8)}  ${String(r.stored ?? 0).padStart(5)} stored  (${(pagesPerSecond(r) / pagesPerSecond(crawlee)).toFixed(2)}x crawlee text)`,
     );
   }

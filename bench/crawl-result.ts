@@ -23,3 +23,11 @@ export interface CrawlerResult {
   threadsCpuMs?: ThreadSplit;
   note: string;
 }
+
+/** Sluice's CPU ms a page by thread: " (main …, page threads …, GC/JIT …)", or "" when not measured. */
+export function threadsNote(r: CrawlerResult): string {
+  const t = r.threadsCpuMs;
+  if (!t) return r.mainCpuMs === undefined ? '' : ` (main thread ${(r.mainCpuMs / r.pages).toFixed(2)})`;
+  const per = (ms: number) => (ms / r.pages).toFixed(2);
+  return ` (main ${per(t.mainMs)}, page threads ${per(t.newMs)}, GC/JIT ${per(t.otherMs)})`;
+}

@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { createApp } from '../server/app.ts';
 import { tempDir } from '../test/helpers/stores.ts';
 import { START_CRAWL } from '../test/helpers/app.ts';
-import { closeHttp, lateThreads, postGraphql, processCpuMs, rssSampler, threadSplit, vmHwm, vmRss, type ThreadSplit } from './lib.ts';
+import { closeHttp, postGraphql, processCpuMs, rssSampler, threadSplit, vmHwm, vmRss, type ThreadSplit } from './lib.ts';
 import type { CrawlerResult } from './crawl-result.ts';
 
 const [siteUrl, maxPagesArg, optionsArg] = process.argv.slice(2);
@@ -80,8 +80,7 @@ async function built(dataDir: string): Promise<Server> {
     rssBefore: vmRss(pid),
     measure() {
       const cpuBefore = processCpuMs(pid);
-      // the page workers and the SQLite writer, started with the server (warmThreads), count as work threads
-      const threads = threadSplit(pid, undefined, lateThreads(pid));
+      const threads = threadSplit(pid);
       return () => ({ cpuMs: processCpuMs(pid) - cpuBefore, split: threads.stop(), peakRss: vmHwm(pid) });
     },
     stop: () =>

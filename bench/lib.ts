@@ -185,31 +185,11 @@ function threadCpuMs(pid: number, tid: number): number {
   }
 }
 
-/** When thread `tid` of `pid` started, in ms since boot (10 ms ticks; NaN if gone). */
-function threadStartMs(pid: number, tid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    return (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) * 1000) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/**
- * Threads a server started for its work after start-up: those that started `lateMs` or more after
- * its main thread (V8's and libuv's start with the process, before its code is even loaded; a
- * server's page workers and SQLite writer start as it starts listening, or on first use).
- */
-export function lateThreads(pid: number, lateMs = 150): Set<number> {
-  const main = threadStartMs(pid, pid);
-  return new Set(taskIds(pid).filter((tid) => tid !== pid && threadStartMs(pid, tid) - main >= lateMs));
-}
-
 /** Where a process's CPU went between two points, by thread (Linux; NaN elsewhere). */
 export interface ThreadSplit {
   /** The main thread. */
   mainMs: number;
-  /** Threads started after the first point (a crawl's page workers, their start-up included), or those marked as work threads. */
+  /** Threads started after the first point (a crawl's page workers, their start-up included). */
   newMs: number;
   /** The threads that were already there besides the main one: V8's (GC, compiler) and libuv's. */
   otherMs: number;
@@ -217,10 +197,9 @@ export interface ThreadSplit {
 
 /**
  * Starts a per-thread CPU measure of process `pid` (default: this one); `stop()` gives the split since
- * the start. `existing`: the threads that count as already there (default: those running now);
- * `work`: threads running now that count as new all the same (see lateThreads).
+ * the start. `existing`: the threads that count as already there (default: those running now).
  */
-export function threadSplit(pid = process.pid, existing?: ReadonlySet<number>, work: ReadonlySet<number> = new Set()): { stop(): ThreadSplit } {
+export function threadSplit(pid = process.pid, existing?: ReadonlySet<number>): { stop(): ThreadSplit } {
   const before = new Map(taskIds(pid).map((tid) => [tid, threadCpuMs(pid, tid)]));
   return {
     stop() {
@@ -230,7 +209,7 @@ export function threadSplit(pid = process.pid, existing?: ReadonlySet<number>, w
         if (Number.isNaN(ms)) continue;
         const from = before.get(tid);
         if (tid === pid) split.mainMs = ms - (from ?? 0);
-        else if (work.has(tid) || (existing ? !existing.has(tid) : from === undefined)) split.newMs += ms - (from ?? 0);
+        else if (existing ? !existing.has(tid) : from === undefined) split.newMs += ms - (from ?? 0);
         else split.otherMs += ms - (from ?? 0);
       }
       return split;

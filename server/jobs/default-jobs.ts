@@ -17,19 +17,18 @@ export function defaultJobs(
 ): Job[] {
   const crawl = crawlJob({ allowPrivateNetworks: settings.allowPrivateNetworks, userAgent: USER_AGENT, pages: settings.pages }, (attempt) => {
     settings.crawlStarting?.();
-    return capabilities(attempt);
-  });
-  const capabilities = (attempt: Parameters<Parameters<typeof crawlJob>[1]>[0]): ReturnType<Parameters<typeof crawlJob>[1]> => ({
-    storePage: async (page, write, whenStored) => {
-      const { pageStored } = await attempt.write(write, (fence, w) => store.write(fence, { ...w, page, whenStored }));
-      return pageStored !== false;
-    },
-    // one fenced write of the attempt for the whole group, so it is ordered and refused as one
-    storePages: async (items) => {
-      const writes = items.map(({ page, write, whenStored }) => ({ ...write, page, whenStored }));
-      const { pagesStored } = await attempt.write(writes[0]!, (fence, first) => store.writeMany(fence, [{ ...writes[0]!, ...first }, ...writes.slice(1)]));
-      return pagesStored.map((stored) => stored !== false);
-    },
+    return {
+      storePage: async (page, write, whenStored) => {
+        const { pageStored } = await attempt.write(write, (fence, w) => store.write(fence, { ...w, page, whenStored }));
+        return pageStored !== false;
+      },
+      // one fenced write of the attempt for the whole group, so it is ordered and refused as one
+      storePages: async (items) => {
+        const writes = items.map(({ page, write, whenStored }) => ({ ...write, page, whenStored }));
+        const { pagesStored } = await attempt.write(writes[0]!, (fence, first) => store.writeMany(fence, [{ ...writes[0]!, ...first }, ...writes.slice(1)]));
+        return pagesStored.map((stored) => stored !== false);
+      },
+    };
   });
   const chat = chatJob({ llm: settings.llm }, (attempt) => ({
     searchKnowledge: (query, limit, options) => store.knowledge.search(query, limit, options),

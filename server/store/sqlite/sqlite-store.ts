@@ -96,7 +96,7 @@ export class SqliteStore implements Store {
     this.chat = new SqliteChat(this.db, () => this.drain(), this.turn);
   }
 
-  /** Starts the page writer thread ahead of the first page write (a server calls it as it starts). */
+  /** Starts the page writer thread ahead of the first page write (a server calls it as a crawl starts). */
   warm(): void {
     this.pageWriter?.start();
   }
