@@ -112,18 +112,18 @@ export class ExecutionFeed implements MemberHome {
         if (member.last >= this.edge) return this.goLive(member);
         const first = this.ring[0];
         if (first && first.seq <= member.last + 1) {
-          // The rest is in memory: render what is missing (normally at once), then send it all and go
-          // live in one synchronous step, unless the edge moved during a wait (then look again).
+          // The rest is in memory: render what is missing, then send it all and go live in one
+          // synchronous step. A payload that is a string is taken as it is: awaiting it would yield,
+          // and live events delivered meanwhile would pass this member by (it is not live yet) while
+          // it joins at the edge it saw. After a real wait the edge may have moved: then look again.
           const edge = this.edge;
           const missing = this.ring.filter((e) => e.seq > member.last);
           const payloads: string[] = [];
-          let waited = false;
           for (const event of missing) {
             const payload = member.group.render(event, event.seq);
-            if (typeof payload !== 'string') waited = true;
-            payloads.push(await payload);
+            payloads.push(typeof payload === 'string' ? payload : await payload);
           }
-          if (waited && (edge !== this.edge || member.state !== 'catching-up')) continue;
+          if (edge !== this.edge || member.state !== 'catching-up') continue;
           for (const [i, event] of missing.entries()) {
             member.deliver(event.seq, payloads[i]!, isTerminalEvent(event));
             if (this.backedUp(member)) return;

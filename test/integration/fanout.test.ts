@@ -238,6 +238,39 @@ describe('fan-out seam: replay, then live, no gap and no duplicate', () => {
     expect(watcher.seqs()).toEqual(range(1, 308));
   });
 
+  it('a burst that goes live while a subscriber replays from the events kept in memory reaches it (chaos seed 841: seqs 9-12 skipped)', async () => {
+    const fence = await runningExecution();
+    const watcher = new TestSink();
+    await subscribe(watcher, { id: fence.executionId });
+    await log(fence, 100);
+    await watcher.until(() => watcher.frames.length === 102); // the feed keeps seqs 3-102 in memory (it began at seq 2)
+    // Four more events commit; their messages arrive (synchronously, as in-process pub/sub does)
+    // while the late subscriber sends what it is missing from memory, between its first two events.
+    const burst: Change[] = [];
+    for (let i = 0; i < 4; i++) burst.push((await store.write(fence, { event: { type: 'LOG', message: `burst ${i}` } })).change!);
+    const render = Group.prototype.render;
+    let armed = true;
+    vi.spyOn(Group.prototype, 'render').mockImplementation(function (this: Group, root, seq) {
+      const payload = render.call(this, root, seq);
+      if (armed && seq === 4) {
+        armed = false;
+        burst.forEach(publish);
+      }
+      return payload;
+    });
+    const late = new TestSink();
+    const sub = await subscribe(late, { id: fence.executionId, after: 3 });
+    await watcher.until(() => watcher.frames.length === 106);
+    expect(armed).toBe(false);
+    vi.restoreAllMocks();
+    publish(await store.transition(fence.executionId, 'succeed', { attempt: fence.attempt }));
+    await watcher.until(() => watcher.frames.length === 107);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // a member that joined behind the edge gets nothing more
+    expect(late.seqs()).toEqual(range(4, 107));
+    await sub.done;
+    expect(watcher.seqs()).toEqual(range(1, 107));
+  });
+
   it('a cursor ahead of the feed (events committed, their messages still on the way) gets no event twice', async () => {
     const fence = await runningExecution();
     const watcher = new TestSink();
