@@ -100,6 +100,12 @@ describe('extractHtml on a page without a main element', () => {
   it('reads rel=canonical', () => {
     expect(page.canonical).toBe('https://docs.example.com/en/latest/tutorial.html');
   });
+
+  it('weighs no script or style text: a block holding a large inline script is not taken for the content', () => {
+    const html = `<html><body><div class="widgets"><script>${'var x = 1; '.repeat(500)}</script><style>${'.a { color: red } '.repeat(200)}</style></div>
+      <div class="text"><p>The page's only readable text, far shorter than the script beside it.</p></div></body></html>`;
+    expect(extractHtml(html, new URL('https://example.com/')).markdown).toBe("The page's only readable text, far shorter than the script beside it.");
+  });
 });
 
 describe('extractText and decodeBody', () => {

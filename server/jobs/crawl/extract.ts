@@ -2,7 +2,7 @@ import type { AnyNode, Document, Element, Text } from 'domhandler';
 import { textContent } from 'domutils';
 import { parseDocument } from 'htmlparser2';
 import { parseMarkdownLinks } from './discovery.ts';
-import { toMarkdown } from './markdown.ts';
+import { collapseSpaces, NEEDS_COLLAPSE, toMarkdown } from './markdown.ts';
 import { httpUrl, parseHttpUrl } from './urls.ts';
 
 /** What a crawl keeps of a page: its title, main content as Markdown, and the links to follow. */
@@ -50,8 +50,8 @@ export function extractHtml(html: string, pageUrl: URL): ExtractedPage {
   const links = robots.nofollow ? [] : collectLinks(found.anchors, base, hrefs);
   const title = cleanText(found.title ? textContent(found.title) : '') || cleanText(found.h1 ? textContent(found.h1) : '') || pageUrl.href;
   const canonical = found.canonicalHref ? (parseHttpUrl(found.canonicalHref, base)?.href ?? null) : null;
-  const root = mainContent(found, doc);
-  const markdown = tidyMarkdown(toMarkdown(root, { base, skip: isChrome, hrefs }));
+  const { root, skip } = mainContent(found, doc);
+  const markdown = tidyMarkdown(toMarkdown(root, { base, skip, hrefs }));
   return { title, markdown, links, canonical, ...robots };
 }
 
@@ -173,9 +173,12 @@ function scan(doc: Document): Scan {
   return found;
 }
 
-/** The single main element (main, [role=main], article), else the dominant block of the body. */
-function mainContent(found: Scan, doc: Document): AnyNode {
-  for (const matches of found.mains) if (matches.length === 1) return matches[0]!;
+/**
+ * The single main element (main, [role=main], article), else the dominant block of the body; with
+ * what to leave out of it (page chrome).
+ */
+function mainContent(found: Scan, doc: Document): { root: AnyNode; skip: (el: Element) => boolean } {
+  for (const matches of found.mains) if (matches.length === 1) return { root: matches[0]!, skip: isChrome };
   return dominantBlock(found.body ?? doc);
 }
 
@@ -184,24 +187,29 @@ function mainContent(found: Scan, doc: Document): AnyNode {
  * (text outside links and chrome: a menu of links weighs nothing), as long as one child holds most
  * of it and no top heading is left outside. Like Readability's scoring, but on the parsed tree.
  */
-function dominantBlock(root: AnyNode): AnyNode {
+function dominantBlock(root: AnyNode): { root: AnyNode; skip: (el: Element) => boolean } {
   // only elements are looked up (and the root): text nodes are weighed but not kept
   const weights = new Map<AnyNode, number>();
+  // Every element the Markdown walk can reach is judged here first: it looks the answer up.
+  const chrome = new Set<Element>();
   const weigh = (nodes: AnyNode[], inLink: boolean): number => {
     let sum = 0;
     for (const node of nodes) {
       if (node.type === 'text') {
         if (!inLink) sum += collapsedLength((node as Text).data);
-      } else if (node.type === 'tag') {
+      } else if (node.type === 'tag' || node.type === 'script' || node.type === 'style') {
         const el = node as Element;
-        const w = isChrome(el) ? 0 : weigh(el.children, inLink || el.name === 'a');
+        let w = 0;
+        if (isChrome(el)) chrome.add(el);
+        else w = weigh(el.children, inLink || el.name === 'a');
         weights.set(el, w);
         sum += w;
       } else if ('children' in node) sum += weigh(node.children, inLink);
     }
     return sum;
   };
-  const total = (root.type === 'tag' && isChrome(root as Element)) || !('children' in root) ? 0 : weigh(root.children, false);
+  if ((root.type === 'tag' && isChrome(root as Element)) || !('children' in root)) return { root, skip: isChrome };
+  const total = weigh(root.children, false);
   weights.set(root, total);
   let node: AnyNode = root;
   while ('children' in node && total > 0) {
@@ -213,7 +221,7 @@ function dominantBlock(root: AnyNode): AnyNode {
     if (headingOutside) break;
     node = best;
   }
-  return node;
+  return { root: node, skip: (el) => chrome.has(el) };
 }
 
 function hasTopHeading(el: Element): boolean {
@@ -258,9 +266,6 @@ export function collapsedLength(text: string): number {
   return length;
 }
 
-/** Whitespace that collapsing would change: a run of two, or any whitespace but a plain space. */
-const NEEDS_COLLAPSE = /\s\s|[^\S ]/;
-
 /** The characters \s matches in a JavaScript regular expression. */
 function isSpace(c: number): boolean {
   if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
@@ -269,7 +274,7 @@ function isSpace(c: number): boolean {
 }
 
 function cleanText(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
+  return collapseSpaces(text).trim();
 }
 
 function tidyMarkdown(markdown: string): string {

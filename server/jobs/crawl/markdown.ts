@@ -58,7 +58,7 @@ class Writer {
       inline = '';
     };
     for (const node of nodes) {
-      if (node.type === 'text') inline += collapse(node.data);
+      if (node.type === 'text') inline += collapseSpaces(node.data);
       else if (isElement(node) && !this.options.skip(node)) {
         if (BLOCK.has(node.name)) {
           flush();
@@ -76,7 +76,7 @@ class Writer {
     const name = el.name;
     const level = HEADING.exec(name);
     if (level) {
-      const text = this.inlineOf(el).replace(/\s+/g, ' ').trim();
+      const text = collapseSpaces(this.inlineOf(el)).trim();
       return text ? [`${'#'.repeat(Number(level[1]))} ${text}`] : [];
     }
     switch (name) {
@@ -94,7 +94,7 @@ class Writer {
       case 'table':
         return this.table(el);
       case 'dt': {
-        const text = this.inlineOf(el).replace(/\s+/g, ' ').trim();
+        const text = collapseSpaces(this.inlineOf(el)).trim();
         return text ? [text.startsWith('**') ? text : `**${text}**`] : [];
       }
       case 'hr':
@@ -159,7 +159,7 @@ class Writer {
   private inlineOf(el: Element): string {
     let out = '';
     for (const child of el.children) {
-      if (child.type === 'text') out += collapse(child.data);
+      if (child.type === 'text') out += collapseSpaces(child.data);
       else if (isElement(child) && !this.options.skip(child)) out += this.inline(child);
     }
     return out;
@@ -198,7 +198,7 @@ class Writer {
 
   private link(a: Element): string {
     const text = this.inlineOf(a);
-    const label = text.replace(/\s+/g, ' ').trim();
+    const label = collapseSpaces(text).trim();
     const href = a.attribs.href ?? '';
     if (isPermalink(a, label, href)) return '';
     if (!label) return '';
@@ -247,8 +247,15 @@ export function absoluteHref(href: string, base: URL): string | null {
   return url && (url.protocol === 'http:' || url.protocol === 'https:') ? url.href : null;
 }
 
-function collapse(text: string): string {
-  return text.replace(/\s+/g, ' ');
+/** Whitespace that collapsing would change: a run of two, or any whitespace but a plain space. */
+export const NEEDS_COLLAPSE = /\s\s|[^\S ]/;
+
+/**
+ * `text` with each whitespace run made one space. Most text nodes have none to collapse: a test
+ * (native code, no allocation) answers them without building a new string.
+ */
+export function collapseSpaces(text: string): string {
+  return NEEDS_COLLAPSE.test(text) ? text.replace(/\s+/g, ' ') : text;
 }
 
 /** `**x**` around the text, with its outer spaces kept outside the markers. */
@@ -261,7 +268,7 @@ function wrap(text: string, marker: string): string {
 }
 
 function codeSpan(raw: string): string {
-  const text = raw.replace(/\s+/g, ' ');
+  const text = collapseSpaces(raw);
   const inner = text.trim();
   if (!inner) return text;
   let ticks = '`';
@@ -274,5 +281,9 @@ function codeSpan(raw: string): string {
 
 /** Text that would read as a heading, quote or list at the start of a line is escaped. */
 function escapeLineStarts(text: string): string {
+  // a single line (most paragraphs) can only need it at its first character
+  if (!text.includes('\n') && !LINE_START_CHAR.test(text)) return text;
   return text.replace(/^(#{1,6}\s|>|[-+*]\s|\d+[.)]\s)/gm, '\\$1');
 }
+
+const LINE_START_CHAR = /^[#>+*\-\d]/;
