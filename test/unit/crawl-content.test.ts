@@ -33,12 +33,20 @@ describe('extractHtml', () => {
     }
   });
 
-  it('collects the links of the whole page (navigation too), absolute, without nofollow or mailto', () => {
+  it('collects the links of the whole page (navigation too), absolute, without nofollow or mailto, each with its frontier key', () => {
     expect(page.links).toEqual([
-      'https://example.com/',
-      'https://example.com/docs/',
-      'https://example.com/blog?utm_source=nav',
-      'https://example.com/docs/install/setup',
+      { href: 'https://example.com/', key: 'https://example.com/' },
+      { href: 'https://example.com/docs/', key: 'https://example.com/docs' },
+      { href: 'https://example.com/blog?utm_source=nav', key: 'https://example.com/blog' },
+      { href: 'https://example.com/docs/install/setup', key: 'https://example.com/docs/install/setup' },
+    ]);
+  });
+
+  it('keeps one link per frontier key, its first href', () => {
+    const html = '<body><main><a href="/a/?utm_source=x#top">1</a> <a href="/a">2</a> <a href="/b">3</a> <a href="/a/">4</a></main></body>';
+    expect(extractHtml(html, new URL('https://example.com/')).links).toEqual([
+      { href: 'https://example.com/a/?utm_source=x', key: 'https://example.com/a' },
+      { href: 'https://example.com/b', key: 'https://example.com/b' },
     ]);
   });
 
@@ -111,7 +119,7 @@ describe('extractHtml on a page without a main element', () => {
 describe('extractText and decodeBody', () => {
   it('stores markdown as is, with its first heading as title and its links', () => {
     const page = extractText('# Guide\n\nSee [API](/api).\n', 'text/markdown', new URL('https://example.com/g.md'));
-    expect(page).toMatchObject({ title: 'Guide', markdown: '# Guide\n\nSee [API](/api).', links: ['https://example.com/api'] });
+    expect(page).toMatchObject({ title: 'Guide', markdown: '# Guide\n\nSee [API](/api).', links: [{ href: 'https://example.com/api', key: 'https://example.com/api' }] });
   });
 
   it('decodes by byte order mark, then header charset, then meta charset', () => {

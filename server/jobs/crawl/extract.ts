@@ -3,14 +3,20 @@ import { textContent } from 'domutils';
 import { parseDocument } from 'htmlparser2';
 import { parseMarkdownLinks } from './discovery.ts';
 import { collapseSpaces, NEEDS_COLLAPSE, toMarkdown } from './markdown.ts';
-import { httpUrl, parseHttpUrl } from './urls.ts';
+import { canonicalHref, httpUrl, parseHttpUrl } from './urls.ts';
+
+/** A link of a page: the URL to fetch and its frontier key (canonicalHref). */
+export interface PageLink {
+  href: string;
+  key: string;
+}
 
 /** What a crawl keeps of a page: its title, main content as Markdown, and the links to follow. */
 export interface ExtractedPage {
   title: string;
   markdown: string;
-  /** Absolute http(s) links found on the page (not yet normalised or scoped), without duplicates. */
-  links: string[];
+  /** Absolute http(s) links found on the page (not yet scoped), in page order, one per frontier key (its first href). */
+  links: PageLink[];
   /** <meta name="robots" content="noindex">: do not store the page. */
   noindex: boolean;
   /** <meta name="robots" content="nofollow">: do not follow its links. */
@@ -62,7 +68,7 @@ export function extractText(text: string, mimeType: string, pageUrl: URL): Extra
   const heading = isMarkdown ? /^#{1,6}\s+(.+)$/m.exec(markdown)?.[1] : undefined;
   const firstLine = markdown.split('\n').find((line) => line.trim() !== '');
   const title = cleanText(heading ?? firstLine ?? '').slice(0, 200) || pageUrl.href;
-  const links = isMarkdown ? [...new Set(parseMarkdownLinks(markdown, pageUrl))] : [];
+  const links = isMarkdown ? linkKeys(parseMarkdownLinks(markdown, pageUrl)) : [];
   return { title, markdown, links, noindex: false, nofollow: false, canonical: null };
 }
 
@@ -229,18 +235,36 @@ function hasTopHeading(el: Element): boolean {
   return el.children.some((c) => c.type === 'tag' && hasTopHeading(c as Element));
 }
 
-/** The page's links (see ExtractedPage.links); `hrefs` is given what each href resolves to (absoluteHref's answer). */
-function collectLinks(anchors: Element[], base: URL, hrefs: Map<string, string | null>): string[] {
-  const links = new Set<string>();
+/**
+ * The page's links (see ExtractedPage.links), each parsed once; `hrefs` is given what each href
+ * resolves to (absoluteHref's answer), for the Markdown's links.
+ */
+function collectLinks(anchors: Element[], base: URL, hrefs: Map<string, string | null>): PageLink[] {
+  const links = new Map<string, PageLink>();
   for (const el of anchors) {
     if (/\bnofollow\b/i.test(el.attribs.rel ?? '')) continue;
     const href = el.attribs.href ?? '';
     const parsed = URL.parse(href.trim(), base);
     hrefs.set(href, parsed && (parsed.protocol === 'http:' || parsed.protocol === 'https:') ? parsed.href : null);
     const url = parsed && httpUrl(parsed);
-    if (url) links.add(url.href);
+    if (url) addLink(links, url);
   }
-  return [...links];
+  return [...links.values()];
+}
+
+/** Absolute hrefs as links (see ExtractedPage.links). */
+function linkKeys(hrefs: readonly string[]): PageLink[] {
+  const links = new Map<string, PageLink>();
+  for (const href of hrefs) {
+    const url = parseHttpUrl(href);
+    if (url) addLink(links, url);
+  }
+  return [...links.values()];
+}
+
+function addLink(links: Map<string, PageLink>, url: URL): void {
+  const key = canonicalHref(url);
+  if (!links.has(key)) links.set(key, { href: url.href, key });
 }
 
 function metaRobots(content: string): { noindex: boolean; nofollow: boolean } {

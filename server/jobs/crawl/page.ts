@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chunkMarkdown } from './chunk.ts';
-import { decodeBody, extractHtml, extractText } from './extract.ts';
+import { decodeBody, extractHtml, extractText, type PageLink } from './extract.ts';
 import type { PageInput } from '../../store/knowledge-records.ts';
-import { canonicalHref, parseHttpUrl } from './urls.ts';
 
 const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
 const TEXT_TYPES = new Set(['text/plain', 'text/markdown', 'text/x-markdown']);
@@ -10,12 +9,6 @@ const TEXT_TYPES = new Set(['text/plain', 'text/markdown', 'text/x-markdown']);
 /** The media types a crawl reads as pages; anything else is skipped unread. */
 export function isPageType(mimeType: string): boolean {
   return HTML_TYPES.has(mimeType) || TEXT_TYPES.has(mimeType);
-}
-
-/** A link of a page: the URL to fetch and its frontier key (canonicalHref), worked out where the page is built. */
-export interface PageLink {
-  href: string;
-  key: string;
 }
 
 export interface BuiltPage {
@@ -48,7 +41,7 @@ export function buildPage(options: PageTask): BuiltPage {
   const text = decodeBody(body, options.charset, isHtml);
   const extracted = isHtml ? extractHtml(text, url) : extractText(text, options.mimeType, url);
   const { canonical } = extracted;
-  const links = linkKeys(extracted.links);
+  const { links } = extracted;
   if (extracted.noindex) return { page: null, reason: 'the page asks not to be indexed (meta robots noindex)', links, canonical };
   if (extracted.markdown === '') return { page: null, reason: 'the page has no text content', links, canonical };
   return {
@@ -64,16 +57,4 @@ export function buildPage(options: PageTask): BuiltPage {
     links,
     canonical,
   };
-}
-
-/** The page's links with their frontier keys, one per key (the first href of a key is kept). */
-function linkKeys(hrefs: readonly string[]): PageLink[] {
-  const links = new Map<string, PageLink>();
-  for (const href of hrefs) {
-    const url = parseHttpUrl(href);
-    if (!url) continue;
-    const key = canonicalHref(url);
-    if (!links.has(key)) links.set(key, { href: url.href, key });
-  }
-  return [...links.values()];
 }
