@@ -210,3 +210,11 @@ describe('text weights of the main-content fallback', () => {
     }
   });
 });
+
+describe('extractText tidies what it stores', () => {
+  it('line endings made \\n, spaces and tabs at line ends dropped (before \\u2028 too), blank runs made one', () => {
+    const text = 'a  \r\nb\t\rc \u2028d\n\n\n\ne \t';
+    expect(extractText(text, 'text/plain', new URL('https://example.com/')).markdown).toBe('a\nb\nc\u2028d\n\ne');
+    expect(extractText('plain line', 'text/plain', new URL('https://example.com/')).markdown).toBe('plain line');
+  });
+});

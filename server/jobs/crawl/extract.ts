@@ -302,9 +302,9 @@ function cleanText(text: string): string {
 }
 
 function tidyMarkdown(markdown: string): string {
-  return markdown
-    .replace(/\r\n?/g, '\n')
-    .replace(/[ \t]+$/gm, '')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
+  // each pass runs only when a plain search (far cheaper than the expression) finds its case
+  let text = markdown.includes('\r') ? markdown.replace(/\r\n?/g, '\n') : markdown;
+  if (text.includes('\t') || text.includes(' \n') || text.endsWith(' ') || text.includes('\u2028') || text.includes('\u2029')) text = text.replace(/[ \t]+$/gm, '');
+  if (text.includes('\n\n\n')) text = text.replace(/\n{3,}/g, '\n\n');
+  return text.trim();
 }
