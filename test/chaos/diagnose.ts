@@ -67,6 +67,26 @@ export function traceEngine(engine: Engine, node: string): EngineTrace {
       }
     };
   }
+  // What each takeover a sweep tried came to (moved to a status, refused: null, or threw): a row
+  // listed as an orphan beat after beat and never taken shows here why.
+  for (const name of ['release', 'move'] as const) {
+    const fn = e[name].bind(e);
+    e[name] = async (...args: any[]) => {
+      const options = args[2];
+      const sweeping = options?.ifLeaseExpired || options?.ifCancelRequestedMsAgo !== undefined;
+      if (!sweeping || (name === 'move' && args[1] !== 'finishCancel')) return fn(...args);
+      const id = idOf(args[0]);
+      const t0 = Date.now();
+      try {
+        const change = await fn(...args);
+        trace.calls.push([t0, `sweep-${name}:${change ? change.execution.status : 'null'}+${Date.now() - t0}ms`, id]);
+        return change;
+      } catch (error) {
+        trace.calls.push([t0, `sweep-${name}:threw(${error instanceof Error ? error.message.slice(0, 60) : String(error)})+${Date.now() - t0}ms`, id]);
+        throw error;
+      }
+    };
+  }
   const recover = e.recoverOrphans.bind(e);
   e.recoverOrphans = step('orphans', recover);
   const overdue = e.finishOverdueCancels.bind(e);
@@ -80,7 +100,12 @@ export function traceEngine(engine: Engine, node: string): EngineTrace {
         return async (all: boolean) => {
           const at = Date.now();
           const rows = await listOrphans(all);
-          const entry = { at, ids: rows.map((r: any) => `${r.id.slice(0, 8)}:${r.status}:${r.node}:a${r.attempt}:lease${r.leaseUntil ? r.leaseUntil - at : 'null'}:${e.running.has(r.id) ? 'HELD' : ''}`), outcome: [] };
+          // HELD: this node has code for the row; "renewable" is why its sweep skips it (see recoverOrphans).
+          const held = (id: string): string => {
+            const r = e.running.get(id);
+            return r ? `HELD(a${r.execution.attempt},${r.cause ?? 'running'}${e.renewable(r) ? ',renewable' : ''})` : '';
+          };
+          const entry = { at, ids: rows.map((r: any) => `${r.id.slice(0, 8)}:${r.status}:${r.node}:a${r.attempt}:lease${r.leaseUntil ? r.leaseUntil - at : 'null'}:${held(r.id)}`), outcome: [] };
           trace.orphans.push(entry);
           if (trace.orphans.length > 400) trace.orphans.shift();
           return rows;
