@@ -20,7 +20,7 @@ const MAX_QUEUED = 1000;
  * lost last event has no later one to reveal the gap: a feed that heard nothing for this long re-reads
  * the log after its live edge. One read per watched execution, whatever the number of subscribers.
  */
-const IDLE_REFILL_MS = 2000;
+export const IDLE_REFILL_MS = 2000;
 /**
  * A log read the feed owes its members (a gap refill, an overflow, an idle read) that failed is tried
  * again after this long, doubling up to IDLE_REFILL_MS while the store keeps failing.

@@ -21,6 +21,7 @@ import { watchSentRequests } from './sent-requests.ts';
 import { TIMING, type Schedule, type Step } from './schedule.ts';
 import { describeTrace, DIAG, loopLag, poolOf, sampleBackends, stallsNear, traceEngine, type EngineTrace } from './diagnose.ts';
 import type { Engine } from '../../server/engine/engine.ts';
+import { IDLE_REFILL_MS } from '../../server/streams/execution-feed.ts';
 
 /** What a runner shares between schedules: a private Redis the schedules may restart. */
 export interface ChaosEnv {
@@ -667,7 +668,8 @@ export async function runSchedule(schedule: Schedule, env: ChaosEnv, where: { st
     await sleep(100); // a resubscribe after an error may be under way
     closing = true;
     for (const s of [...subscriptions]) {
-      if (!s.left) await Promise.race([s.collector.done.catch(() => {}), sleep(1500)]);
+      // a last event whose message was lost reaches it by its feed's idle read of the log (shared store)
+      if (!s.left) await Promise.race([s.collector.done.catch(() => {}), sleep(IDLE_REFILL_MS + 500)]);
       const got = s.collector.items;
       const log = logs.get(s.executionId) ?? [];
       const expected = log.filter((e) => e.seq > s.afterSeq).slice(0, got.length);
