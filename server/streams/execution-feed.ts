@@ -1,7 +1,7 @@
 // The live events of one execution on this node, heard once (one pub/sub listener: with Redis, one
 // channel subscription per execution) and sent to every group that watches it.
 import { isTerminal } from '../executions/status.ts';
-import type { ExecutionEvent } from '../executions/types.ts';
+import { StoreUnavailableError, type ExecutionEvent } from '../executions/types.ts';
 import type { SluicePubSub } from '../pubsub.ts';
 import type { Store } from '../store/store.ts';
 import type { Group } from './group.ts';
@@ -23,7 +23,8 @@ const MAX_QUEUED = 1000;
 export const IDLE_REFILL_MS = 2000;
 /**
  * A log read the feed owes its members (a gap refill, an overflow, an idle read) that failed is tried
- * again after this long, doubling up to IDLE_REFILL_MS while the store keeps failing.
+ * again after this long, doubling up to IDLE_REFILL_MS while the store keeps failing. So is a
+ * member's replay, and the feed's first read of its row, when the database could not be reached.
  */
 const RETRY_FIRST_MS = 50;
 
@@ -50,7 +51,8 @@ export class ExecutionFeed implements MemberHome {
   members = 0;
   private edge = 0;
   private finished = false;
-  private readonly ready: Promise<void>;
+  /** The first read of the row (the live edge); null until made, and again after it failed. */
+  private ready: Promise<void> | null = null;
   private readonly ring: ExecutionEvent[] = [];
   private readonly queue: ExecutionEvent[] = [];
   private overflowed = false;
@@ -69,11 +71,7 @@ export class ExecutionFeed implements MemberHome {
   ) {
     // Listening starts before the row is read: an event committed after the read is heard.
     this.unlisten = pubsub.listen('execution:event', executionId, (event) => this.onLive(event));
-    this.ready = store.getExecution(executionId).then((row) => {
-      this.edge = row?.lastSeq ?? 0;
-      this.finished = !row || isTerminal(row.status);
-    });
-    this.ready.catch(() => {}); // members see the failure when they await it
+    void this.whenReady().catch(() => {}); // members see a failure when they wait for it, and read again
     this.idle = store.exclusive ? null : setTimeout(() => this.onIdle(), IDLE_REFILL_MS);
     this.idle?.unref();
   }
@@ -104,44 +102,73 @@ export class ExecutionFeed implements MemberHome {
     this.hooks.empty(this);
   }
 
-  /** Replays the log to `member` from its last seq until the live edge, then makes it live. */
+  /**
+   * Replays the log to `member` from its last seq until the live edge, then makes it live. A read
+   * that fails because the database could not be reached is tried again shortly (backing off), as
+   * long as the member waits: a database hiccup does not end a subscription.
+   */
   async catchUp(member: Member): Promise<void> {
-    try {
-      await this.ready;
-      while (member.state === 'catching-up' && member.open) {
-        if (member.last >= this.edge) return this.goLive(member);
-        const first = this.ring[0];
-        if (first && first.seq <= member.last + 1) {
-          // The rest is in memory: render what is missing, then send it all and go live in one
-          // synchronous step. A payload that is a string is taken as it is: awaiting it would yield,
-          // and live events delivered meanwhile would pass this member by (it is not live yet) while
-          // it joins at the edge it saw. After a real wait the edge may have moved: then look again.
-          const edge = this.edge;
-          const missing = this.ring.filter((e) => e.seq > member.last);
-          const payloads: string[] = [];
-          for (const event of missing) {
-            const payload = member.group.render(event, event.seq);
-            payloads.push(typeof payload === 'string' ? payload : await payload);
-          }
-          if (edge !== this.edge || member.state !== 'catching-up') continue;
-          for (const [i, event] of missing.entries()) {
-            member.deliver(event.seq, payloads[i]!, isTerminalEvent(event));
-            if (this.backedUp(member)) return;
-          }
-          if (member.state === 'catching-up') this.goLive(member);
-          return;
+    for (let wait = RETRY_FIRST_MS; ; wait = Math.min(wait * 2, IDLE_REFILL_MS)) {
+      try {
+        return await this.replay(member);
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError) || this.disposed) return member.end(error);
+        if (member.state !== 'catching-up' || !member.open) return;
+        this.hooks.warn(error, 'stream: a replay could not read the log; trying again shortly');
+        await new Promise((resolve) => setTimeout(resolve, wait).unref());
+        if (member.state !== 'catching-up' || !member.open) return;
+      }
+    }
+  }
+
+  /** The first read of the row, made again by whoever waits for it after it failed. */
+  private whenReady(): Promise<void> {
+    if (!this.ready) {
+      const read = this.store.getExecution(this.executionId).then((row) => {
+        this.edge = row?.lastSeq ?? 0;
+        this.finished = !row || isTerminal(row.status);
+      });
+      read.catch(() => {
+        if (this.ready === read) this.ready = null;
+      });
+      this.ready = read;
+    }
+    return this.ready;
+  }
+
+  private async replay(member: Member): Promise<void> {
+    await this.whenReady();
+    while (member.state === 'catching-up' && member.open) {
+      if (member.last >= this.edge) return this.goLive(member);
+      const first = this.ring[0];
+      if (first && first.seq <= member.last + 1) {
+        // The rest is in memory: render what is missing, then send it all and go live in one
+        // synchronous step. A payload that is a string is taken as it is: awaiting it would yield,
+        // and live events delivered meanwhile would pass this member by (it is not live yet) while
+        // it joins at the edge it saw. After a real wait the edge may have moved: then look again.
+        const edge = this.edge;
+        const missing = this.ring.filter((e) => e.seq > member.last);
+        const payloads: string[] = [];
+        for (const event of missing) {
+          const payload = member.group.render(event, event.seq);
+          payloads.push(typeof payload === 'string' ? payload : await payload);
         }
-        if (member.congested) return this.hooks.lag(member);
-        const page = await this.store.listEvents(this.executionId, member.last, Math.min(REPLAY_PAGE, this.edge - member.last));
-        for (const event of page) {
-          if (member.state !== 'catching-up') return;
-          member.deliver(event.seq, await member.group.render(event, event.seq), isTerminalEvent(event));
+        if (edge !== this.edge || member.state !== 'catching-up') continue;
+        for (const [i, event] of missing.entries()) {
+          member.deliver(event.seq, payloads[i]!, isTerminalEvent(event));
           if (this.backedUp(member)) return;
         }
-        if (page.length === 0) return this.goLive(member); // cannot happen: the log holds everything up to the edge
+        if (member.state === 'catching-up') this.goLive(member);
+        return;
       }
-    } catch (error) {
-      member.end(error);
+      if (member.congested) return this.hooks.lag(member);
+      const page = await this.store.listEvents(this.executionId, member.last, Math.min(REPLAY_PAGE, this.edge - member.last));
+      for (const event of page) {
+        if (member.state !== 'catching-up') return;
+        member.deliver(event.seq, await member.group.render(event, event.seq), isTerminalEvent(event));
+        if (this.backedUp(member)) return;
+      }
+      if (page.length === 0) return this.goLive(member); // cannot happen: the log holds everything up to the edge
     }
   }
 
@@ -198,7 +225,7 @@ export class ExecutionFeed implements MemberHome {
   private async pump(): Promise<void> {
     this.pumping = true;
     try {
-      await this.ready;
+      await this.whenReady();
       while (!this.disposed && (this.overflowed || this.queue.length)) {
         if (this.overflowed) {
           this.overflowed = false;

@@ -5,7 +5,7 @@
 import { parse, type ExecutionArgs } from 'graphql';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Change } from '../../server/executions/types.ts';
+import { StoreUnavailableError, type Change } from '../../server/executions/types.ts';
 import { createSluicePubSub, type SluicePubSub } from '../../server/pubsub.ts';
 import { schema } from '../../server/schema/index.ts';
 import type { Principal, Scope } from '../../server/security/tokens.ts';
@@ -269,6 +269,53 @@ describe('fan-out seam: replay, then live, no gap and no duplicate', () => {
     expect(late.seqs()).toEqual(range(4, 107));
     await sub.done;
     expect(watcher.seqs()).toEqual(range(1, 107));
+  });
+
+  it('a replay whose log read fails (the database away a moment) is tried again: every event arrives, and no error', async () => {
+    const fence = await runningExecution();
+    const watcher = new TestSink();
+    await subscribe(watcher, { id: fence.executionId });
+    await log(fence, 20);
+    await watcher.until(() => watcher.frames.length === 22);
+    const read = store.listEvents.bind(store);
+    let failures = 0;
+    store.listEvents = async (...args) => {
+      if (failures < 2) {
+        failures++;
+        throw new StoreUnavailableError(new Error('the log could not be read (test)'));
+      }
+      return read(...args);
+    };
+    const late = new TestSink();
+    const sub = await subscribe(late, { id: fence.executionId, after: 0 }); // seqs 1-2 are before the feed's memory: read from the log
+    await late.until(() => late.frames.length === 22);
+    expect(failures).toBe(2);
+    store.listEvents = read;
+    publish(await store.transition(fence.executionId, 'succeed', { attempt: fence.attempt }));
+    await expect(sub.done).resolves.toMatchObject({ done: true });
+    expect(late.seqs()).toEqual(range(1, 23));
+    expect(late.frames.every((f) => f.type === 'next' && !f.payload.errors)).toBe(true);
+  });
+
+  it("a feed whose first read of the row fails reads it again: its subscriber gets every event", async () => {
+    const fence = await runningExecution();
+    await log(fence, 3);
+    const get = store.getExecution.bind(store);
+    let calls = 0;
+    store.getExecution = async (...args) => {
+      // the subscription's own check of the execution is the first read; the new feed's is the second
+      if (++calls === 2) throw new StoreUnavailableError(new Error('the row could not be read (test)'));
+      return get(...args);
+    };
+    const sink = new TestSink();
+    const sub = await subscribe(sink, { id: fence.executionId });
+    await sink.until(() => sink.frames.length === 5);
+    expect(calls).toBeGreaterThanOrEqual(3);
+    store.getExecution = get;
+    await log(fence, 1);
+    publish(await store.transition(fence.executionId, 'succeed', { attempt: fence.attempt }));
+    await expect(sub.done).resolves.toMatchObject({ done: true });
+    expect(sink.seqs()).toEqual(range(1, 7));
   });
 
   it('a cursor ahead of the feed (events committed, their messages still on the way) gets no event twice', async () => {
