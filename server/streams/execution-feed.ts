@@ -56,7 +56,8 @@ export class ExecutionFeed implements MemberHome {
   private readonly ring: ExecutionEvent[] = [];
   private readonly queue: ExecutionEvent[] = [];
   private overflowed = false;
-  private pumping = false;
+  /** The delivery of queued events under way (see pump). */
+  private pumping: Promise<void> | null = null;
   private disposed = false;
   private readonly unlisten: () => void;
   private readonly idle: NodeJS.Timeout | null;
@@ -199,7 +200,7 @@ export class ExecutionFeed implements MemberHome {
     }
     this.queue.push(event);
     this.idle?.refresh();
-    if (!this.pumping) void this.pump();
+    void this.pump();
   }
 
   private onIdle(): void {
@@ -209,12 +210,13 @@ export class ExecutionFeed implements MemberHome {
 
   /**
    * Reads the log after the live edge (an idle feed; pub/sub back after an outage, when what was
-   * published meanwhile is lost): what a lost message held reaches the members now.
+   * published meanwhile is lost): what a lost message held reaches the members now. Resolves once
+   * read (a failed read is tried again later, see retryLater).
    */
-  reread(): void {
-    if (this.disposed || this.finished) return;
+  reread(): Promise<void> {
+    if (this.disposed || this.finished) return Promise.resolve();
     this.overflowed = true;
-    if (!this.pumping) void this.pump();
+    return this.pump();
   }
 
   /**
@@ -222,8 +224,12 @@ export class ExecutionFeed implements MemberHome {
    * that fails is tried again shortly (see retryLater): the event that showed the gap has been taken
    * off the queue, and when it was the last one (a terminal status) no later event would show it.
    */
-  private async pump(): Promise<void> {
-    this.pumping = true;
+  private pump(): Promise<void> {
+    this.pumping ??= this.deliverQueued();
+    return this.pumping;
+  }
+
+  private async deliverQueued(): Promise<void> {
     try {
       await this.whenReady();
       while (!this.disposed && (this.overflowed || this.queue.length)) {
@@ -242,7 +248,8 @@ export class ExecutionFeed implements MemberHome {
       this.hooks.warn(error, 'stream: reading the log for a live delivery failed; trying again shortly');
       this.retryLater();
     } finally {
-      this.pumping = false;
+      // at the end of this same step (the body always waits first, so `pump` has set it by now)
+      this.pumping = null;
     }
   }
 
@@ -257,7 +264,7 @@ export class ExecutionFeed implements MemberHome {
     this.overflowed = true;
     this.retry = setTimeout(() => {
       this.retry = null;
-      if (!this.disposed && !this.pumping) void this.pump();
+      if (!this.disposed) void this.pump();
     }, this.retryMs);
     this.retry.unref();
     this.retryMs = Math.min(this.retryMs * 2, IDLE_REFILL_MS);

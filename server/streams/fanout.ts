@@ -66,6 +66,8 @@ export interface FanoutRequest {
 
 /** How often congested sockets are looked at. */
 const LAG_CHECK_MS = 25;
+/** Watched executions whose log is read at once after pub/sub came back (see onResubscribed). */
+const REREADS_AT_ONCE = 4;
 const OPEN = 1;
 
 export class Fanout {
@@ -89,9 +91,14 @@ export class Fanout {
       warn: (error, message) => options.log.warn({ err: error }, message),
     };
     // Pub/sub was away (a Redis outage): every watched execution's log is read after its live edge
-    // now, rather than at its idle read up to 2 s later.
+    // now, rather than at its idle read up to 2 s later; a few at a time, so that thousands of
+    // watched executions do not queue their reads ahead of the node's lease renewals in its pool.
     this.stopResubscribed = options.pubsub.onResubscribed(() => {
-      for (const feed of this.feeds.values()) feed.reread();
+      const feeds = [...this.feeds.values()];
+      const reader = async () => {
+        for (let feed = feeds.pop(); feed; feed = feeds.pop()) await feed.reread();
+      };
+      void Promise.all(Array.from({ length: Math.min(REREADS_AT_ONCE, feeds.length) }, reader));
     });
   }
 

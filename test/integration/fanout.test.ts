@@ -318,6 +318,40 @@ describe('fan-out seam: replay, then live, no gap and no duplicate', () => {
     expect(sink.seqs()).toEqual(range(1, 7));
   });
 
+  it('pub/sub back after an outage: every watched execution is read again, four at a time, and what was lost arrives', async () => {
+    let resubscribed: () => void = () => {};
+    pubsub = createSluicePubSub(undefined, undefined, (listener) => ((resubscribed = listener), () => {}));
+    makeFanout();
+    const watched = [];
+    for (let i = 0; i < 40; i++) {
+      const fence = await runningExecution();
+      const sink = new TestSink();
+      await subscribe(sink, { id: fence.executionId });
+      await sink.until(() => sink.frames.length === 2);
+      watched.push({ fence, sink });
+    }
+    for (const { fence } of watched) await log(fence, 1, { published: false }); // published while pub/sub was away: lost
+    const read = store.listEvents.bind(store);
+    let reading = 0;
+    let most = 0;
+    let reads = 0;
+    store.listEvents = async (...args) => {
+      reads++;
+      most = Math.max(most, ++reading);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      try {
+        return await read(...args);
+      } finally {
+        reading--;
+      }
+    };
+    resubscribed();
+    await Promise.all(watched.map(({ sink }) => sink.until(() => sink.frames.length === 3)));
+    expect(reads).toBe(40);
+    expect(most).toBe(4);
+    for (const { sink } of watched) expect(sink.seqs()).toEqual([1, 2, 3]);
+  });
+
   it('a cursor ahead of the feed (events committed, their messages still on the way) gets no event twice', async () => {
     const fence = await runningExecution();
     const watcher = new TestSink();
