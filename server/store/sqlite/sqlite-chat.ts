@@ -23,15 +23,12 @@ export function completeChatMessage(db: Database.Database, message: { id: string
 export class SqliteChat implements ChatStore {
   constructor(
     private readonly db: Database.Database,
-    /** Commits the store's queued job writes first, so calls apply in the order they were made. */
-    private readonly drain: () => void,
-    /** Runs each call when the page writer thread holds no transaction (see PageWriter.exclusive). */
-    private readonly turn: MainTurn,
+    /** Runs each call in its turn (see SqliteStore.inOrder). */
+    private readonly inOrder: MainTurn,
   ) {}
 
   async createSession(title: string): Promise<ChatSession> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const now = Date.now();
       const row: SessionRow = { id: randomUUID(), title, created_at: now, updated_at: now };
       statement(this.db, 'INSERT INTO chat_sessions (id, title, created_at, updated_at) VALUES (@id, @title, @created_at, @updated_at)').run(row);
@@ -40,8 +37,7 @@ export class SqliteChat implements ChatStore {
   }
 
   async getSession(id: string): Promise<ChatSession | null> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const row = statement(this.db, 'SELECT * FROM chat_sessions WHERE id = ?').get(id) as SessionRow | undefined;
       return row ? toSession(row) : null;
     });
@@ -49,8 +45,7 @@ export class SqliteChat implements ChatStore {
 
   /** Sessions, the most recently active first. */
   async listSessions(limit: number): Promise<ChatSession[]> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       return (statement(this.db, 'SELECT * FROM chat_sessions ORDER BY updated_at DESC, rowid DESC LIMIT ?').all(limit) as SessionRow[]).map(
         toSession,
       );
@@ -59,8 +54,7 @@ export class SqliteChat implements ChatStore {
 
   /** Sessions after `before`, the most recently active first (rowid, the insertion order, breaks a tie), and the count of all. */
   async sessionPage(before: SessionPosition | null, limit: number): Promise<SessionPage> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       return transaction(this.db, () => {
         const { total } = statement(this.db, 'SELECT count(*) AS total FROM chat_sessions').get() as { total: number };
         const rows = (
@@ -79,8 +73,7 @@ export class SqliteChat implements ChatStore {
    * The session is touched first: when it is gone (deleted meanwhile), nothing is stored.
    */
   async addMessages(sessionId: string, messages: readonly NewChatMessage[]): Promise<ChatMessage[]> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const insert = statement(this.db, `INSERT INTO chat_messages (id, session_id, ord, role, text, execution_id, created_at)
         VALUES (?, ?, (SELECT coalesce(max(ord), 0) + 1 FROM chat_messages WHERE session_id = ?), ?, ?, ?, ?)`);
       return transaction(this.db, () => {
@@ -100,16 +93,14 @@ export class SqliteChat implements ChatStore {
 
   /** Links an assistant message to the execution that writes it; false when the message is gone. */
   async setMessageExecution(messageId: string, executionId: string): Promise<boolean> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       return statement(this.db, 'UPDATE chat_messages SET execution_id = ? WHERE id = ?').run(executionId, messageId).changes > 0;
     });
   }
 
   /** The messages of a session, oldest first; with `last`, only the newest `last` of them (still oldest first). */
   async listMessages(sessionId: string, last?: number): Promise<ChatMessage[]> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const rows = statement(this.db, `SELECT * FROM (${MESSAGE_SELECT} WHERE m.session_id = ? ORDER BY m.ord DESC LIMIT ?) ORDER BY ord`)
         .all(sessionId, last ?? -1) as MessageRow[];
       return rows.map(toMessage);
@@ -117,8 +108,7 @@ export class SqliteChat implements ChatStore {
   }
 
   async renameSession(id: string, title: string): Promise<ChatSession | null> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       statement(this.db, 'UPDATE chat_sessions SET title = ? WHERE id = ?').run(title, id);
       return this.getSession(id);
     });
@@ -126,8 +116,7 @@ export class SqliteChat implements ChatStore {
 
   /** The messages go with the session (ON DELETE CASCADE). */
   async deleteSession(id: string): Promise<boolean> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       return transaction(this.db, () => {
         statement(this.db, 'DELETE FROM chat_messages WHERE session_id = ?').run(id);
         return statement(this.db, 'DELETE FROM chat_sessions WHERE id = ?').run(id).changes > 0;

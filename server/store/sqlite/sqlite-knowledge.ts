@@ -63,16 +63,13 @@ export function upsertPage(db: Database.Database, page: PageInput, executionId: 
 export class SqliteKnowledge implements KnowledgeStore {
   constructor(
     private readonly db: Database.Database,
-    /** Commits the store's queued job writes first, so calls apply in the order they were made. */
-    private readonly drain: () => void,
-    /** Runs each call when the page writer thread holds no transaction (see PageWriter.exclusive). */
-    private readonly turn: MainTurn,
+    /** Runs each call in its turn (see SqliteStore.inOrder). */
+    private readonly inOrder: MainTurn,
   ) {}
 
   /** Ranked passages (bm25, headings weighted up), best first, at most `perPage` of one page. */
   async search(query: string, limit: number, options: KnowledgeSearchOptions = {}): Promise<KnowledgeHit[]> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const match = ftsQuery(query);
       if (!match) return [];
       const rows = statement(this.db, 
@@ -98,8 +95,7 @@ export class SqliteKnowledge implements KnowledgeStore {
 
   /** Every source, the most recently crawled first. */
   async listSources(): Promise<KnowledgeSource[]> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const rows = statement(this.db, `SELECT ${SOURCE_COLUMNS} FROM sources s ORDER BY coalesce(s.last_crawled_at, s.created_at) DESC, s.url`)
         .all() as SourceRow[];
       return rows.map(toSource);
@@ -107,8 +103,7 @@ export class SqliteKnowledge implements KnowledgeStore {
   }
 
   async getSource(id: string): Promise<KnowledgeSource | null> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const row = statement(this.db, `SELECT ${SOURCE_COLUMNS} FROM sources s WHERE s.id = ?`).get(id) as SourceRow | undefined;
       return row ? toSource(row) : null;
     });
@@ -116,8 +111,7 @@ export class SqliteKnowledge implements KnowledgeStore {
 
   /** Deletes a source with its pages and chunks (the triggers drop them from the index); false when unknown. */
   async deleteSource(id: string): Promise<boolean> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       return transaction(this.db, () => {
         // Chunks first, explicitly, so the FTS delete trigger runs for each of them.
         statement(this.db, 'DELETE FROM chunks WHERE page_id IN (SELECT id FROM pages WHERE source_id = ?)').run(id);
@@ -129,8 +123,7 @@ export class SqliteKnowledge implements KnowledgeStore {
 
   /** The pages an execution stored after `afterId`, by id, with their chunk counts. */
   async listExecutionPages(executionId: string, afterId: number, limit: number): Promise<StoredPage[]> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       return statement(
         this.db,
         `SELECT p.id, p.url, p.title, p.fetched_at AS storedAt, (SELECT count(*) FROM chunks c WHERE c.page_id = p.id) AS chunks

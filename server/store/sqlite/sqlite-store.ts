@@ -78,6 +78,15 @@ export class SqliteStore implements Store {
   private readonly pageWriter: PageWriter | null;
   /** Every call of this connection runs through it: between two transactions of the page writer thread. */
   private readonly turn: MainTurn;
+  /**
+   * A call of the store in its turn, after the queued job writes are committed (drain): calls apply
+   * in the order they were made.
+   */
+  private readonly inOrder: MainTurn = (fn) =>
+    this.turn(() => {
+      this.drain();
+      return fn();
+    });
 
   constructor(
     readonly file: string,
@@ -92,8 +101,8 @@ export class SqliteStore implements Store {
     this.migrateSync();
     this.pageWriter = options.pageWriterThread && file !== ':memory:' ? new PageWriter(file, options.pageWriterHold) : null;
     this.turn = this.pageWriter ? (fn) => this.pageWriter!.exclusive(fn) : async (fn) => fn();
-    this.knowledge = new SqliteKnowledge(this.db, () => this.drain(), this.turn);
-    this.chat = new SqliteChat(this.db, () => this.drain(), this.turn);
+    this.knowledge = new SqliteKnowledge(this.db, this.inOrder);
+    this.chat = new SqliteChat(this.db, this.inOrder);
   }
 
   /** Starts the page writer thread ahead of the first page write (a server calls it as a crawl starts). */
@@ -113,8 +122,7 @@ export class SqliteStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       this.migrateSync();
     });
   }
@@ -127,15 +135,13 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       statement(this.db, 'SELECT 1').get();
     });
   }
 
   async createExecution(input: NewExecution): Promise<Change> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const id = randomUUID();
       const now = Date.now();
       return transaction(this.db, () => {
@@ -160,15 +166,13 @@ export class SqliteStore implements Store {
   }
 
   async getExecution(id: string): Promise<Execution | null> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       return this.read(id);
     });
   }
 
   async listExecutions(filter: ExecutionFilter): Promise<Execution[]> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const { where, params } = matchExecutions(filter);
       const sql = `SELECT * FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY ord ${filter.oldestFirst ? 'ASC' : 'DESC'} LIMIT ?`;
@@ -178,8 +182,7 @@ export class SqliteStore implements Store {
   }
 
   async historyPage(query: HistoryQuery): Promise<HistoryPage> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const { where, params } = matchExecutions(query);
       // SQLite's lower() folds ASCII letters only, as PostgreSQL's does under COLLATE "C"; instr() reads no pattern syntax.
       if (query.titleContains) {
@@ -198,15 +201,13 @@ export class SqliteStore implements Store {
   }
 
   async listEvents(executionId: string, afterSeq: number, limit = -1): Promise<ExecutionEvent[]> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       return (statement(this.db, SQL.listEvents).all(executionId, afterSeq, limit) as Row[]).map(event);
     });
   }
 
   async transition(id: string, name: TransitionName | readonly TransitionName[], options: TransitionOptions = {}): Promise<Change | null> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       return transaction(this.db, () => this.transitionSync(id, name, options));
     });
   }
@@ -221,8 +222,7 @@ export class SqliteStore implements Store {
   }
 
   async setPriority(id: string, priority: number): Promise<Change | null> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       return transaction(this.db, () => {
         const row = this.read(id);
         const planned = row && planPriority(row, priority, Date.now());
@@ -234,16 +234,14 @@ export class SqliteStore implements Store {
   }
 
   async queuePosition(id: string): Promise<number | null> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const row = statement(this.db, SQL.queuePosition).get(id) as { position: number } | undefined;
       return row ? row.position : null;
     });
   }
 
   async claim(nodeId: string, limit: number, leaseMs: number): Promise<Change[]> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       if (limit <= 0) return [];
       return transaction(this.db, () => {
         const rows = (statement(this.db, SQL.queued).all(limit) as Row[]).map(execution);
@@ -337,16 +335,14 @@ export class SqliteStore implements Store {
   }
 
   async loadCheckpoint(executionId: string): Promise<Map<string, unknown>> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const rows = statement(this.db, SQL.checkpoint).all(executionId) as { key: string; value: string }[];
       return new Map(rows.map((r) => [r.key, parse(r.value)]));
     });
   }
 
   async renewLeases(nodeId: string, ids: readonly string[], leaseMs: number): Promise<Execution[]> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       const until = Date.now() + leaseMs;
       return transaction(this.db, () =>
         ids.flatMap((id) => {
@@ -360,8 +356,7 @@ export class SqliteStore implements Store {
   }
 
   async listOrphans(all: boolean): Promise<Execution[]> {
-    return this.turn(() => {
-      this.drain();
+    return this.inOrder(() => {
       // One process holds the data folder (see data-folder-lock.ts): its clock is the database's.
       return (statement(this.db, SQL.orphans).all(all ? 1 : 0, Date.now()) as Row[]).map(execution);
     });
