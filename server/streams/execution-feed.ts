@@ -113,11 +113,12 @@ export class ExecutionFeed implements MemberHome {
       try {
         return await this.replay(member);
       } catch (error) {
-        if (!(error instanceof StoreUnavailableError) || this.disposed) return member.end(error);
-        if (member.state !== 'catching-up' || !member.open) return;
+        if (!(error instanceof StoreUnavailableError) || this.disposed || !member.open) return member.end(error);
+        if (member.state !== 'catching-up') return;
         this.hooks.warn(error, 'stream: a replay could not read the log; trying again shortly');
         await new Promise((resolve) => setTimeout(resolve, wait).unref());
-        if (member.state !== 'catching-up' || !member.open) return;
+        if (!member.open) return member.end();
+        if (member.state !== 'catching-up') return;
       }
     }
   }
