@@ -145,6 +145,16 @@ async function subscribe(
   return { errors: undefined, stream, done };
 }
 
+/** A running execution with `count` LOG events after its first two, and a subscriber that has them all. */
+async function watchedExecution(count: number) {
+  const fence = await runningExecution();
+  const watcher = new TestSink();
+  await subscribe(watcher, { id: fence.executionId });
+  await log(fence, count);
+  await watcher.until(() => watcher.frames.length === count + 2);
+  return { fence, watcher };
+}
+
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('fan-out groups', () => {
@@ -239,11 +249,7 @@ describe('fan-out seam: replay, then live, no gap and no duplicate', () => {
   });
 
   it('a burst that goes live while a subscriber replays from the events kept in memory reaches it (chaos seed 841: seqs 9-12 skipped)', async () => {
-    const fence = await runningExecution();
-    const watcher = new TestSink();
-    await subscribe(watcher, { id: fence.executionId });
-    await log(fence, 100);
-    await watcher.until(() => watcher.frames.length === 102); // the feed keeps seqs 3-102 in memory (it began at seq 2)
+    const { fence, watcher } = await watchedExecution(100); // the feed keeps seqs 3-102 in memory (it began at seq 2)
     // Four more events commit; their messages arrive (synchronously, as in-process pub/sub does)
     // while the late subscriber sends what it is missing from memory, between its first two events.
     const burst: Change[] = [];
@@ -272,11 +278,7 @@ describe('fan-out seam: replay, then live, no gap and no duplicate', () => {
   });
 
   it('a replay whose log read fails (the database away a moment) is tried again: every event arrives, and no error', async () => {
-    const fence = await runningExecution();
-    const watcher = new TestSink();
-    await subscribe(watcher, { id: fence.executionId });
-    await log(fence, 20);
-    await watcher.until(() => watcher.frames.length === 22);
+    const { fence } = await watchedExecution(20);
     const read = store.listEvents.bind(store);
     let failures = 0;
     store.listEvents = async (...args) => {

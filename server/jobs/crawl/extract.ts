@@ -2,7 +2,7 @@ import type { AnyNode, Document, Element, Text } from 'domhandler';
 import { textContent } from 'domutils';
 import { parseDocument } from 'htmlparser2';
 import { parseMarkdownLinks } from './discovery.ts';
-import { collapseSpaces, NEEDS_COLLAPSE, toMarkdown } from './markdown.ts';
+import { collapseSpaces, isElement, NEEDS_COLLAPSE, toMarkdown } from './markdown.ts';
 import { canonicalHref, httpUrl, parseHttpUrl } from './urls.ts';
 
 /** A link of a page: the URL to fetch and its frontier key (canonicalHref). */
@@ -203,12 +203,11 @@ function dominantBlock(root: AnyNode): { root: AnyNode; skip: (el: Element) => b
     for (const node of nodes) {
       if (node.type === 'text') {
         if (!inLink) sum += collapsedLength((node as Text).data);
-      } else if (node.type === 'tag' || node.type === 'script' || node.type === 'style') {
-        const el = node as Element;
+      } else if (isElement(node)) {
         let w = 0;
-        if (isChrome(el)) chrome.add(el);
-        else w = weigh(el.children, inLink || el.name === 'a');
-        weights.set(el, w);
+        if (isChrome(node)) chrome.add(node);
+        else w = weigh(node.children, inLink || node.name === 'a');
+        weights.set(node, w);
         sum += w;
       } else if ('children' in node) sum += weigh(node.children, inLink);
     }

@@ -37,7 +37,8 @@ function children(node: AnyNode): AnyNode[] {
   return 'children' in node ? node.children : [];
 }
 
-function isElement(node: AnyNode): node is Element {
+/** An element node (htmlparser2 gives script and style their own node types). */
+export function isElement(node: AnyNode): node is Element {
   return node.type === 'tag' || node.type === 'script' || node.type === 'style';
 }
 
