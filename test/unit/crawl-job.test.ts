@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CRAWL_LIMITS, parseCrawlInput, type CrawlLimits, type StartCrawlInputRaw } from '../../server/jobs/crawl/input.ts';
 import { pagePath, type Site, type SiteOptions } from '../fixtures/site.ts';
@@ -6,6 +7,7 @@ import { crawl, createTestContext } from '../helpers/crawl-test-context.ts';
 import { isAbortError } from '../../server/lib/abort.ts';
 import { FencedError } from '../../server/executions/types.ts';
 import { pollUntil } from '../helpers/poll.ts';
+import { inlinePages, type PageProcessor } from '../../server/jobs/crawl/page-pool.ts';
 
 const FAST_RETRIES: CrawlLimits = { ...DEFAULT_CRAWL_LIMITS, retryBaseDelayMs: 5 };
 
@@ -215,7 +217,7 @@ describe('crawlJob against the fixture site', () => {
     expect(s.requestCount()).toBe(requestsAtAbort);
   });
 
-  it('fetches on while page writes are unanswered, up to twice the concurrency of pages not yet stored; the counters land once they are answered', async () => {
+  it('fetches on while page writes are unanswered, up to three times the concurrency of pages not yet stored; the counters land once they are answered', async () => {
     const s = await open({ pages: 10 });
     const t = createTestContext(inputFor(s, {}, { concurrency: 2 }));
     // every page write is held until the test answers it
@@ -223,24 +225,51 @@ describe('crawlJob against the fixture site', () => {
     const store = t.caps.storePage;
     t.caps.storePage = (page, write, whenStored) => new Promise<void>((resolve) => held.push(resolve)).then(() => store(page, write, whenStored));
     const running = crawl(t);
-    // the home page's slot was freed once its write was handed over; the next two pages' slots wait,
-    // as two writes are unanswered: three pages fetched and not stored, and nothing more is fetched
-    expect(await pollUntil(() => [held.length, pageRequests(s).length], ([h, r]) => h === 3 && r === 3)).toEqual([3, 3]);
+    // a page's slot is freed once it is fetched while at most twice the concurrency (4) of pages are
+    // not yet stored; the two slots that fetched the fifth and sixth pages wait: six pages fetched
+    // and not stored, each built and its write handed over, and nothing more is fetched
+    expect(await pollUntil(() => [held.length, pageRequests(s).length], ([h, r]) => h === 6 && r === 6)).toEqual([6, 6]);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(pageRequests(s)).toHaveLength(3);
-    expect(held).toHaveLength(3);
-    // with one answered two remain: still nothing; with two answered the waiting slots go on fetching
+    expect(pageRequests(s)).toHaveLength(6);
+    expect(held).toHaveLength(6);
+    // with one answered five remain: still nothing; with two answered the waiting slots go on fetching
     held.shift()!();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(pageRequests(s)).toHaveLength(3);
+    expect(pageRequests(s)).toHaveLength(6);
     held.shift()!();
-    expect(await pollUntil(() => pageRequests(s).length, (r) => r === 5)).toBe(5);
+    expect(await pollUntil(() => pageRequests(s).length, (r) => r === 8)).toBe(8);
     const release = setInterval(() => held.splice(0).forEach((answer) => answer()), 5);
     const result = await running.finally(() => clearInterval(release));
     expect(result).toMatchObject({ pagesFetched: 10, pagesStored: 10 });
     expect(result.chunksStored).toBe([...t.pages.values()].reduce((sum, page) => sum + page.chunks.length, 0));
     expect(t.progress()).toMatchObject({ pagesFetched: 10, chunksStored: result.chunksStored });
     expect(pageRequests(s)).toHaveLength(10);
+  });
+
+  it('sends the next request before it builds the page just fetched, so the site answers it meanwhile', async () => {
+    // the seeds come from the sitemap, one request at a time
+    const s = await open({ pages: 6, sitemap: true });
+    const order: string[] = [];
+    const onRequest = (message: unknown) => {
+      const { path } = (message as { request: { path: string } }).request;
+      if (path.startsWith('/page/')) order.push(`request ${path}`);
+    };
+    const inline = inlinePages();
+    const processor: PageProcessor = { ...inline, build: (task, signal) => (order.push(`build ${new URL(task.url).pathname}`), inline.build(task, signal)) };
+    const t = createTestContext(inputFor(s, {}, { concurrency: 1 }), { processor });
+    subscribe('undici:request:create', onRequest);
+    try {
+      expect(await crawl(t)).toMatchObject({ pagesFetched: 6, pagesStored: 6 });
+    } finally {
+      unsubscribe('undici:request:create', onRequest);
+    }
+    // each page but the last is built after the request for the next page went out (held, it would be built first)
+    const requests = order.filter((entry) => entry.startsWith('request'));
+    expect(requests).toHaveLength(5);
+    for (const [i, request] of requests.entries()) {
+      const path = request.slice('request '.length);
+      if (i < requests.length - 1) expect(order.indexOf(`build ${path}`)).toBeGreaterThan(order.indexOf(requests[i + 1]!));
+    }
   });
 
   it('a page write refused after its fetch slot was freed stops the crawl with that error, and no request starts after', async () => {

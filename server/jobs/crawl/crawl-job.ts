@@ -1,6 +1,6 @@
 import { defineJob, type Attempt, type Job, type JobContext } from '../../engine/job.ts';
 import type { ProgressPatch } from '../../executions/progress.ts';
-import { abortable, abortReason } from '../../lib/abort.ts';
+import { abortable, abortReason, throwIfAborted } from '../../lib/abort.ts';
 import { refusalReason, type AddressRules } from './address.ts';
 import { discoverSeeds } from './discovery.ts';
 import { Fetcher, type FetchOutcome } from './fetcher.ts';
@@ -93,6 +93,12 @@ export interface PageWrite {
  */
 export const PAGE_GROUP_MAX = 16;
 
+/** A fetched page's write: `stored` is called once it is answered (after handedOver is set), or once the page's handling ends without one. */
+interface PageWriteSlot {
+  handedOver: boolean;
+  stored(): void;
+}
+
 /** The CRAWL job: fetches a site breadth first into the knowledge base; resumable from its checkpoint. */
 export function crawlJob(settings: CrawlSettings, capabilities: (attempt: Attempt) => CrawlCapabilities): Job {
   return defineJob<CrawlInput, CrawlResult, CrawlCapabilities>({
@@ -139,8 +145,8 @@ class CrawlRun {
   private groupScheduled = false;
   /** Groups handed to the store and not yet answered: while there is one, the next group grows instead of being sent. */
   private groupsInFlight = 0;
-  /** Page writes handed to a group and not yet answered: their fetch slots are free (see store). */
-  private readonly unanswered = new Set<Promise<void>>();
+  /** Pages fetched and not yet stored (built, decided on, written): their fetch slots are free (see handOver). */
+  private readonly unstored = new Set<Promise<void>>();
 
   constructor(
     private readonly input: CrawlInput,
@@ -246,16 +252,16 @@ class CrawlRun {
   }
 
   // A fatal error in one page (a refused write, a refused start URL) stops the other pages at once.
-  private async guard(task: Promise<void>): Promise<void> {
+  private async guard<T>(task: Promise<T>): Promise<T> {
     try {
-      await task;
+      return await task;
     } catch (error) {
       if (!this.signal.aborted) this.stop.abort(error);
       throw error;
     }
   }
 
-  private async crawlPage(item: QueueItem): Promise<void> {
+  private async crawlPage(item: QueueItem): Promise<{ rest: Promise<void> } | void> {
     const url = new URL(item.href);
     const disallowed = await this.robotsDisallow(url);
     if (disallowed) return this.settle(item, 'skip', disallowed, { unfetched: true });
@@ -268,7 +274,7 @@ class CrawlRun {
     });
     switch (outcome.kind) {
       case 'ok':
-        return this.store(item, outcome);
+        return this.handOver(item, outcome);
       case 'refused':
         if (isStart) throw new Error(outcome.reason);
         return this.settle(item, 'skip', outcome.reason, { unfetched: true });
@@ -279,7 +285,36 @@ class CrawlRun {
     }
   }
 
-  private async store(item: QueueItem, outcome: Extract<FetchOutcome, { kind: 'ok' }>): Promise<void> {
+  /**
+   * A fetched page's request slot is freed before the page is built: the next request goes out
+   * first, and the site answers it while this thread builds the page. (With the slot held through
+   * the build, this thread built a burst of pages while the site idled, then idled while the site
+   * answered the next burst.) At most twice the concurrency of pages are fetched and not stored
+   * (being built, waiting for their group, being written); beyond that the slot waits for fewer. So
+   * at most three times the concurrency of pages are fetched and not stored at any time (a pause or
+   * a crash makes the next attempt fetch those once more).
+   */
+  private async handOver(item: QueueItem, outcome: Extract<FetchOutcome, { kind: 'ok' }>): Promise<{ rest: Promise<void> }> {
+    let stored!: () => void;
+    const unstored = new Promise<void>((resolve) => (stored = resolve)).finally(() => this.unstored.delete(unstored));
+    this.unstored.add(unstored);
+    // the rest (drain waits for it, then takes what the page queued): the page built, its links
+    // queued and its write handed over; stored once that write is answered, or as the rest ends without one
+    const write = { handedOver: false, stored };
+    const rest = this.guard(this.storeLater(item, outcome, write)).finally(() => write.handedOver || stored());
+    while (this.unstored.size > 2 * this.input.limits.concurrency) await Promise.race(this.unstored);
+    return { rest };
+  }
+
+  private async storeLater(item: QueueItem, outcome: Extract<FetchOutcome, { kind: 'ok' }>, write: PageWriteSlot): Promise<void> {
+    // after the continuations of this turn (the next request is written) and the I/O that came meanwhile
+    await new Promise((resolve) => setImmediate(resolve));
+    throwIfAborted(this.signal);
+    return this.store(item, outcome, write);
+  }
+
+  /** Builds a fetched page, queues the links it holds, and hands its write over (see PageWriteSlot). */
+  private async store(item: QueueItem, outcome: Extract<FetchOutcome, { kind: 'ok' }>, slot: PageWriteSlot): Promise<void> {
     let key = canonicalHref(outcome.url);
     const entries: CheckpointEntries = {};
     if (key !== item.key && this.frontier.has(key)) {
@@ -326,30 +361,25 @@ class CrawlRun {
     // added to the row's count and to the checkpoint's by the store: earlier pages' writes may still be pending
     const ifStored = { chunksAdded: built.page.chunks.length, countIn: STORED_KEY };
     const chunks = built.page.chunks.length;
-    const write = this.storeInGroup({ page: built.page, write: { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries }, whenStored: ifStored }).then(
-      (stored) => {
-        this.unanswered.delete(write);
-        if (!stored) return;
-        this.counts.pagesStored++;
-        this.counts.chunksStored += chunks;
-      },
-      (error: unknown) => {
-        this.unanswered.delete(write);
-        // a refused write stops the crawl, as it would had its page's slot waited for it
-        if (!this.signal.aborted) this.stop.abort(error);
-      },
-    );
-    this.unanswered.add(write);
-    // The page's fetch slot is freed once its write is handed over (the next page is fetched while
-    // this one is written), unless the concurrency of writes are unanswered: then once fewer are. At
-    // most twice the concurrency of pages are thus fetched and not stored at any time (a pause or a
-    // crash makes the next attempt fetch those once more).
-    while (this.unanswered.size >= this.input.limits.concurrency) await Promise.race(this.unanswered);
+    slot.handedOver = true;
+    void this.storeInGroup({ page: built.page, write: { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries }, whenStored: ifStored })
+      .then(
+        (isNew) => {
+          if (!isNew) return;
+          this.counts.pagesStored++;
+          this.counts.chunksStored += chunks;
+        },
+        (error: unknown) => {
+          // a refused write stops the crawl, as it would had its page's slot waited for it
+          if (!this.signal.aborted) this.stop.abort(error);
+        },
+      )
+      .finally(slot.stored);
   }
 
-  /** Waits for every page write handed over; a refused one has aborted the crawl, and rejects here. */
+  /** Waits for every page fetched to be stored; a refused write has aborted the crawl, and rejects here. */
   private async answered(): Promise<void> {
-    while (this.unanswered.size > 0) await Promise.race(this.unanswered);
+    while (this.unstored.size > 0) await Promise.race(this.unstored);
     if (this.signal.aborted) throw abortReason(this.signal);
   }
 
