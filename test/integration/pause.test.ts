@@ -84,8 +84,8 @@ describe.each(stores)('pause and resume ($name)', ({ config }) => {
     expect(storedBefore.size).toBeGreaterThanOrEqual(6);
     const counts = requestsPerPage(s, pages);
     for (const [path, n] of counts) expect(n, path).toBe(storedBefore.has(path) ? 1 : n === 2 ? 2 : 1);
-    // the requests in flight and the pages handed to the store and not yet written: at most twice the concurrency (8)
-    expect([...counts.values()].filter((n) => n > 1).length).toBeLessThanOrEqual(16);
+    // the requests in flight and the pages fetched and not yet stored: at most three times the concurrency (8)
+    expect([...counts.values()].filter((n) => n > 1).length).toBeLessThanOrEqual(24);
     const sources = (await t.gql('{ knowledgeSources { pages } }')).data!.knowledgeSources;
     expect(sources).toEqual([{ pages }]);
   });

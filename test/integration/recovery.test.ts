@@ -66,8 +66,8 @@ describe('recovery', () => {
     const final = (await second.gql(EXECUTION, { id })).data!.execution;
     expect(final).toMatchObject({ status: 'SUCCEEDED', attempt: 2, progress: { pagesFetched: pages, pagesFailed: 0 } });
     expect(s.requestCount()).toBeGreaterThan(fetchedBefore);
-    // at most the requests in flight and the pages handed to the store and not yet written: twice the concurrency (8)
-    expect(refetched(s, pages).length).toBeLessThanOrEqual(16);
+    // at most the requests in flight and the pages fetched and not yet stored: three times the concurrency (8)
+    expect(refetched(s, pages).length).toBeLessThanOrEqual(24);
   });
 
   it('kill -9 in the middle of a crawl, then a restart resumes it from its checkpoint', async () => {
@@ -94,7 +94,7 @@ describe('recovery', () => {
     const final = (await restarted.gql(EXECUTION, { id })).data!.execution;
     expect(final).toMatchObject({ status: 'SUCCEEDED', attempt: 2, progress: { pagesFetched: pages } });
     expect(s.requestCount()).toBeGreaterThan(fetchedBefore);
-    expect(refetched(s, pages).length).toBeLessThanOrEqual(16);
+    expect(refetched(s, pages).length).toBeLessThanOrEqual(24);
   });
 
   it('a restart never revives a cancelled crawl', async () => {
