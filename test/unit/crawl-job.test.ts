@@ -292,6 +292,48 @@ describe('crawlJob against the fixture site', () => {
     expect(t.pages.has(`${s.url}${pagePath(1)}`)).toBe(false);
   });
 
+  it.each([1, 2])('a cancel while pages are being built and their slots wait for fewer unstored pages ends the crawl cleanly, no unhandled rejection (concurrency %i)', async (concurrency) => {
+    const s = await open({ pages: 10 });
+    const controller = new AbortController();
+    const held: (() => void)[] = [];
+    const inline = inlinePages();
+    let builds = 0;
+    // with all writes held, twice the concurrency of pages are handed over; the builds after those last until the cancel, and reject with it
+    const heldAt = 2 * concurrency;
+    const processor: PageProcessor = {
+      ...inline,
+      build: (task, signal) =>
+        ++builds > heldAt
+          ? new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))
+          : inline.build(task, signal),
+    };
+    const t = createTestContext(inputFor(s, {}, { concurrency }), { signal: controller.signal, processor });
+    const store = t.caps.storePage;
+    t.caps.storePage = (page, write, whenStored) => new Promise<void>((resolve) => held.push(resolve)).then(() => store(page, write, whenStored));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const running = crawl(t);
+      const outcome = running.then(
+        () => null,
+        (error: unknown) => error,
+      );
+      // the writes held and one page in its build on each slot: over twice the concurrency unstored, so every slot waits
+      await pollUntil(() => [held.length, builds], ([h, b]) => h === heldAt && b === heldAt + concurrency);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      controller.abort();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      held.splice(0).forEach((answer) => answer());
+      expect(isAbortError(await outcome)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(t.pages.size).toBe(0);
+  });
+
   it('resumes from its checkpoint without fetching finished pages again', async () => {
     const s = await open({ pages: 10 });
     const input = inputFor(s, {}, { concurrency: 2 });

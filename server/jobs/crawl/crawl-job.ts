@@ -302,6 +302,8 @@ class CrawlRun {
     // queued and its write handed over; stored once that write is answered, or as the rest ends without one
     const write = { handedOver: false, stored };
     const rest = this.guard(this.storeLater(item, outcome, write)).finally(() => write.handedOver || stored());
+    // drain sees its failure once this slot is free; until then (other slots' pages keep it waiting) it is not unhandled
+    rest.catch(() => {});
     while (this.unstored.size > 2 * this.input.limits.concurrency) await Promise.race(this.unstored);
     return { rest };
   }
