@@ -104,7 +104,17 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
     pages.warm();
     if (baseStore instanceof SqliteStore) baseStore.warm();
   };
-  const jobs = [...defaultJobs(store, { allowPrivateNetworks: config.allowPrivateNetworks, llm, pages, crawlStarting: options.warmThreads === false ? undefined : warm }).filter((job) => !given.some((g) => g.kind === job.kind)), ...given];
+  const jobs = [
+    ...defaultJobs(store, {
+      allowPrivateNetworks: config.allowPrivateNetworks,
+      llm,
+      pages,
+      // on SQLite's page writer thread, off the main thread (chunking is about 4% of a page's main-thread work)
+      chunkWhereStored: baseStore instanceof SqliteStore && baseStore.writesPagesOnThread,
+      crawlStarting: options.warmThreads === false ? undefined : warm,
+    }).filter((job) => !given.some((g) => g.kind === job.kind)),
+    ...given,
+  ];
   const engine = new Engine({
     store,
     pubsub,

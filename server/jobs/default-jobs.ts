@@ -13,9 +13,17 @@ const USER_AGENT = 'SluiceBot/0.1 (+https://github.com/sluice)';
  */
 export function defaultJobs(
   store: Store,
-  settings: { allowPrivateNetworks: boolean; pages?: PageProcessor; /** Called as each crawl attempt starts (see AppOptions.warmThreads). */ crawlStarting?: () => void } & ChatSettings,
+  settings: {
+    allowPrivateNetworks: boolean;
+    pages?: PageProcessor;
+    /** The store splits pages into chunks where it writes them (see CrawlSettings.chunkWhereStored). */
+    chunkWhereStored?: boolean;
+    /** Called as each crawl attempt starts (see AppOptions.warmThreads). */
+    crawlStarting?: () => void;
+  } & ChatSettings,
 ): Job[] {
-  const crawl = crawlJob({ allowPrivateNetworks: settings.allowPrivateNetworks, userAgent: USER_AGENT, pages: settings.pages }, (attempt) => {
+  const crawlSettings = { allowPrivateNetworks: settings.allowPrivateNetworks, userAgent: USER_AGENT, pages: settings.pages, chunkWhereStored: settings.chunkWhereStored };
+  const crawl = crawlJob(crawlSettings, (attempt) => {
     settings.crawlStarting?.();
     return {
       storePage: async (page, write, whenStored) => {
@@ -25,8 +33,8 @@ export function defaultJobs(
       // one fenced write of the attempt for the whole group, so it is ordered and refused as one
       storePages: async (items) => {
         const writes = items.map(({ page, write, whenStored }) => ({ ...write, page, whenStored }));
-        const { pagesStored } = await attempt.write(writes[0]!, (fence, first) => store.writeMany(fence, [{ ...writes[0]!, ...first }, ...writes.slice(1)]));
-        return pagesStored.map((stored) => stored !== false);
+        const { change, pagesStored } = await attempt.write(writes[0]!, (fence, first) => store.writeMany(fence, [{ ...writes[0]!, ...first }, ...writes.slice(1)]));
+        return { stored: pagesStored.map((stored) => stored !== false), chunksStored: change?.execution.progress.chunksStored ?? null };
       },
     };
   });

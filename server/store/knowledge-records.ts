@@ -96,5 +96,9 @@ export interface PageInput {
   markdown: string;
   /** sha256 of the markdown; a page whose hash is unchanged is not stored again. */
   contentHash: string;
-  chunks: { heading: string | null; text: string }[];
+  /**
+   * The passages search indexes. Absent: the store splits the Markdown itself (chunkMarkdown) where
+   * it writes the page, e.g. on the SQLite page writer thread, off the crawl's main thread.
+   */
+  chunks?: { heading: string | null; text: string }[];
 }

@@ -1,4 +1,5 @@
 import { combinePatches } from '../executions/progress.ts';
+import { withChunks } from './chunk.ts';
 import type { TransitionName } from '../executions/status.ts';
 import type {
   Change,
@@ -42,7 +43,8 @@ export interface StoreWrite extends ExecutionWrite {
     /**
      * The page's chunks, added to the row's chunksStored in the transaction. Not a total computed by
      * the job: pages are stored while earlier pages' writes are still pending (or their answer is
-     * lost), so a total from the job's memory would leave out chunks the store holds.
+     * lost), so a total from the job's memory would leave out chunks the store holds. Default: the
+     * chunks of the write's page, as the store has them (it splits a page given without them).
      */
     chunksAdded?: number;
     /**
@@ -172,10 +174,17 @@ export interface ChatStore {
   deleteSession(id: string): Promise<boolean>;
 }
 
+/** The writes with every page's chunks (split here when a job left that to the store, see PageInput.chunks). */
+export function withPageChunks(writes: readonly StoreWrite[]): StoreWrite[] {
+  return writes.map((write) => (write.page && !write.page.chunks ? { ...write, page: withChunks(write.page) } : write));
+}
+
 /** The write as it applies once the store knows whether its page was stored (see StoreWrite.whenStored). */
 export function writeAsStored(write: StoreWrite, pageStored: boolean | null, current: { chunksStored: number } | null): StoreWrite {
   if (!pageStored || !write.whenStored) return write;
-  const { checkpoint, chunksAdded } = write.whenStored;
+  const { checkpoint } = write.whenStored;
+  // the page's chunks, counted by the store where it split the page itself (see PageInput.chunks)
+  const chunksAdded = write.whenStored.chunksAdded ?? write.page?.chunks?.length;
   const progress = chunksAdded === undefined ? write.whenStored.progress : { ...write.whenStored.progress, chunksStored: (current?.chunksStored ?? 0) + chunksAdded };
   return {
     ...write,

@@ -35,6 +35,9 @@ describe('crawl through the API', () => {
     expect(last.progress).toMatchObject({ percent: 100, stage: 'done', pagesFetched: 13 });
     expect(last.progress.pagesFailed + last.progress.pagesSkipped).toBeGreaterThanOrEqual(2); // /missing (404), /image.png
     expect(last.progress.chunksStored).toBeGreaterThan(13);
+    // the chunks are split where the pages are written (the SQLite page writer thread) and counted there
+    const sources = (await app.gql(`{ knowledgeSources { pages chunks } }`)).data!.knowledgeSources as { pages: number; chunks: number }[];
+    expect(sources).toEqual([{ pages: 13, chunks: last.progress.chunksStored }]);
     const logs = events.items.filter((e) => e.type === 'LOG').map((e) => e.message ?? '');
     expect(logs.some((m) => m.includes('/missing') && m.includes('404'))).toBe(true);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkMarkdown } from '../../server/jobs/crawl/chunk.ts';
+import { chunkMarkdown } from '../../server/store/chunk.ts';
 import { parseMarkdownLinks, parseSitemap } from '../../server/jobs/crawl/discovery.ts';
 import { collapsedLength, decodeBody, extractHtml, extractText, isChrome } from '../../server/jobs/crawl/extract.ts';
 

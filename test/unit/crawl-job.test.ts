@@ -8,6 +8,7 @@ import { isAbortError } from '../../server/lib/abort.ts';
 import { FencedError } from '../../server/executions/types.ts';
 import { pollUntil } from '../helpers/poll.ts';
 import { inlinePages, type PageProcessor } from '../../server/jobs/crawl/page-pool.ts';
+import { withChunks } from '../../server/store/chunk.ts';
 
 const FAST_RETRIES: CrawlLimits = { ...DEFAULT_CRAWL_LIMITS, retryBaseDelayMs: 5 };
 
@@ -35,8 +36,31 @@ describe('crawlJob against the fixture site', () => {
     expect(home?.title).toBe('Page 0');
     expect(home?.sourceUrl).toBe(s.url);
     expect(home?.markdown).not.toMatch(/tracking|Fixture site footer/);
-    expect(home?.chunks[0]?.heading).toBe('Page 0 > Section 1 of page 0');
+    expect(home?.chunks?.[0]?.heading).toBe('Page 0 > Section 1 of page 0');
     expect(t.commits.filter((c) => c.event?.type === 'PAGE')).toHaveLength(10);
+  });
+
+  it('leaves the chunks to the store when told to (chunkWhereStored), and counts the chunks the store reports', async () => {
+    const s = await open({ pages: 10 });
+    const t = createTestContext(inputFor(s));
+    t.settings.chunkWhereStored = true;
+    const handedWithChunks: boolean[] = [];
+    // a store that splits each page where it writes it, and answers with the execution's chunks after the group
+    t.caps.storePages = async (items) => {
+      const stored: boolean[] = [];
+      for (const { page, write, whenStored } of items) {
+        handedWithChunks.push(page.chunks !== undefined);
+        stored.push(await t.caps.storePage(withChunks(page), write, whenStored));
+      }
+      return { stored, chunksStored: t.progress().chunksStored };
+    };
+    const result = await crawl(t);
+    expect(handedWithChunks).toHaveLength(10);
+    expect(handedWithChunks.every((given) => !given)).toBe(true);
+    const chunks = [...t.pages.values()].reduce((sum, page) => sum + page.chunks!.length, 0);
+    expect(chunks).toBeGreaterThan(10);
+    expect(result).toMatchObject({ pagesStored: 10, chunksStored: chunks });
+    expect(t.progress().chunksStored).toBe(chunks);
   });
 
   it('counts an unchanged page as fetched but not stored', async () => {
@@ -241,7 +265,7 @@ describe('crawlJob against the fixture site', () => {
     const release = setInterval(() => held.splice(0).forEach((answer) => answer()), 5);
     const result = await running.finally(() => clearInterval(release));
     expect(result).toMatchObject({ pagesFetched: 10, pagesStored: 10 });
-    expect(result.chunksStored).toBe([...t.pages.values()].reduce((sum, page) => sum + page.chunks.length, 0));
+    expect(result.chunksStored).toBe([...t.pages.values()].reduce((sum, page) => sum + page.chunks!.length, 0));
     expect(t.progress()).toMatchObject({ pagesFetched: 10, chunksStored: result.chunksStored });
     expect(pageRequests(s)).toHaveLength(10);
   });

@@ -59,6 +59,12 @@ export interface CrawlSettings {
   addressRules?: AddressRules;
   /** Where fetched pages are built (the node's worker pool); default: on the calling thread. */
   pages?: PageProcessor;
+  /**
+   * Pages are handed to the store without their chunks, and the store splits them where it writes
+   * them (the SQLite page writer thread: off the main thread). Needs storePages, whose answer
+   * carries the chunks the store counted.
+   */
+  chunkWhereStored?: boolean;
 }
 
 /** What a crawl may do beyond its context: store the pages it fetched. */
@@ -71,9 +77,11 @@ export interface CrawlCapabilities {
   storePage(page: PageInput, write: ExecutionWrite, whenStored: WhenStored): Promise<boolean>;
   /**
    * Stores several pages as `storePage` would, one after another, in one transaction (a group
-   * commit), all or none; one answer per page. Without it the crawl stores its pages one by one.
+   * commit), all or none; one answer per page (`stored`), and the execution's chunks stored once
+   * the group is (`chunksStored`, as the store counted them; null if unknown). Without it the crawl
+   * stores its pages one by one.
    */
-  storePages?(items: readonly PageWrite[]): Promise<boolean[]>;
+  storePages?(items: readonly PageWrite[]): Promise<{ stored: boolean[]; chunksStored: number | null }>;
 }
 
 /** What a page's write records only if the page is stored (see CrawlCapabilities.storePage). */
@@ -92,6 +100,12 @@ export interface PageWrite {
  * costs about as much as a page's rows, so a group of 16 costs about half as much a page as lone writes.
  */
 export const PAGE_GROUP_MAX = 16;
+
+/** A page write's answer: whether the page was stored, and the execution's chunks stored after it when the store says (see storePages). */
+interface PageAnswer {
+  stored: boolean;
+  chunksStored: number | null;
+}
 
 /** A fetched page's write: `stored` is called once it is answered (after handedOver is set), or once the page's handling ends without one. */
 interface PageWriteSlot {
@@ -141,7 +155,7 @@ class CrawlRun {
   /** Content hashes of the pages this attempt stored, and where: the same text under two URLs is stored once. */
   private readonly storedTexts = new Map<string, string>();
   /** Pages built and waiting for this turn's group commit (see storeInGroup). */
-  private group: (PageWrite & { resolve(stored: boolean): void; reject(error: unknown): void })[] = [];
+  private group: (PageWrite & { resolve(answer: PageAnswer): void; reject(error: unknown): void })[] = [];
   private groupScheduled = false;
   /** Groups handed to the store and not yet answered: while there is one, the next group grows instead of being sent. */
   private groupsInFlight = 0;
@@ -325,7 +339,7 @@ class CrawlRun {
     let built: BuiltPage;
     try {
       built = await this.pages.build(
-        { body: outcome.body, mimeType: outcome.mimeType, charset: outcome.charset, url: outcome.url.href, key, sourceUrl: this.start.origin },
+        { body: outcome.body, mimeType: outcome.mimeType, charset: outcome.charset, url: outcome.url.href, key, sourceUrl: this.start.origin, chunk: !this.settings.chunkWhereStored },
         this.signal,
       );
     } catch (error) {
@@ -361,15 +375,17 @@ class CrawlRun {
     // whatever stops it after this write, and a resumed attempt does not count an unchanged page.
     entries[META_KEY] = this.meta();
     // added to the row's count and to the checkpoint's by the store: earlier pages' writes may still be pending
-    const ifStored = { chunksAdded: built.page.chunks.length, countIn: STORED_KEY };
-    const chunks = built.page.chunks.length;
+    // without its chunks (chunkWhereStored) the store counts them
+    const chunks = built.page.chunks?.length;
+    const ifStored = { chunksAdded: chunks, countIn: STORED_KEY };
     slot.handedOver = true;
     void this.storeInGroup({ page: built.page, write: { event: { type: 'PAGE', message: key }, progress: this.patch(), checkpoint: entries }, whenStored: ifStored })
       .then(
-        (isNew) => {
+        ({ stored: isNew, chunksStored }) => {
           if (!isNew) return;
           this.counts.pagesStored++;
-          this.counts.chunksStored += chunks;
+          if (chunks !== undefined) this.counts.chunksStored += chunks;
+          else if (chunksStored !== null) this.counts.chunksStored = Math.max(this.counts.chunksStored, chunksStored);
         },
         (error: unknown) => {
           // a refused write stops the crawl, as it would had its page's slot waited for it
@@ -394,9 +410,9 @@ class CrawlRun {
    * checkpoint entries are not written, so the checkpoint claims nothing the store does not hold, and
    * a resumed attempt fetches those pages again, as it does the pages in flight.
    */
-  private storeInGroup(item: PageWrite): Promise<boolean> {
+  private storeInGroup(item: PageWrite): Promise<PageAnswer> {
     const storePages = this.caps.storePages;
-    if (!storePages) return this.caps.storePage(item.page, item.write, item.whenStored);
+    if (!storePages) return this.caps.storePage(item.page, item.write, item.whenStored).then((stored) => ({ stored, chunksStored: null }));
     return new Promise((resolve, reject) => {
       this.group.push({ ...item, resolve, reject });
       if (this.group.length >= PAGE_GROUP_MAX) this.sendGroup();
@@ -419,9 +435,9 @@ class CrawlRun {
     // sent even after an abort, as a lone page write was: if the row has moved on the store refuses
     // it; if not (a node shutting down) it lands before the writes made after it, which count it
     this.caps.storePages!(group.map(({ page, write, whenStored }) => ({ page, write, whenStored }))).then(
-      (stored) => {
+      ({ stored, chunksStored }) => {
         this.groupAnswered();
-        group.forEach((item, i) => item.resolve(stored[i]!));
+        group.forEach((item, i) => item.resolve({ stored: stored[i]!, chunksStored }));
       },
       (error: unknown) => {
         this.groupAnswered();

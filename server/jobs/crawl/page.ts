@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chunkMarkdown } from './chunk.ts';
+import { chunkMarkdown } from '../../store/chunk.ts';
 import { decodeBody, extractHtml, extractText, type PageLink } from './extract.ts';
 import type { PageInput } from '../../store/knowledge-records.ts';
 
@@ -31,6 +31,8 @@ export interface PageTask {
   /** The frontier key the page is stored under. */
   key: string;
   sourceUrl: string;
+  /** Whether to split the page into chunks here (default) or leave that to the store (see PageInput.chunks). */
+  chunk?: boolean;
 }
 
 /** Turns a fetched body into a stored page (Markdown, chunks, hash) and the links it holds. */
@@ -51,7 +53,7 @@ export function buildPage(options: PageTask): BuiltPage {
       title: extracted.title,
       markdown: extracted.markdown,
       contentHash: createHash('sha256').update(extracted.markdown).digest('hex'),
-      chunks: chunkMarkdown(extracted.markdown),
+      ...(options.chunk === false ? {} : { chunks: chunkMarkdown(extracted.markdown) }),
     },
     reason: null,
     links,

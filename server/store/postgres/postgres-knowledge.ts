@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource, PageInput, StoredPage } from '../knowledge-records.ts';
+import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource, StoredPage } from '../knowledge-records.ts';
+import type { ChunkedPage } from '../chunk.ts';
 import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
 import { RERANK_POOL, rerank } from '../rerank.ts';
 import { searchTerms } from '../search-terms.ts';
@@ -29,7 +30,7 @@ export function tsQuery(query: string): string | null {
  * Stores a page with its chunks inside the caller's transaction; false when the same URL is stored
  * with the same content hash already. Upserts, so two nodes crawling one URL at once cannot collide.
  */
-export async function upsertPage(db: Queryable, page: PageInput, executionId: string, now: number): Promise<boolean> {
+export async function upsertPage(db: Queryable, page: ChunkedPage, executionId: string, now: number): Promise<boolean> {
   const source = await db.query<{ id: string }>(
     `INSERT INTO sources (id, url, title, created_at, last_crawled_at, last_execution_id) VALUES ($1, $2, $3, $4, $4, $5)
      ON CONFLICT (url) DO UPDATE SET last_crawled_at = excluded.last_crawled_at, last_execution_id = excluded.last_execution_id

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource, PageInput, StoredPage } from '../knowledge-records.ts';
+import type { KnowledgeHit, KnowledgeSearchOptions, KnowledgeSource, StoredPage } from '../knowledge-records.ts';
+import type { ChunkedPage } from '../chunk.ts';
 import type { KnowledgeStore } from '../store.ts';
 import { MARK_CLOSE, MARK_OPEN, SOURCE_COLUMNS, toHit, toSource, type HitRow, type SourceRow } from '../rows.ts';
 import { RERANK_POOL, rerank } from '../rerank.ts';
@@ -37,7 +38,7 @@ const PAGE_SQL = {
  * Stores a page with its chunks inside the caller's transaction (the job's fenced write); false when
  * the same URL is stored with the same content hash already.
  */
-export function upsertPage(db: Database.Database, page: PageInput, executionId: string, now: number): boolean {
+export function upsertPage(db: Database.Database, page: ChunkedPage, executionId: string, now: number): boolean {
   let source = statement(db, PAGE_SQL.sourceByUrl).get(page.sourceUrl) as { id: string } | undefined;
   if (!source) {
     source = { id: randomUUID() };

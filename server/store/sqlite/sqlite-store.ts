@@ -110,6 +110,11 @@ export class SqliteStore implements Store {
     this.pageWriter?.start();
   }
 
+  /** Job writes that store pages run on the page writer thread (where a page given without chunks is split). */
+  get writesPagesOnThread(): boolean {
+    return this.pageWriter !== null;
+  }
+
   private migrateSync(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     const pending = SQLITE_MIGRATIONS.slice(version);

@@ -4,7 +4,8 @@
 import type Database from 'better-sqlite3';
 import type { Change, Execution, ExecutionEvent, Fence } from '../../executions/types.ts';
 import { planWrite, type Planned } from '../../executions/plan.ts';
-import { writeAsStored, type StoreWrite } from '../store.ts';
+import { withPageChunks, writeAsStored, type StoreWrite } from '../store.ts';
+import { withChunks } from '../chunk.ts';
 import { toExecution, type Row } from '../rows.ts';
 import { statement, transaction } from './statements.ts';
 import { completeChatMessage } from './sqlite-chat.ts';
@@ -47,6 +48,8 @@ export function writeManySync(
   /** The row to plan on, when the caller knows it (else read here). */
   rowFor?: (id: string) => Execution | null,
 ): WriteManyResult {
+  // split before the transaction: on the page writer thread, off the main thread (see PageInput.chunks)
+  writes = withPageChunks(writes);
   return transaction(db, () => {
     inTransaction?.();
     let row = rowFor ? rowFor(fence.executionId) : readExecution(db, fence.executionId);
@@ -54,7 +57,7 @@ export function writeManySync(
     const events: ExecutionEvent[] = [];
     const pagesStored = writes.map((write) => {
       planWrite(row, fence, write, now); // fenced before anything is written
-      const pageStored = write.page ? upsertPage(db, write.page, fence.executionId, now) : null;
+      const pageStored = write.page ? upsertPage(db, withChunks(write.page), fence.executionId, now) : null;
       write = writeAsStored(write, pageStored, row?.progress ?? null);
       const planned = planWrite(row, fence, write, now);
       if (write.message) completeChatMessage(db, write.message);

@@ -1,3 +1,5 @@
+import type { PageInput } from './knowledge-records.ts';
+
 /** A passage of a page for search, with the path of headings it sits under ("Guide > Install"). */
 export interface Chunk {
   heading: string | null;
@@ -87,4 +89,11 @@ function cut(text: string, maxChars: number): string[] {
   }
   if (rest) parts.push(rest);
   return parts;
+}
+
+/** A page with its chunks: those it was given, or its Markdown split here (see PageInput.chunks). */
+export type ChunkedPage = PageInput & { chunks: Chunk[] };
+
+export function withChunks(page: PageInput): ChunkedPage {
+  return page.chunks ? (page as ChunkedPage) : { ...page, chunks: chunkMarkdown(page.markdown) };
 }
