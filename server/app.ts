@@ -109,7 +109,7 @@ export function createApp(partial: Partial<Config> = {}, options: AppOptions = {
       allowPrivateNetworks: config.allowPrivateNetworks,
       llm,
       pages,
-      // on SQLite's page writer thread, off the main thread (chunking is about 4% of a page's main-thread work)
+      // on SQLite, pages are split into chunks on the page writer thread: about 0.08 ms of the 1.2 ms a page costs the main thread
       chunkWhereStored: baseStore instanceof SqliteStore && baseStore.writesPagesOnThread,
       crawlStarting: options.warmThreads === false ? undefined : warm,
     }).filter((job) => !given.some((g) => g.kind === job.kind)),
