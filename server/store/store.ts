@@ -1,5 +1,5 @@
 import { combinePatches } from '../executions/progress.ts';
-import { withChunks } from './chunk.ts';
+import { withChunks, type ChunkedPage } from './chunk.ts';
 import type { TransitionName } from '../executions/status.ts';
 import type {
   Change,
@@ -174,9 +174,12 @@ export interface ChatStore {
   deleteSession(id: string): Promise<boolean>;
 }
 
+/** A write whose page (if any) has its chunks. */
+export type ChunkedWrite = StoreWrite & { page?: ChunkedPage };
+
 /** The writes with every page's chunks (split here when a job left that to the store, see PageInput.chunks). */
-export function withPageChunks(writes: readonly StoreWrite[]): StoreWrite[] {
-  return writes.map((write) => (write.page && !write.page.chunks ? { ...write, page: withChunks(write.page) } : write));
+export function withPageChunks(writes: readonly StoreWrite[]): ChunkedWrite[] {
+  return writes.map((write) => (write.page ? { ...write, page: withChunks(write.page) } : (write as ChunkedWrite)));
 }
 
 /** The write as it applies once the store knows whether its page was stored (see StoreWrite.whenStored). */

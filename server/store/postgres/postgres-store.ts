@@ -5,7 +5,6 @@ import type { TransitionName } from '../../executions/status.ts';
 import { StoreUnavailableError, type Execution, type ExecutionEvent, type Fence, type Change, type ExecutionFilter, type HistoryPage, type HistoryQuery, type NewExecution, type TransitionOptions } from '../../executions/types.ts';
 import { firstEvent, planPriority, planTransition, planWrite, type Planned } from '../../executions/plan.ts';
 import { withPageChunks, writeAsStored, type Store, type StoreWrite } from '../store.ts';
-import { withChunks } from '../chunk.ts';
 import { migrate } from './migrations.ts';
 import { PostgresChat, completeChatMessage } from './postgres-chat.ts';
 import { PostgresKnowledge, upsertPage } from './postgres-knowledge.ts';
@@ -246,7 +245,7 @@ export class PostgresStore implements Store {
 
   async writeMany(fence: Fence, writes: readonly StoreWrite[]): Promise<{ change: Change | null; pagesStored: (boolean | null)[] }> {
     if (writes.length === 0) return { change: null, pagesStored: [] };
-    writes = withPageChunks(writes);
+    const chunked = withPageChunks(writes);
     // The pages first, the execution's row locked last, just before its own writes and the commit:
     // a group's page writes take many round trips, and while they held the row's lock the node's
     // lease renewal (and any cancel, pause or recovery of the row) waited behind them; under load the
@@ -254,7 +253,7 @@ export class PostgresStore implements Store {
     // lock, before anything commits: a group refused there is rolled back whole, its pages with it.
     return this.tx(async (c, pagesNow) => {
       const pagesStored: (boolean | null)[] = [];
-      for (const write of writes) pagesStored.push(write.page ? await upsertPage(c, withChunks(write.page), fence.executionId, pagesNow) : null);
+      for (const write of chunked) pagesStored.push(write.page ? await upsertPage(c, write.page, fence.executionId, pagesNow) : null);
       const results = (await c.query(
         `SELECT * FROM executions WHERE id = ${c.escapeLiteral(fence.executionId)} FOR UPDATE; SELECT ${DB_NOW}::float8 AS now`,
       )) as unknown as pg.QueryResult[];
@@ -266,7 +265,7 @@ export class PostgresStore implements Store {
       const checkpoint: Record<string, unknown> = {};
       // pages stored per counting key (whenStored.countIn), added after the entries
       const counted: Record<string, number> = {};
-      for (const [i, original] of writes.entries()) {
+      for (const [i, original] of chunked.entries()) {
         const pageStored = pagesStored[i]!;
         const write = writeAsStored(original, pageStored, row?.progress ?? null);
         const planned = planWrite(row, fence, write, now); // throws FencedError: the whole group rolls back

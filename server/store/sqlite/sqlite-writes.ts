@@ -5,7 +5,6 @@ import type Database from 'better-sqlite3';
 import type { Change, Execution, ExecutionEvent, Fence } from '../../executions/types.ts';
 import { planWrite, type Planned } from '../../executions/plan.ts';
 import { withPageChunks, writeAsStored, type StoreWrite } from '../store.ts';
-import { withChunks } from '../chunk.ts';
 import { toExecution, type Row } from '../rows.ts';
 import { statement, transaction } from './statements.ts';
 import { completeChatMessage } from './sqlite-chat.ts';
@@ -49,16 +48,16 @@ export function writeManySync(
   rowFor?: (id: string) => Execution | null,
 ): WriteManyResult {
   // split before the transaction: on the page writer thread, off the main thread (see PageInput.chunks)
-  writes = withPageChunks(writes);
+  const chunked = withPageChunks(writes);
   return transaction(db, () => {
     inTransaction?.();
     let row = rowFor ? rowFor(fence.executionId) : readExecution(db, fence.executionId);
     const now = Date.now();
     const events: ExecutionEvent[] = [];
-    const pagesStored = writes.map((write) => {
-      planWrite(row, fence, write, now); // fenced before anything is written
-      const pageStored = write.page ? upsertPage(db, withChunks(write.page), fence.executionId, now) : null;
-      write = writeAsStored(write, pageStored, row?.progress ?? null);
+    const pagesStored = chunked.map((original) => {
+      planWrite(row, fence, original, now); // fenced before anything is written
+      const pageStored = original.page ? upsertPage(db, original.page, fence.executionId, now) : null;
+      const write = writeAsStored(original, pageStored, row?.progress ?? null);
       const planned = planWrite(row, fence, write, now);
       if (write.message) completeChatMessage(db, write.message);
       for (const [key, value] of Object.entries(write.checkpoint ?? {})) {
